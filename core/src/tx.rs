@@ -1,0 +1,309 @@
+//! Transactions: the coinbase and signed transfers between accounts.
+//!
+//! Byte layouts (all integers little-endian):
+//!
+//! ```text
+//! coinbase (41 bytes):  0x00 | chain_id u32 | height u64 | recipient [20] | amount u64
+//! transfer (145 bytes): 0x01 | chain_id u32 | sender pubkey [32] | recipient [20]
+//!                       | amount u64 | fee u64 | nonce u64 | signature [64]
+//! ```
+//!
+//! A transfer's signature covers `TRANSFER_SIGNING_DOMAIN ‖` its first 81 bytes
+//! (everything but the signature). `txid = blake3(all bytes)`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::amount::Amount;
+use crate::encoding::{Decode, DecodeError, Encode, Reader};
+use crate::hash::Hash;
+use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
+
+/// Tag byte of a coinbase.
+pub const TAG_COINBASE: u8 = 0x00;
+/// Tag byte of a transfer.
+pub const TAG_TRANSFER: u8 = 0x01;
+/// Encoded length of a coinbase.
+pub const COINBASE_LEN: usize = 41;
+/// Encoded length of a transfer.
+pub const TRANSFER_LEN: usize = 145;
+/// Length of the signed part of a transfer (all but the signature).
+pub const TRANSFER_UNSIGNED_LEN: usize = TRANSFER_LEN - 64;
+/// Prefix of every signed transfer message, so a Cairn signature can never be replayed
+/// as a signature over anything else.
+pub const TRANSFER_SIGNING_DOMAIN: &[u8] = b"cairn transfer v1\0";
+
+/// A transaction id: `blake3` of the canonical bytes.
+pub type TxId = Hash;
+
+/// Pays the block's subsidy and fees to the miner. Always the first transaction of a
+/// block, and only there; the genesis block holds one per initial allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Coinbase {
+    /// The network's chain id.
+    pub chain_id: u32,
+    /// The height of the block that holds it (makes every coinbase id unique).
+    pub height: u64,
+    /// Who is paid.
+    pub recipient: Address,
+    /// Subsidy plus fees.
+    pub amount: Amount,
+}
+
+/// Moves `amount` from the sender's account to `recipient`, paying `fee` to the miner.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Transfer {
+    /// The network's chain id: a transfer signed for one network is invalid on another.
+    pub chain_id: u32,
+    /// The sender's public key; the debited account is its address.
+    pub sender: PublicKey,
+    /// Who is paid.
+    pub recipient: Address,
+    /// How much the recipient receives.
+    pub amount: Amount,
+    /// How much the miner receives.
+    pub fee: Amount,
+    /// The sender's transaction count before this one: strictly sequential.
+    pub nonce: u64,
+    /// Signature by `sender` over the signing message.
+    pub signature: Signature,
+}
+
+/// Any transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Transaction {
+    /// See [`Coinbase`].
+    Coinbase(Coinbase),
+    /// See [`Transfer`].
+    Transfer(Transfer),
+}
+
+impl Transfer {
+    /// Builds and signs a transfer.
+    pub fn new_signed(
+        key: &SecretKey,
+        chain_id: u32,
+        recipient: Address,
+        amount: Amount,
+        fee: Amount,
+        nonce: u64,
+    ) -> Transfer {
+        let mut tx = Transfer {
+            chain_id,
+            sender: key.public_key(),
+            recipient,
+            amount,
+            fee,
+            nonce,
+            signature: Signature([0; 64]),
+        };
+        tx.signature = key.sign(&tx.signing_message());
+        tx
+    }
+
+    /// The message the signature covers.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let mut msg = Vec::with_capacity(TRANSFER_SIGNING_DOMAIN.len() + TRANSFER_UNSIGNED_LEN);
+        msg.extend_from_slice(TRANSFER_SIGNING_DOMAIN);
+        self.encode_unsigned(&mut msg);
+        msg
+    }
+
+    fn encode_unsigned(&self, out: &mut Vec<u8>) {
+        out.push(TAG_TRANSFER);
+        out.extend_from_slice(&self.chain_id.to_le_bytes());
+        self.sender.encode_to(out);
+        self.recipient.encode_to(out);
+        self.amount.encode_to(out);
+        self.fee.encode_to(out);
+        out.extend_from_slice(&self.nonce.to_le_bytes());
+    }
+
+    /// The debited account.
+    pub fn sender_address(&self) -> Address {
+        self.sender.address()
+    }
+
+    /// `amount + fee`, or `None` if that overflows (such a transfer is invalid).
+    pub fn total_debit(&self) -> Option<Amount> {
+        self.amount.checked_add(self.fee)
+    }
+
+    /// Checks the signature under the strict rules.
+    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        self.sender.verify_strict(&self.signing_message(), &self.signature)
+    }
+
+    /// The transaction id.
+    pub fn id(&self) -> TxId {
+        Hash::digest(&self.to_bytes())
+    }
+}
+
+impl Transaction {
+    /// The transaction id: `blake3` of the canonical bytes.
+    pub fn id(&self) -> TxId {
+        Hash::digest(&self.to_bytes())
+    }
+
+    /// The chain id it is bound to.
+    pub fn chain_id(&self) -> u32 {
+        match self {
+            Transaction::Coinbase(c) => c.chain_id,
+            Transaction::Transfer(t) => t.chain_id,
+        }
+    }
+
+    /// The fee paid to the miner (zero for a coinbase).
+    pub fn fee(&self) -> Amount {
+        match self {
+            Transaction::Coinbase(_) => Amount::ZERO,
+            Transaction::Transfer(t) => t.fee,
+        }
+    }
+
+    /// The transfer inside, if it is one.
+    pub fn as_transfer(&self) -> Option<&Transfer> {
+        match self {
+            Transaction::Transfer(t) => Some(t),
+            Transaction::Coinbase(_) => None,
+        }
+    }
+
+    /// The coinbase inside, if it is one.
+    pub fn as_coinbase(&self) -> Option<&Coinbase> {
+        match self {
+            Transaction::Coinbase(c) => Some(c),
+            Transaction::Transfer(_) => None,
+        }
+    }
+}
+
+impl Encode for Coinbase {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.push(TAG_COINBASE);
+        out.extend_from_slice(&self.chain_id.to_le_bytes());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        self.recipient.encode_to(out);
+        self.amount.encode_to(out);
+    }
+    fn encoded_len(&self) -> usize {
+        COINBASE_LEN
+    }
+}
+
+impl Encode for Transfer {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.encode_unsigned(out);
+        self.signature.encode_to(out);
+    }
+    fn encoded_len(&self) -> usize {
+        TRANSFER_LEN
+    }
+}
+
+impl Encode for Transaction {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Transaction::Coinbase(c) => c.encode_to(out),
+            Transaction::Transfer(t) => t.encode_to(out),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        match self {
+            Transaction::Coinbase(_) => COINBASE_LEN,
+            Transaction::Transfer(_) => TRANSFER_LEN,
+        }
+    }
+}
+
+impl Decode for Transaction {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            TAG_COINBASE => Ok(Transaction::Coinbase(Coinbase {
+                chain_id: r.u32()?,
+                height: r.u64()?,
+                recipient: Address::decode_from(r)?,
+                amount: Amount::decode_from(r)?,
+            })),
+            TAG_TRANSFER => Ok(Transaction::Transfer(Transfer {
+                chain_id: r.u32()?,
+                sender: PublicKey::decode_from(r)?,
+                recipient: Address::decode_from(r)?,
+                amount: Amount::decode_from(r)?,
+                fee: Amount::decode_from(r)?,
+                nonce: r.u64()?,
+                signature: Signature::decode_from(r)?,
+            })),
+            tag => Err(DecodeError::UnknownTag { what: "transaction", tag }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Transfer {
+        let key = SecretKey::from_seed(&[7; 32]);
+        let to = SecretKey::from_seed(&[8; 32]).address();
+        Transfer::new_signed(&key, 1337, to, Amount(1_000), Amount(10), 0)
+    }
+
+    #[test]
+    fn transfer_round_trip_and_length() {
+        let tx = Transaction::Transfer(sample());
+        let bytes = tx.to_bytes();
+        assert_eq!(bytes.len(), TRANSFER_LEN);
+        assert_eq!(Transaction::from_bytes(&bytes).unwrap(), tx);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Transaction::from_bytes(&longer), Err(DecodeError::TrailingBytes(1)));
+        for n in 0..bytes.len() {
+            assert!(Transaction::from_bytes(&bytes[..n]).is_err());
+        }
+    }
+
+    #[test]
+    fn unknown_tag_is_rejected() {
+        let mut bytes = Transaction::Transfer(sample()).to_bytes();
+        bytes[0] = 7;
+        assert_eq!(
+            Transaction::from_bytes(&bytes),
+            Err(DecodeError::UnknownTag { what: "transaction", tag: 7 })
+        );
+    }
+
+    #[test]
+    fn signature_binds_every_field() {
+        let tx = sample();
+        tx.verify_signature().unwrap();
+        let mut t = tx.clone();
+        t.chain_id = 1;
+        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        let mut t = tx.clone();
+        t.nonce += 1;
+        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        let mut t = tx.clone();
+        t.fee = Amount(11);
+        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        let mut t = tx;
+        t.recipient.0[0] ^= 1;
+        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn json_form_round_trips_and_is_strict() {
+        let tx = Transaction::Transfer(sample());
+        let json = serde_json::to_value(&tx).unwrap();
+        assert_eq!(json["type"], "transfer");
+        assert_eq!(json["amount"], 1000);
+        assert_eq!(serde_json::from_value::<Transaction>(json.clone()).unwrap(), tx);
+        let mut extra = json;
+        extra["bogus"] = 1.into();
+        assert!(serde_json::from_value::<Transaction>(extra).is_err());
+    }
+}

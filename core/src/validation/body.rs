@@ -1,0 +1,171 @@
+//! Body rules: what a block's transactions must satisfy without looking at state.
+
+use std::collections::HashSet;
+
+use super::RejectReason;
+use crate::block::Block;
+use crate::encoding::Encode;
+use crate::genesis::ChainParams;
+use crate::hash::Hash;
+use crate::header::BlockHeader;
+use crate::keys::{verify_batch, VerifyItem};
+use crate::merkle::merkle_root;
+use crate::tx::{Transaction, Transfer};
+
+/// The encoded block fits the network's size limit.
+#[derive(Debug)]
+pub struct BlockSizeCheck;
+
+impl BlockSizeCheck {
+    /// Rejects with [`RejectReason::BlockTooLarge`].
+    pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+        let size = block.encoded_len();
+        let max = params.max_block_bytes();
+        if size <= max { Ok(()) } else { Err(RejectReason::BlockTooLarge { size, max }) }
+    }
+}
+
+/// Exactly one coinbase, first, at the block's height.
+#[derive(Debug)]
+pub struct CoinbaseCheck;
+
+impl CoinbaseCheck {
+    /// Rejects with [`RejectReason::MissingCoinbase`], [`RejectReason::ExtraCoinbase`] or
+    /// [`RejectReason::CoinbaseHeightMismatch`].
+    pub fn verify(block: &Block) -> Result<(), RejectReason> {
+        let Some(Transaction::Coinbase(cb)) = block.txs.first() else {
+            return Err(RejectReason::MissingCoinbase);
+        };
+        if cb.height != block.header.height {
+            return Err(RejectReason::CoinbaseHeightMismatch {
+                expected: block.header.height,
+                got: cb.height,
+            });
+        }
+        match block.txs.iter().skip(1).position(|t| t.as_coinbase().is_some()) {
+            Some(i) => Err(RejectReason::ExtraCoinbase { index: i + 1 }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every transaction carries this network's chain id.
+#[derive(Debug)]
+pub struct ChainIdCheck;
+
+impl ChainIdCheck {
+    /// Rejects with [`RejectReason::WrongChainId`].
+    pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+        let expected = params.chain_id();
+        match block.txs.iter().position(|t| t.chain_id() != expected) {
+            Some(index) => {
+                Err(RejectReason::WrongChainId { index, expected, got: block.txs[index].chain_id() })
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// No transaction appears twice.
+#[derive(Debug)]
+pub struct DuplicateTxCheck;
+
+impl DuplicateTxCheck {
+    /// Rejects with [`RejectReason::DuplicateTx`].
+    pub fn verify(txids: &[Hash]) -> Result<(), RejectReason> {
+        let mut seen = HashSet::with_capacity(txids.len());
+        match txids.iter().find(|id| !seen.insert(**id)) {
+            Some(txid) => Err(RejectReason::DuplicateTx { txid: *txid }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The header commits to exactly these transactions.
+#[derive(Debug)]
+pub struct MerkleRootCheck;
+
+impl MerkleRootCheck {
+    /// Rejects with [`RejectReason::BadMerkleRoot`].
+    pub fn verify(header: &BlockHeader, txids: &[Hash]) -> Result<(), RejectReason> {
+        let expected = merkle_root(txids);
+        if header.tx_root == expected {
+            Ok(())
+        } else {
+            Err(RejectReason::BadMerkleRoot { expected, got: header.tx_root })
+        }
+    }
+}
+
+/// No transfer's amount plus fee overflows.
+#[derive(Debug)]
+pub struct AmountCheck;
+
+impl AmountCheck {
+    /// Rejects with [`RejectReason::AmountOverflow`].
+    pub fn verify(block: &Block) -> Result<(), RejectReason> {
+        let bad = block
+            .txs
+            .iter()
+            .position(|t| t.as_transfer().is_some_and(|t| t.total_debit().is_none()));
+        match bad {
+            Some(index) => Err(RejectReason::AmountOverflow { index }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every transfer's signature verifies under the strict rules (in parallel on rayon).
+#[derive(Debug)]
+pub struct SignatureCheck;
+
+impl SignatureCheck {
+    /// Rejects with [`RejectReason::BadSignature`] naming the lowest failing index.
+    pub fn verify(block: &Block) -> Result<(), RejectReason> {
+        let transfers: Vec<(usize, &Transfer, Vec<u8>)> = block
+            .txs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_transfer().map(|t| (i, t, t.signing_message())))
+            .collect();
+        let items: Vec<VerifyItem<'_>> = transfers
+            .iter()
+            .map(|(_, t, msg)| VerifyItem { key: &t.sender, msg, sig: &t.signature })
+            .collect();
+        verify_batch(&items).map_err(|(k, reason)| RejectReason::BadSignature {
+            index: transfers[k].0,
+            reason,
+        })
+    }
+}
+
+/// All body rules, cheapest first; signatures last.
+pub fn validate_body(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+    BlockSizeCheck::verify(block, params)?;
+    CoinbaseCheck::verify(block)?;
+    ChainIdCheck::verify(block, params)?;
+    let txids = block.txids();
+    MerkleRootCheck::verify(&block.header, &txids)?;
+    DuplicateTxCheck::verify(&txids)?;
+    AmountCheck::verify(block)?;
+    SignatureCheck::verify(block)
+}
+
+/// The rules a lone transfer must pass before it can enter a mempool: chain id,
+/// amount overflow, signature. (Nonce and balance depend on state.)
+pub fn validate_transfer_stateless(
+    tx: &Transfer,
+    params: &ChainParams,
+) -> Result<(), RejectReason> {
+    if tx.chain_id != params.chain_id() {
+        return Err(RejectReason::WrongChainId {
+            index: 0,
+            expected: params.chain_id(),
+            got: tx.chain_id,
+        });
+    }
+    if tx.total_debit().is_none() {
+        return Err(RejectReason::AmountOverflow { index: 0 });
+    }
+    tx.verify_signature().map_err(|reason| RejectReason::BadSignature { index: 0, reason })
+}
