@@ -19,9 +19,15 @@ pub mod header;
 pub mod keys;
 pub mod merkle;
 pub mod pow;
+#[cfg(test)]
+mod proptests;
 pub mod state;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod tx;
 pub mod validation;
+#[cfg(test)]
+mod vectors;
 
 use thiserror::Error;
 
