@@ -84,15 +84,26 @@ impl FromStr for Address {
     type Err = AddressError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let checked = bech32::primitives::decode::CheckedHrpstring::new::<Bech32m>(s)
-            .map_err(|e| AddressError::Invalid { input: s.to_owned(), reason: e.to_string() })?;
+        let checked =
+            bech32::primitives::decode::CheckedHrpstring::new::<Bech32m>(s).map_err(|e| {
+                AddressError::Invalid {
+                    input: s.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
         if checked.hrp() != hrp() {
-            return Err(AddressError::WrongHrp { input: s.to_owned() });
+            return Err(AddressError::WrongHrp {
+                input: s.to_owned(),
+            });
         }
         let data: Vec<u8> = checked.byte_iter().collect();
-        let bytes: [u8; ADDRESS_LEN] = data.as_slice().try_into().map_err(|_| {
-            AddressError::WrongLength { input: s.to_owned(), len: data.len() }
-        })?;
+        let bytes: [u8; ADDRESS_LEN] =
+            data.as_slice()
+                .try_into()
+                .map_err(|_| AddressError::WrongLength {
+                    input: s.to_owned(),
+                    len: data.len(),
+                })?;
         // The canonical text form is lower case; accept upper case input (bech32 allows
         // it) but nothing that would not round-trip otherwise.
         let addr = Address(bytes);
@@ -187,10 +198,16 @@ mod tests {
         assert!(b32.parse::<Address>().is_err());
         // Wrong hrp.
         let other = bech32::encode::<Bech32m>(Hrp::parse("bc").unwrap(), &a.0).unwrap();
-        assert!(matches!(other.parse::<Address>(), Err(AddressError::WrongHrp { .. })));
+        assert!(matches!(
+            other.parse::<Address>(),
+            Err(AddressError::WrongHrp { .. })
+        ));
         // Wrong length.
         let short = bech32::encode::<Bech32m>(hrp(), &a.0[..19]).unwrap();
-        assert!(matches!(short.parse::<Address>(), Err(AddressError::WrongLength { .. })));
+        assert!(matches!(
+            short.parse::<Address>(),
+            Err(AddressError::WrongLength { .. })
+        ));
         // Mixed case.
         let s = a.to_string();
         let mixed = format!("{}{}", &s[..8].to_ascii_uppercase(), &s[8..]);

@@ -11,9 +11,7 @@ pub const COIN: u64 = 100_000_000;
 
 /// An amount in base units. There is no unchecked arithmetic on it: every sum or
 /// difference that could wrap returns `None`.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Amount(pub u64);
 
@@ -33,7 +31,9 @@ impl Amount {
 
     /// The sum of `amounts`, or `None` on overflow.
     pub fn checked_sum<I: IntoIterator<Item = Amount>>(amounts: I) -> Option<Amount> {
-        amounts.into_iter().try_fold(Amount::ZERO, Amount::checked_add)
+        amounts
+            .into_iter()
+            .try_fold(Amount::ZERO, Amount::checked_add)
     }
 }
 

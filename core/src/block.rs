@@ -5,11 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::{put_count, Decode, DecodeError, Encode, Reader};
+use crate::encoding::{Decode, DecodeError, Encode, Reader, put_count};
+use crate::hash::Hash;
 use crate::header::{BlockHeader, BlockId, HEADER_LEN};
 use crate::merkle::merkle_root;
-use crate::hash::Hash;
-use crate::tx::{Transaction, TxId, COINBASE_LEN};
+use crate::tx::{COINBASE_LEN, Transaction, TxId};
 
 /// A hard cap on any block's encoded size, whatever the network's parameters say
 /// (genesis files may not set a larger `max_block_bytes`).

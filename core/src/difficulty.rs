@@ -61,10 +61,14 @@ pub fn next_target(params: &AsertParams, input: &AsertInput) -> Target {
         + 971_821_376u128 * frac * frac
         + 5_127u128 * frac * frac * frac
         + (1u128 << 47);
-    let factor = 65_536 + (poly >> 48) as u64;
+    let factor =
+        65_536 + u64::try_from(poly >> 48).expect("2^(x/65536)·65536 < 2^17 for x < 65536");
     // target · factor · 2^shifts / 2^16
-    let shift_left = i64::try_from(shifts - 16).unwrap_or(if shifts > 0 { i64::MAX } else { i64::MIN });
-    let t = params.initial_target.scale(factor, shift_left, &params.pow_limit);
+    let shift_left =
+        i64::try_from(shifts - 16).unwrap_or(if shifts > 0 { i64::MAX } else { i64::MIN });
+    let t = params
+        .initial_target
+        .scale(factor, shift_left, &params.pow_limit);
     let min = CompactTarget::MIN.to_target().expect("MIN is canonical");
     if t < min { min } else { t }
 }
@@ -94,7 +98,11 @@ mod tests {
         let ts = (anchor as i64 + (parent_height as i64 - 1) * 1_000 + late_ms) as u64;
         next_target(
             &params(),
-            &AsertInput { parent_height, parent_timestamp_ms: ts, anchor_timestamp_ms: anchor },
+            &AsertInput {
+                parent_height,
+                parent_timestamp_ms: ts,
+                anchor_timestamp_ms: anchor,
+            },
         )
     }
 
@@ -121,7 +129,10 @@ mod tests {
         let t = at(10, 30_000).0;
         let expect = p_sqrt2(params().initial_target.0);
         let diff = if t > expect { t - expect } else { expect - t };
-        assert!(diff < (params().initial_target.0 >> 12), "{t:#x} vs {expect:#x}");
+        assert!(
+            diff < (params().initial_target.0 >> 12),
+            "{t:#x} vs {expect:#x}"
+        );
     }
 
     fn p_sqrt2(t: U256) -> U256 {
@@ -133,16 +144,27 @@ mod tests {
     fn clamps_to_limits() {
         let p = params();
         assert_eq!(at(10, 100_000_000), p.pow_limit);
-        assert_eq!(at(10, -100_000_000), CompactTarget::MIN.to_target().unwrap());
+        assert_eq!(
+            at(10, -100_000_000),
+            CompactTarget::MIN.to_target().unwrap()
+        );
         // Absurd timestamps do not overflow anything.
         let t = next_target(
             &p,
-            &AsertInput { parent_height: u64::MAX, parent_timestamp_ms: 0, anchor_timestamp_ms: u64::MAX },
+            &AsertInput {
+                parent_height: u64::MAX,
+                parent_timestamp_ms: 0,
+                anchor_timestamp_ms: u64::MAX,
+            },
         );
         assert_eq!(t, CompactTarget::MIN.to_target().unwrap());
         let t = next_target(
             &p,
-            &AsertInput { parent_height: 2, parent_timestamp_ms: u64::MAX, anchor_timestamp_ms: 0 },
+            &AsertInput {
+                parent_height: 2,
+                parent_timestamp_ms: u64::MAX,
+                anchor_timestamp_ms: 0,
+            },
         );
         assert_eq!(t, p.pow_limit);
     }

@@ -63,7 +63,10 @@ impl<'a> Reader<'a> {
     /// Takes the next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.buf.len() {
-            return Err(DecodeError::UnexpectedEnd { needed: n, remaining: self.buf.len() });
+            return Err(DecodeError::UnexpectedEnd {
+                needed: n,
+                remaining: self.buf.len(),
+            });
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -100,7 +103,10 @@ impl<'a> Reader<'a> {
         let by_input = self.remaining() / min_element_len.max(1);
         let limit = max.min(by_input);
         if len > limit {
-            return Err(DecodeError::LengthTooLarge { len: len as u64, max: limit as u64 });
+            return Err(DecodeError::LengthTooLarge {
+                len: len as u64,
+                max: limit as u64,
+            });
         }
         Ok(len)
     }
@@ -158,7 +164,13 @@ mod tests {
     #[test]
     fn reader_reports_short_input() {
         let mut r = Reader::new(&[1, 2, 3]);
-        assert_eq!(r.u32(), Err(DecodeError::UnexpectedEnd { needed: 4, remaining: 3 }));
+        assert_eq!(
+            r.u32(),
+            Err(DecodeError::UnexpectedEnd {
+                needed: 4,
+                remaining: 3
+            })
+        );
     }
 
     #[test]
@@ -167,9 +179,15 @@ mod tests {
         let mut bytes = 1000u32.to_le_bytes().to_vec();
         bytes.extend_from_slice(&[0; 20]);
         let mut r = Reader::new(&bytes);
-        assert_eq!(r.count(5000, 10), Err(DecodeError::LengthTooLarge { len: 1000, max: 2 }));
+        assert_eq!(
+            r.count(5000, 10),
+            Err(DecodeError::LengthTooLarge { len: 1000, max: 2 })
+        );
         let mut r = Reader::new(&bytes);
-        assert!(matches!(r.count(1, 0), Err(DecodeError::LengthTooLarge { .. })));
+        assert!(matches!(
+            r.count(1, 0),
+            Err(DecodeError::LengthTooLarge { .. })
+        ));
     }
 
     #[test]

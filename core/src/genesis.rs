@@ -16,12 +16,13 @@ use crate::hd;
 use crate::header::{BlockHeader, BlockId, HEADER_VERSION};
 use crate::keys::SecretKey;
 use crate::pow::{CompactTarget, Target};
-use crate::tx::{Coinbase, Transaction, TRANSFER_LEN};
+use crate::tx::{Coinbase, TRANSFER_LEN, Transaction};
 
 /// The well-known test mnemonic (BIP-39's all-zero-entropy phrase) whose accounts the
 /// `dev` network pre-funds. **Insecure by design**: everybody knows these keys. Never
 /// send real value to them.
-pub const DEV_MNEMONIC: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+pub const DEV_MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
 /// How many accounts (`m/44'/7777'/0'` … `/9'`) of [`DEV_MNEMONIC`] the dev network funds.
 pub const DEV_ACCOUNTS: u32 = 10;
@@ -93,7 +94,10 @@ pub enum GenesisError {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> GenesisError {
-    GenesisError::Invalid { field, reason: reason.into() }
+    GenesisError::Invalid {
+        field,
+        reason: reason.into(),
+    }
 }
 
 /// Validated network parameters plus the genesis block they define.
@@ -121,7 +125,10 @@ impl ChainParams {
     pub fn from_config(config: GenesisConfig) -> Result<ChainParams, GenesisError> {
         let name_ok = !config.name.is_empty()
             && config.name.len() <= 32
-            && config.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && config
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !name_ok {
             return Err(invalid("name", "1 to 32 characters of a-z, 0-9 and '-'"));
         }
@@ -129,16 +136,24 @@ impl ChainParams {
             .initial_target
             .to_target()
             .map_err(|e| invalid("initial_target", e.to_string()))?;
-        let pow_limit =
-            config.pow_limit.to_target().map_err(|e| invalid("pow_limit", e.to_string()))?;
+        let pow_limit = config
+            .pow_limit
+            .to_target()
+            .map_err(|e| invalid("pow_limit", e.to_string()))?;
         if initial_target > pow_limit {
             return Err(invalid("initial_target", "must not be above pow_limit"));
         }
         if !(1..=86_400_000).contains(&config.target_block_time_ms) {
-            return Err(invalid("target_block_time_ms", "must be between 1 ms and one day"));
+            return Err(invalid(
+                "target_block_time_ms",
+                "must be between 1 ms and one day",
+            ));
         }
         if !(1..=365 * 86_400_000).contains(&config.asert_half_life_ms) {
-            return Err(invalid("asert_half_life_ms", "must be between 1 ms and one year"));
+            return Err(invalid(
+                "asert_half_life_ms",
+                "must be between 1 ms and one year",
+            ));
         }
         if config.halving_interval == 0 {
             return Err(invalid("halving_interval", "must be at least 1"));
@@ -158,10 +173,16 @@ impl ChainParams {
         let mut seen = BTreeSet::new();
         for a in &config.allocations {
             if a.amount == Amount::ZERO {
-                return Err(invalid("allocations", format!("zero amount for {}", a.address)));
+                return Err(invalid(
+                    "allocations",
+                    format!("zero amount for {}", a.address),
+                ));
             }
             if !seen.insert(a.address) {
-                return Err(invalid("allocations", format!("{} appears twice", a.address)));
+                return Err(invalid(
+                    "allocations",
+                    format!("{} appears twice", a.address),
+                ));
             }
         }
         let allocated = Amount::checked_sum(config.allocations.iter().map(|a| a.amount))
@@ -169,7 +190,10 @@ impl ChainParams {
         let issued = total_subsidy(config.initial_subsidy, config.halving_interval)
             .ok_or_else(|| invalid("initial_subsidy", "total issuance overflows u64"))?;
         if allocated.checked_add(issued).is_none() {
-            return Err(invalid("allocations", "allocations plus issuance overflow u64"));
+            return Err(invalid(
+                "allocations",
+                "allocations plus issuance overflow u64",
+            ));
         }
 
         let txs: Vec<Transaction> = config
@@ -198,7 +222,13 @@ impl ChainParams {
         };
         genesis.header.tx_root = genesis.compute_tx_root();
         let genesis_id = genesis.id();
-        Ok(ChainParams { config, initial_target, pow_limit, genesis, genesis_id })
+        Ok(ChainParams {
+            config,
+            initial_target,
+            pow_limit,
+            genesis,
+            genesis_id,
+        })
     }
 
     /// The built-in development network: ~1 s blocks on one core, ten accounts of
@@ -206,14 +236,17 @@ impl ChainParams {
     pub fn dev() -> ChainParams {
         let allocations = dev_keys()
             .iter()
-            .map(|k| Allocation { address: k.address(), amount: Amount(1_000_000 * COIN) })
+            .map(|k| Allocation {
+                address: k.address(),
+                amount: Amount(1_000_000 * COIN),
+            })
             .collect();
         let config = GenesisConfig {
             name: "dev".into(),
             chain_id: 1337,
             timestamp_ms: 1_767_225_600_000, // 2026-01-01T00:00:00Z
             initial_target: CompactTarget(0x1e01_0000), // 2^232: ~16.8M hashes a block
-            pow_limit: CompactTarget(0x2001_0000),      // 2^248: ~256 hashes a block
+            pow_limit: CompactTarget(0x2001_0000), // 2^248: ~256 hashes a block
             target_block_time_ms: 1_000,
             asert_half_life_ms: 30_000,
             initial_subsidy: Amount(50 * COIN),
@@ -288,7 +321,11 @@ impl ChainParams {
     /// The new coins a block at `height` may create (genesis: none; its allocations are
     /// not subsidy).
     pub fn subsidy(&self, height: u64) -> Amount {
-        subsidy_at(self.config.initial_subsidy, self.config.halving_interval, height)
+        subsidy_at(
+            self.config.initial_subsidy,
+            self.config.halving_interval,
+            height,
+        )
     }
 
     /// Coins in existence once the block at `height` is connected.
@@ -317,7 +354,11 @@ fn subsidy_at(initial: Amount, interval: u64, height: u64) -> Amount {
         return Amount::ZERO;
     }
     let halvings = height / interval;
-    if halvings >= 64 { Amount::ZERO } else { Amount(initial.0 >> halvings) }
+    if halvings >= 64 {
+        Amount::ZERO
+    } else {
+        Amount(initial.0 >> halvings)
+    }
 }
 
 /// Every coin the subsidy schedule will ever issue, or `None` if that overflows u64.
@@ -335,7 +376,9 @@ pub fn dev_keys() -> &'static [SecretKey] {
     static KEYS: OnceLock<Vec<SecretKey>> = OnceLock::new();
     KEYS.get_or_init(|| {
         let seed = hd::mnemonic_to_seed(DEV_MNEMONIC, "").expect("the dev mnemonic is valid");
-        (0..DEV_ACCOUNTS).map(|i| hd::account_key(&seed[..], i)).collect()
+        (0..DEV_ACCOUNTS)
+            .map(|i| hd::account_key(&seed[..], i))
+            .collect()
     })
 }
 
@@ -365,7 +408,10 @@ mod tests {
         let alloc = 10 * 1_000_000 * COIN;
         assert_eq!(p.supply_at(0), Amount(alloc));
         assert_eq!(p.supply_at(3), Amount(alloc + 150 * COIN));
-        assert_eq!(p.supply_at(210_000), Amount(alloc + 209_999 * 50 * COIN + 25 * COIN));
+        assert_eq!(
+            p.supply_at(210_000),
+            Amount(alloc + 209_999 * 50 * COIN + 25 * COIN)
+        );
         let brute: u64 = (1..=420_005).map(|h| p.subsidy(h).0).sum();
         assert_eq!(p.supply_at(420_005), Amount(alloc + brute));
     }
@@ -373,21 +419,43 @@ mod tests {
     #[test]
     fn bad_configs_name_their_field() {
         let good = ChainParams::dev().config().clone();
-        let cases: Vec<(&str, Box<dyn Fn(&mut GenesisConfig)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut GenesisConfig)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("name", Box::new(|c| c.name = "Main Net".into())),
-            ("initial_target", Box::new(|c| c.initial_target = CompactTarget(0x2002_0000))),
-            ("pow_limit", Box::new(|c| c.pow_limit = CompactTarget(0x2100_0000))),
-            ("target_block_time_ms", Box::new(|c| c.target_block_time_ms = 0)),
+            (
+                "initial_target",
+                Box::new(|c| c.initial_target = CompactTarget(0x2002_0000)),
+            ),
+            (
+                "pow_limit",
+                Box::new(|c| c.pow_limit = CompactTarget(0x2100_0000)),
+            ),
+            (
+                "target_block_time_ms",
+                Box::new(|c| c.target_block_time_ms = 0),
+            ),
             ("asert_half_life_ms", Box::new(|c| c.asert_half_life_ms = 0)),
             ("halving_interval", Box::new(|c| c.halving_interval = 0)),
             ("max_block_bytes", Box::new(|c| c.max_block_bytes = 10)),
-            ("max_future_drift_ms", Box::new(|c| c.max_future_drift_ms = 0)),
-            ("allocations", Box::new(|c| {
-                let a = c.allocations[0].clone();
-                c.allocations.push(a);
-            })),
-            ("allocations", Box::new(|c| c.allocations[0].amount = Amount(u64::MAX))),
-            ("initial_subsidy", Box::new(|c| c.initial_subsidy = Amount(u64::MAX / 2))),
+            (
+                "max_future_drift_ms",
+                Box::new(|c| c.max_future_drift_ms = 0),
+            ),
+            (
+                "allocations",
+                Box::new(|c| {
+                    let a = c.allocations[0].clone();
+                    c.allocations.push(a);
+                }),
+            ),
+            (
+                "allocations",
+                Box::new(|c| c.allocations[0].amount = Amount(u64::MAX)),
+            ),
+            (
+                "initial_subsidy",
+                Box::new(|c| c.initial_subsidy = Amount(u64::MAX / 2)),
+            ),
         ];
         for (field, mutate) in cases {
             let mut c = good.clone();
@@ -401,7 +469,9 @@ mod tests {
 
     #[test]
     fn json_errors_point_at_the_line() {
-        let json = ChainParams::dev().to_json().replace("\"chain_id\"", "\"chain_idd\"");
+        let json = ChainParams::dev()
+            .to_json()
+            .replace("\"chain_id\"", "\"chain_idd\"");
         match ChainParams::from_json(&json) {
             Err(GenesisError::Json { line, message, .. }) => {
                 assert_eq!(line, 3, "{message}");

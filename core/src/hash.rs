@@ -106,9 +106,8 @@ pub(crate) mod hex_array {
     ) -> Result<[u8; N], D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         let mut out = [0u8; N];
-        hex::decode_to_slice(s.strip_prefix("0x").unwrap_or(&s), &mut out).map_err(|_| {
-            serde::de::Error::custom(format_args!("expected {} hex digits", 2 * N))
-        })?;
+        hex::decode_to_slice(s.strip_prefix("0x").unwrap_or(&s), &mut out)
+            .map_err(|_| serde::de::Error::custom(format_args!("expected {} hex digits", 2 * N)))?;
         Ok(out)
     }
 }

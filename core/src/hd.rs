@@ -33,7 +33,11 @@ pub struct ExtendedKey {
 
 impl std::fmt::Debug for ExtendedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ExtendedKey({{ public: {} }})", self.secret_key().public_key())
+        write!(
+            f,
+            "ExtendedKey({{ public: {} }})",
+            self.secret_key().public_key()
+        )
     }
 }
 
@@ -64,7 +68,10 @@ impl ExtendedKey {
     /// The hardened child `index` (the hardened bit is set whatever `index` holds).
     pub fn child(&self, index: u32) -> ExtendedKey {
         let index = (index | HARDENED).to_be_bytes();
-        Self::from_i(&hmac512(&self.chain_code[..], &[&[0u8], &self.key[..], &index]))
+        Self::from_i(&hmac512(
+            &self.chain_code[..],
+            &[&[0u8], &self.key[..], &index],
+        ))
     }
 
     /// Follows a path of (hardened) indices.
@@ -92,7 +99,9 @@ pub fn mnemonic_to_seed(phrase: &str, passphrase: &str) -> Result<Zeroizing<[u8;
 
 /// The key of Cairn account `index` (`m/44'/7777'/index'`) under `seed`.
 pub fn account_key(seed: &[u8], index: u32) -> SecretKey {
-    ExtendedKey::master(seed).derive(&[44, COIN_TYPE, index]).secret_key()
+    ExtendedKey::master(seed)
+        .derive(&[44, COIN_TYPE, index])
+        .secret_key()
 }
 
 #[cfg(test)]

@@ -140,8 +140,11 @@ pub fn verify_batch(items: &[VerifyItem<'_>]) -> Result<(), (usize, SignatureErr
     }
     // `min_by_key` over all failures keeps the verdict deterministic: the same index is
     // reported whichever thread finds its failure first.
-    let first_failure =
-        items.par_iter().enumerate().filter_map(|x| check(x).err()).min_by_key(|(i, _)| *i);
+    let first_failure = items
+        .par_iter()
+        .enumerate()
+        .filter_map(|x| check(x).err())
+        .min_by_key(|(i, _)| *i);
     first_failure.map_or(Ok(()), Err)
 }
 
@@ -252,8 +255,14 @@ mod tests {
     fn rejects_tampered_message_and_key() {
         let sk = key(1);
         let sig = sk.sign(b"hello");
-        assert_eq!(sk.public_key().verify_strict(b"hellO", &sig), Err(SignatureError::Mismatch));
-        assert_eq!(key(2).public_key().verify_strict(b"hello", &sig), Err(SignatureError::Mismatch));
+        assert_eq!(
+            sk.public_key().verify_strict(b"hellO", &sig),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            key(2).public_key().verify_strict(b"hello", &sig),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -261,7 +270,10 @@ mod tests {
         let sig = key(1).sign(b"m");
         for p in EIGHT_TORSION.iter() {
             let pk = PublicKey(p.compress().to_bytes());
-            assert_eq!(pk.verify_strict(b"m", &sig), Err(SignatureError::SmallOrderPublicKey));
+            assert_eq!(
+                pk.verify_strict(b"m", &sig),
+                Err(SignatureError::SmallOrderPublicKey)
+            );
         }
     }
 
@@ -273,7 +285,10 @@ mod tests {
         let mut sig = sk.sign(b"m");
         for p in EIGHT_TORSION.iter() {
             sig.0[..32].copy_from_slice(p.compress().as_bytes());
-            assert_eq!(sk.public_key().verify_strict(b"m", &sig), Err(SignatureError::SmallOrderR));
+            assert_eq!(
+                sk.public_key().verify_strict(b"m", &sig),
+                Err(SignatureError::SmallOrderR)
+            );
         }
     }
 
@@ -283,15 +298,19 @@ mod tests {
         let mut sig = sk.sign(b"m");
         // S + ℓ: the same scalar mod ℓ, a different (malleated) encoding.
         // ℓ = 2^252 + 27742317777372353535851937790883648493, little-endian.
-        let ell = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
+        let ell = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+            .unwrap();
         let mut carry = 0u16;
-        for i in 0..32 {
-            let v = sig.0[32 + i] as u16 + ell[i] as u16 + carry;
-            sig.0[32 + i] = v as u8;
+        for (s, l) in sig.0[32..].iter_mut().zip(&ell) {
+            let v = u16::from(*s) + u16::from(*l) + carry;
+            *s = v.to_le_bytes()[0];
             carry = v >> 8;
         }
         assert_eq!(carry, 0, "S + l still fits in 256 bits for this key");
-        assert_eq!(sk.public_key().verify_strict(b"m", &sig), Err(SignatureError::NonCanonicalS));
+        assert_eq!(
+            sk.public_key().verify_strict(b"m", &sig),
+            Err(SignatureError::NonCanonicalS)
+        );
     }
 
     #[test]
@@ -302,11 +321,17 @@ mod tests {
         y[31] = 0x7f;
         let pk = PublicKey(y);
         let sig = key(1).sign(b"m");
-        assert_eq!(pk.verify_strict(b"m", &sig), Err(SignatureError::InvalidPublicKey));
+        assert_eq!(
+            pk.verify_strict(b"m", &sig),
+            Err(SignatureError::InvalidPublicKey)
+        );
         let sk = key(5);
         let mut sig = sk.sign(b"m");
         sig.0[..32].copy_from_slice(&y);
-        assert_eq!(sk.public_key().verify_strict(b"m", &sig), Err(SignatureError::InvalidR));
+        assert_eq!(
+            sk.public_key().verify_strict(b"m", &sig),
+            Err(SignatureError::InvalidR)
+        );
     }
 
     #[test]
@@ -316,12 +341,18 @@ mod tests {
         let pks: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
         let mut sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         let items = |sigs: &[Signature]| -> Vec<(PublicKey, Vec<u8>, Signature)> {
-            pks.iter().cloned().zip(msgs.iter().cloned()).zip(sigs.iter().cloned())
-                .map(|((a, b), c)| (a, b, c)).collect()
+            pks.iter()
+                .cloned()
+                .zip(msgs.iter().cloned())
+                .zip(sigs.iter().cloned())
+                .map(|((a, b), c)| (a, b, c))
+                .collect()
         };
         let run = |v: &[(PublicKey, Vec<u8>, Signature)]| {
-            let items: Vec<VerifyItem<'_>> =
-                v.iter().map(|(key, msg, sig)| VerifyItem { key, msg, sig }).collect();
+            let items: Vec<VerifyItem<'_>> = v
+                .iter()
+                .map(|(key, msg, sig)| VerifyItem { key, msg, sig })
+                .collect();
             verify_batch(&items)
         };
         assert_eq!(run(&items(&sigs)), Ok(()));

@@ -94,8 +94,14 @@ impl MerkleProof {
         while n > 1 {
             let carried = i == n - 1 && n % 2 == 1;
             if !carried {
-                let Some(s) = siblings.next() else { return false };
-                acc = if i % 2 == 0 { node(&acc, s) } else { node(s, &acc) };
+                let Some(s) = siblings.next() else {
+                    return false;
+                };
+                acc = if i % 2 == 0 {
+                    node(&acc, s)
+                } else {
+                    node(s, &acc)
+                };
             }
             i /= 2;
             n = n.div_ceil(2);
@@ -109,7 +115,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| Hash::digest(&(i as u64).to_le_bytes())).collect()
+        (0..n)
+            .map(|i| Hash::digest(&(i as u64).to_le_bytes()))
+            .collect()
     }
 
     #[test]

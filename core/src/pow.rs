@@ -54,7 +54,9 @@ impl CompactTarget {
         if !(3..=32).contains(&exponent) || mantissa < 0x01_0000 {
             return Err(CompactError::NonCanonical(self.0));
         }
-        Ok(Target(U256::from(mantissa) << (8 * (exponent as usize - 3))))
+        Ok(Target(
+            U256::from(mantissa) << (8 * (exponent as usize - 3)),
+        ))
     }
 }
 
@@ -83,7 +85,8 @@ impl Target {
         if mantissa < 0x01_0000 {
             return CompactTarget::MIN;
         }
-        CompactTarget(((bytes as u32) << 24) | mantissa)
+        let exponent = u32::try_from(bytes).expect("at most 32 bytes");
+        CompactTarget((exponent << 24) | mantissa)
     }
 
     /// The expected number of hashes to meet this target: `2^256 / (target + 1)`.
@@ -101,13 +104,15 @@ impl Target {
         let shifted = if shift_left >= 0 {
             // Any target is < 2^256 and factor < 2^18, so a shift of 256 or more
             // certainly exceeds every limit.
-            if shift_left >= 256 || wide.bit_len() + shift_left as usize > 512 {
-                return *limit;
+            match usize::try_from(shift_left) {
+                Ok(s) if s < 256 && wide.bit_len() + s <= 512 => wide << s,
+                _ => return *limit,
             }
-            wide << (shift_left as usize)
         } else {
-            let s = shift_left.unsigned_abs();
-            if s >= 512 { U512::ZERO } else { wide >> (s as usize) }
+            match usize::try_from(shift_left.unsigned_abs()) {
+                Ok(s) if s < 512 => wide >> s,
+                _ => U512::ZERO,
+            }
         };
         if shifted.bit_len() > 256 {
             return *limit;
@@ -160,7 +165,9 @@ impl<'de> Deserialize<'de> for CompactTarget {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         s.parse().map_err(|_| {
-            serde::de::Error::custom(format_args!("invalid compact target {s:?}: expected a canonical 0x-prefixed 8-digit hex value"))
+            serde::de::Error::custom(format_args!(
+                "invalid compact target {s:?}: expected a canonical 0x-prefixed 8-digit hex value"
+            ))
         })
     }
 }
@@ -210,8 +217,12 @@ impl Serialize for Work {
 impl<'de> Deserialize<'de> for Work {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let digits = s.strip_prefix("0x").ok_or_else(|| serde::de::Error::custom("expected 0x"))?;
-        U256::from_str_radix(digits, 16).map(Work).map_err(serde::de::Error::custom)
+        let digits = s
+            .strip_prefix("0x")
+            .ok_or_else(|| serde::de::Error::custom("expected 0x"))?;
+        U256::from_str_radix(digits, 16)
+            .map(Work)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -234,7 +245,10 @@ mod tests {
         assert_eq!(t.to_compact(), CompactTarget(0x1e01_0000));
         let t = CompactTarget(0x2001_0000).to_target().unwrap();
         assert_eq!(t.0, U256::from(1u8) << 248);
-        assert_eq!(CompactTarget::MIN.to_target().unwrap().0, U256::from(0x1_0000u32));
+        assert_eq!(
+            CompactTarget::MIN.to_target().unwrap().0,
+            U256::from(0x1_0000u32)
+        );
         let max = CompactTarget::MAX.to_target().unwrap();
         assert_eq!(max.0, U256::from(0xff_ffffu32) << 232);
         assert_eq!(max.high_word(), 0xffff_ff00);
@@ -242,7 +256,13 @@ mod tests {
 
     #[test]
     fn non_canonical_compacts_are_rejected() {
-        for bad in [0x0000_0000, 0x0200_ffff, 0x2100_8000 | 0x01_0000, 0x1e00_ffff, 0xff01_0000] {
+        for bad in [
+            0x0000_0000,
+            0x0200_ffff,
+            0x2100_8000 | 0x01_0000,
+            0x1e00_ffff,
+            0xff01_0000,
+        ] {
             assert!(CompactTarget(bad).to_target().is_err(), "{bad:#x}");
         }
         assert!("0x1e010000".parse::<CompactTarget>().is_ok());
@@ -277,6 +297,9 @@ mod tests {
         assert_eq!(Target(U256::MAX).work().0, U256::from(1u8));
         assert_eq!(Target(U256::MAX >> 1).work().0, U256::from(2u8));
         // 2^256 / (2^232 + 1) rounds down to 2^24 - 1.
-        assert_eq!(Target(U256::from(1u8) << 232).work().0, U256::from(0xff_ffffu32));
+        assert_eq!(
+            Target(U256::from(1u8) << 232).work().0,
+            U256::from(0xff_ffffu32)
+        );
     }
 }

@@ -8,16 +8,16 @@ use ruint::aliases::U256;
 use crate::address::Address;
 use crate::amount::Amount;
 use crate::block::Block;
-use crate::difficulty::{next_target, AsertInput, AsertParams};
+use crate::difficulty::{AsertInput, AsertParams, next_target};
 use crate::encoding::{Decode, Encode};
 use crate::genesis::dev_keys;
 use crate::hash::Hash;
 use crate::header::BlockHeader;
-use crate::keys::{verify_batch, PublicKey, SecretKey, Signature, VerifyItem};
-use crate::merkle::{merkle_root, MerkleProof};
+use crate::keys::{PublicKey, SecretKey, Signature, VerifyItem, verify_batch};
+use crate::merkle::{MerkleProof, merkle_root};
 use crate::pow::{CompactTarget, Target};
 use crate::state::{Account, UndoRecord};
-use crate::testkit::{easy_params, ChainBuilder};
+use crate::testkit::{ChainBuilder, easy_params};
 use crate::tx::{Coinbase, Transaction, Transfer};
 
 fn hash() -> impl Strategy<Value = Hash> {
@@ -31,7 +31,12 @@ fn address() -> impl Strategy<Value = Address> {
 fn transaction() -> impl Strategy<Value = Transaction> {
     let coinbase = (any::<u32>(), any::<u64>(), address(), any::<u64>()).prop_map(
         |(chain_id, height, recipient, amount)| {
-            Transaction::Coinbase(Coinbase { chain_id, height, recipient, amount: Amount(amount) })
+            Transaction::Coinbase(Coinbase {
+                chain_id,
+                height,
+                recipient,
+                amount: Amount(amount),
+            })
         },
     );
     let transfer = (
@@ -58,27 +63,48 @@ fn transaction() -> impl Strategy<Value = Transaction> {
 }
 
 fn header() -> impl Strategy<Value = BlockHeader> {
-    (any::<u32>(), any::<u64>(), hash(), hash(), any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
-        |(version, height, prev, tx_root, timestamp_ms, target, nonce)| BlockHeader {
-            version,
-            height,
-            prev,
-            tx_root,
-            timestamp_ms,
-            target: CompactTarget(target),
-            nonce,
-        },
+    (
+        any::<u32>(),
+        any::<u64>(),
+        hash(),
+        hash(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u64>(),
     )
+        .prop_map(
+            |(version, height, prev, tx_root, timestamp_ms, target, nonce)| BlockHeader {
+                version,
+                height,
+                prev,
+                tx_root,
+                timestamp_ms,
+                target: CompactTarget(target),
+                nonce,
+            },
+        )
 }
 
 fn undo() -> impl Strategy<Value = UndoRecord> {
-    prop::collection::btree_map(address(), prop::option::of((any::<u64>(), any::<u64>())), 0..20)
-        .prop_map(|m| UndoRecord {
-            entries: m
-                .into_iter()
-                .map(|(a, o)| (a, o.map(|(b, n)| Account { balance: Amount(b), nonce: n })))
-                .collect(),
-        })
+    prop::collection::btree_map(
+        address(),
+        prop::option::of((any::<u64>(), any::<u64>())),
+        0..20,
+    )
+    .prop_map(|m| UndoRecord {
+        entries: m
+            .into_iter()
+            .map(|(a, o)| {
+                (
+                    a,
+                    o.map(|(b, n)| Account {
+                        balance: Amount(b),
+                        nonce: n,
+                    }),
+                )
+            })
+            .collect(),
+    })
 }
 
 proptest! {
@@ -235,7 +261,13 @@ struct Step {
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let transfer = (0usize..4, 0usize..6, 0u64..200_000_000_000_000, 0u64..1_000, prop::bool::weighted(0.1));
+    let transfer = (
+        0usize..4,
+        0usize..6,
+        0u64..200_000_000_000_000,
+        0u64..1_000,
+        prop::bool::weighted(0.1),
+    );
     prop::collection::vec(
         prop::collection::vec(transfer, 0..6).prop_map(|transfers| Step { transfers }),
         1..12,

@@ -13,10 +13,10 @@ use std::convert::Infallible;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::address::{Address, ADDRESS_LEN};
+use crate::address::{ADDRESS_LEN, Address};
 use crate::amount::Amount;
 use crate::block::Block;
-use crate::encoding::{put_count, Decode, DecodeError, Encode, Reader};
+use crate::encoding::{Decode, DecodeError, Encode, Reader, put_count};
 use crate::genesis::ChainParams;
 use crate::tx::Transaction;
 use crate::validation::RejectReason;
@@ -82,7 +82,8 @@ impl<'v, V: AccountView> Overlay<'v, V> {
             return Ok(*cur);
         }
         let before = self.view.account(a)?;
-        self.touched.insert(*a, (before, before.unwrap_or_default()));
+        self.touched
+            .insert(*a, (before, before.unwrap_or_default()));
         Ok(before.unwrap_or_default())
     }
 
@@ -94,7 +95,9 @@ impl<'v, V: AccountView> Overlay<'v, V> {
 
     fn credit(&mut self, a: &Address, amount: Amount) -> Result<Option<()>, V::Error> {
         let mut acc = self.get(a)?;
-        let Some(balance) = acc.balance.checked_add(amount) else { return Ok(None) };
+        let Some(balance) = acc.balance.checked_add(amount) else {
+            return Ok(None);
+        };
         acc.balance = balance;
         self.set(a, acc);
         Ok(Some(()))
@@ -111,7 +114,11 @@ impl NonceCheck {
         if nonce == account.nonce {
             Ok(())
         } else {
-            Err(RejectReason::BadNonce { index, expected: account.nonce, got: nonce })
+            Err(RejectReason::BadNonce {
+                index,
+                expected: account.nonce,
+                got: nonce,
+            })
         }
     }
 }
@@ -123,11 +130,14 @@ pub struct BalanceCheck;
 impl BalanceCheck {
     /// Returns the balance left, or rejects with [`RejectReason::InsufficientFunds`].
     pub fn verify(index: usize, account: &Account, needed: Amount) -> Result<Amount, RejectReason> {
-        account.balance.checked_sub(needed).ok_or(RejectReason::InsufficientFunds {
-            index,
-            balance: account.balance,
-            needed,
-        })
+        account
+            .balance
+            .checked_sub(needed)
+            .ok_or(RejectReason::InsufficientFunds {
+                index,
+                balance: account.balance,
+                needed,
+            })
     }
 }
 
@@ -138,7 +148,11 @@ pub struct CoinbaseAmountCheck;
 impl CoinbaseAmountCheck {
     /// Rejects with [`RejectReason::BadCoinbaseAmount`].
     pub fn verify(expected: Amount, got: Amount) -> Result<(), RejectReason> {
-        if expected == got { Ok(()) } else { Err(RejectReason::BadCoinbaseAmount { expected, got }) }
+        if expected == got {
+            Ok(())
+        } else {
+            Err(RejectReason::BadCoinbaseAmount { expected, got })
+        }
     }
 }
 
@@ -149,7 +163,10 @@ pub fn apply_block<V: AccountView>(
     block: &Block,
     params: &ChainParams,
 ) -> Result<BlockEffect, ApplyError<V::Error>> {
-    let mut o = Overlay { view, touched: BTreeMap::new() };
+    let mut o = Overlay {
+        view,
+        touched: BTreeMap::new(),
+    };
     let mut fees = Amount::ZERO;
     let Some(Transaction::Coinbase(coinbase)) = block.txs.first() else {
         return Err(RejectReason::MissingCoinbase.into());
@@ -161,14 +178,21 @@ pub fn apply_block<V: AccountView>(
         let sender = t.sender_address();
         let mut acc = o.get(&sender).map_err(ApplyError::View)?;
         NonceCheck::verify(index, &acc, t.nonce)?;
-        let needed = t.total_debit().ok_or(RejectReason::AmountOverflow { index })?;
+        let needed = t
+            .total_debit()
+            .ok_or(RejectReason::AmountOverflow { index })?;
         acc.balance = BalanceCheck::verify(index, &acc, needed)?;
-        acc.nonce = acc.nonce.checked_add(1).ok_or(RejectReason::AccountOverflow { index })?;
+        acc.nonce = acc
+            .nonce
+            .checked_add(1)
+            .ok_or(RejectReason::AccountOverflow { index })?;
         o.set(&sender, acc);
         o.credit(&t.recipient, t.amount)
             .map_err(ApplyError::View)?
             .ok_or(RejectReason::AccountOverflow { index })?;
-        fees = fees.checked_add(t.fee).ok_or(RejectReason::AccountOverflow { index })?;
+        fees = fees
+            .checked_add(t.fee)
+            .ok_or(RejectReason::AccountOverflow { index })?;
     }
     let expected = params
         .subsidy(block.header.height)
@@ -185,14 +209,24 @@ pub fn apply_block<V: AccountView>(
         writes.push((addr, after));
         entries.push((addr, before));
     }
-    Ok(BlockEffect { writes, undo: UndoRecord { entries }, fees })
+    Ok(BlockEffect {
+        writes,
+        undo: UndoRecord { entries },
+        fees,
+    })
 }
 
 /// The accounts the genesis block creates (its allocations), sorted by address.
 pub fn genesis_writes(params: &ChainParams) -> Vec<(Address, Account)> {
     let mut map = BTreeMap::new();
     for a in &params.config().allocations {
-        map.insert(a.address, Account { balance: a.amount, nonce: 0 });
+        map.insert(
+            a.address,
+            Account {
+                balance: a.amount,
+                nonce: 0,
+            },
+        );
     }
     map.into_iter().collect()
 }
@@ -208,7 +242,9 @@ pub struct MemoryState {
 impl MemoryState {
     /// State right after genesis.
     pub fn genesis(params: &ChainParams) -> MemoryState {
-        MemoryState { accounts: genesis_writes(params).into_iter().collect() }
+        MemoryState {
+            accounts: genesis_writes(params).into_iter().collect(),
+        }
     }
 
     /// Stores a block's writes.
@@ -229,7 +265,11 @@ impl MemoryState {
     }
 
     /// Validates (state rules only) and applies a block, returning its undo record.
-    pub fn apply(&mut self, block: &Block, params: &ChainParams) -> Result<UndoRecord, RejectReason> {
+    pub fn apply(
+        &mut self,
+        block: &Block,
+        params: &ChainParams,
+    ) -> Result<UndoRecord, RejectReason> {
         let effect = apply_block(self, block, params).map_err(|e| match e {
             ApplyError::Reject(r) => r,
             ApplyError::View(never) => match never {},
@@ -267,7 +307,10 @@ impl Encode for Account {
 
 impl Decode for Account {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Account { balance: Amount::decode_from(r)?, nonce: r.u64()? })
+        Ok(Account {
+            balance: Amount::decode_from(r)?,
+            nonce: r.u64()?,
+        })
     }
 }
 
@@ -304,9 +347,17 @@ impl Decode for UndoRecord {
             let before = match r.u8()? {
                 0 => None,
                 1 => Some(Account::decode_from(r)?),
-                tag => return Err(DecodeError::UnknownTag { what: "undo entry", tag }),
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        what: "undo entry",
+                        tag,
+                    });
+                }
             };
-            if entries.last().is_some_and(|(prev, _): &(Address, _)| *prev >= a) {
+            if entries
+                .last()
+                .is_some_and(|(prev, _): &(Address, _)| *prev >= a)
+            {
                 return Err(DecodeError::NonCanonical("undo record order"));
             }
             entries.push((a, before));

@@ -2,9 +2,11 @@
 //! network with trivially easy proof of work, and a chain builder that assembles,
 //! mines and fully validates blocks against an in-memory state.
 
+use crate::address::Address;
 use crate::amount::Amount;
 use crate::block::Block;
-use crate::genesis::{dev_keys, ChainParams, MEDIAN_TIME_SPAN};
+use crate::difficulty::{AsertInput, next_compact_target};
+use crate::genesis::{ChainParams, MEDIAN_TIME_SPAN, dev_keys};
 use crate::hash::Hash;
 use crate::header::{BlockHeader, HEADER_VERSION};
 use crate::keys::SecretKey;
@@ -12,11 +14,9 @@ use crate::pow::{CompactTarget, Target};
 use crate::state::{MemoryState, UndoRecord};
 use crate::tx::{Coinbase, Transaction, Transfer};
 use crate::validation::{
-    validate_body, validate_header_in_context, validate_header_standalone, HeaderContext,
-    RejectReason,
+    HeaderContext, RejectReason, validate_body, validate_header_in_context,
+    validate_header_standalone,
 };
-use crate::difficulty::{next_compact_target, AsertInput};
-use crate::address::Address;
 
 /// The dev network with the easiest possible targets: about one hash per block.
 pub fn easy_params() -> ChainParams {
@@ -30,7 +30,9 @@ pub fn easy_params() -> ChainParams {
 /// Tries nonces from `header.nonce` upwards until the PoW meets the header's target.
 /// A reference for real miners and a helper for tests; gives up after `max_tries`.
 pub fn solve_naive(header: &mut BlockHeader, max_tries: u64) -> bool {
-    let Ok(target) = header.target.to_target() else { return false };
+    let Ok(target) = header.target.to_target() else {
+        return false;
+    };
     let pre = header.pre_hash();
     for _ in 0..max_tries {
         if target.is_met_by(&crate::pow::pow_hash(&pre, header.nonce)) {
@@ -81,7 +83,10 @@ impl ChainBuilder {
         let start = self.blocks.len().saturating_sub(MEDIAN_TIME_SPAN);
         HeaderContext {
             parent_height: tip.height,
-            recent_timestamps_ms: self.blocks[start..].iter().map(|b| b.header.timestamp_ms).collect(),
+            recent_timestamps_ms: self.blocks[start..]
+                .iter()
+                .map(|b| b.header.timestamp_ms)
+                .collect(),
             parent_timestamp_ms: tip.timestamp_ms,
             anchor_timestamp_ms: self.blocks.get(1).map_or(0, |b| b.header.timestamp_ms),
             now_ms,
@@ -138,7 +143,10 @@ impl ChainBuilder {
     pub fn connect(&mut self, block: Block) -> Result<(), RejectReason> {
         let now = block.header.timestamp_ms;
         if block.header.prev != self.tip().id() {
-            return Err(RejectReason::BadHeight { expected: u64::MAX, got: block.header.height });
+            return Err(RejectReason::BadHeight {
+                expected: u64::MAX,
+                got: block.header.height,
+            });
         }
         validate_header_standalone(&block.header, &self.params)?;
         validate_header_in_context(&block.header, &self.params, &self.context(now))?;
@@ -167,8 +175,19 @@ impl ChainBuilder {
     /// A signed transfer from dev account `from` using its next nonce at the tip.
     pub fn transfer(&self, from: usize, to: Address, amount: u64, fee: u64) -> Transfer {
         let key = &dev_keys()[from];
-        let nonce = self.state.accounts.get(&key.address()).map_or(0, |a| a.nonce);
-        Transfer::new_signed(key, self.params.chain_id(), to, Amount(amount), Amount(fee), nonce)
+        let nonce = self
+            .state
+            .accounts
+            .get(&key.address())
+            .map_or(0, |a| a.nonce);
+        Transfer::new_signed(
+            key,
+            self.params.chain_id(),
+            to,
+            Amount(amount),
+            Amount(fee),
+            nonce,
+        )
     }
 
     /// Whether the sum of balances equals the schedule at the tip.
@@ -199,13 +218,30 @@ pub fn render_test_vectors() -> String {
     };
     out.push_str("Keys (dev mnemonic, `m/44'/7777'/i'`):\n\n");
     for (i, k) in [k0, k1].into_iter().enumerate() {
-        line(&mut out, &format!("account {i} public key"), &k.public_key());
+        line(
+            &mut out,
+            &format!("account {i} public key"),
+            &k.public_key(),
+        );
         line(&mut out, &format!("account {i} address"), &k.address());
     }
-    let t = Transfer::new_signed(k0, 1337, k1.address(), Amount(100_000_000), Amount(1_000), 0);
-    out.push_str("\nTransfer (chain 1337, account 0 → account 1, amount 100000000, fee 1000, nonce 0):\n\n");
+    let t = Transfer::new_signed(
+        k0,
+        1337,
+        k1.address(),
+        Amount(100_000_000),
+        Amount(1_000),
+        0,
+    );
+    out.push_str(
+        "\nTransfer (chain 1337, account 0 → account 1, amount 100000000, fee 1000, nonce 0):\n\n",
+    );
     line(&mut out, "bytes", &hex::encode(t.to_bytes()));
-    line(&mut out, "signing message", &hex::encode(t.signing_message()));
+    line(
+        &mut out,
+        "signing message",
+        &hex::encode(t.signing_message()),
+    );
     line(&mut out, "txid", &t.id());
     let cb = Transaction::Coinbase(Coinbase {
         chain_id: 1337,
@@ -219,26 +255,68 @@ pub fn render_test_vectors() -> String {
     let ids = [cb.id(), t.id(), Transaction::Transfer(t.clone()).id()];
     out.push_str("\nMerkle roots:\n\n");
     line(&mut out, "root of [coinbase]", &merkle_root(&ids[..1]));
-    line(&mut out, "root of [coinbase, transfer]", &merkle_root(&ids[..2]));
+    line(
+        &mut out,
+        "root of [coinbase, transfer]",
+        &merkle_root(&ids[..2]),
+    );
     let three = [ids[0], ids[1], Hash::digest(b"third")];
-    line(&mut out, "root of [coinbase, transfer, blake3(\"third\")]", &merkle_root(&three));
+    line(
+        &mut out,
+        "root of [coinbase, transfer, blake3(\"third\")]",
+        &merkle_root(&three),
+    );
     let g = dev.genesis_block();
     out.push_str("\nDev genesis header:\n\n");
     line(&mut out, "header bytes", &hex::encode(g.header.to_bytes()));
     line(&mut out, "pre-hash", &g.header.pre_hash());
     line(&mut out, "pow hash = block id", &g.id());
-    line(&mut out, "pow(pre, nonce = 0x0123456789abcdef)", &crate::pow::pow_hash(&g.header.pre_hash(), 0x0123_4567_89ab_cdef));
+    line(
+        &mut out,
+        "pow(pre, nonce = 0x0123456789abcdef)",
+        &crate::pow::pow_hash(&g.header.pre_hash(), 0x0123_4567_89ab_cdef),
+    );
     out.push_str("\nCompact targets:\n\n");
-    for c in [0x1e01_0000u32, 0x1d10_0000, 0x2001_0000, 0x20ff_ffff, 0x0301_0000] {
+    for c in [
+        0x1e01_0000u32,
+        0x1d10_0000,
+        0x2001_0000,
+        0x20ff_ffff,
+        0x0301_0000,
+    ] {
         let t = CompactTarget(c).to_target().expect("canonical");
-        line(&mut out, &format!("{:#010x}", c), &format_args!("{:#x} (work {})", t.0, t.work()));
+        line(
+            &mut out,
+            &format!("{:#010x}", c),
+            &format_args!("{:#x} (work {})", t.0, t.work()),
+        );
     }
     out.push_str("\nASERT (T = 10000 ms, half-life = 3600000 ms, initial 0x1d100000, limit 0x1e100000, anchor time 1000000000000):\n\n");
     let p = AsertParamsForVectors::params();
-    for (h, late) in [(1u64, 0i64), (100, 0), (100, 3_600_000), (100, -3_600_000), (100, 1_800_000), (100, 123_456), (5000, -10_000_000), (5000, 100_000_000)] {
+    for (h, late) in [
+        (1u64, 0i64),
+        (100, 0),
+        (100, 3_600_000),
+        (100, -3_600_000),
+        (100, 1_800_000),
+        (100, 123_456),
+        (5000, -10_000_000),
+        (5000, 100_000_000),
+    ] {
         let ts = (1_000_000_000_000i64 + (h as i64 - 1) * 10_000 + late) as u64;
-        let c = next_compact_target(&p, &AsertInput { parent_height: h, parent_timestamp_ms: ts, anchor_timestamp_ms: 1_000_000_000_000 });
-        line(&mut out, &format!("parent height {h}, parent time {ts}"), &c);
+        let c = next_compact_target(
+            &p,
+            &AsertInput {
+                parent_height: h,
+                parent_timestamp_ms: ts,
+                anchor_timestamp_ms: 1_000_000_000_000,
+            },
+        );
+        line(
+            &mut out,
+            &format!("parent height {h}, parent time {ts}"),
+            &c,
+        );
     }
     out
 }

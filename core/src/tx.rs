@@ -134,7 +134,8 @@ impl Transfer {
 
     /// Checks the signature under the strict rules.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        self.sender.verify_strict(&self.signing_message(), &self.signature)
+        self.sender
+            .verify_strict(&self.signing_message(), &self.signature)
     }
 
     /// The transaction id.
@@ -238,7 +239,10 @@ impl Decode for Transaction {
                 nonce: r.u64()?,
                 signature: Signature::decode_from(r)?,
             })),
-            tag => Err(DecodeError::UnknownTag { what: "transaction", tag }),
+            tag => Err(DecodeError::UnknownTag {
+                what: "transaction",
+                tag,
+            }),
         }
     }
 }
@@ -261,7 +265,10 @@ mod tests {
         assert_eq!(Transaction::from_bytes(&bytes).unwrap(), tx);
         let mut longer = bytes.clone();
         longer.push(0);
-        assert_eq!(Transaction::from_bytes(&longer), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(
+            Transaction::from_bytes(&longer),
+            Err(DecodeError::TrailingBytes(1))
+        );
         for n in 0..bytes.len() {
             assert!(Transaction::from_bytes(&bytes[..n]).is_err());
         }
@@ -273,7 +280,10 @@ mod tests {
         bytes[0] = 7;
         assert_eq!(
             Transaction::from_bytes(&bytes),
-            Err(DecodeError::UnknownTag { what: "transaction", tag: 7 })
+            Err(DecodeError::UnknownTag {
+                what: "transaction",
+                tag: 7
+            })
         );
     }
 
@@ -301,7 +311,10 @@ mod tests {
         let json = serde_json::to_value(&tx).unwrap();
         assert_eq!(json["type"], "transfer");
         assert_eq!(json["amount"], 1000);
-        assert_eq!(serde_json::from_value::<Transaction>(json.clone()).unwrap(), tx);
+        assert_eq!(
+            serde_json::from_value::<Transaction>(json.clone()).unwrap(),
+            tx
+        );
         let mut extra = json;
         extra["bogus"] = 1.into();
         assert!(serde_json::from_value::<Transaction>(extra).is_err());

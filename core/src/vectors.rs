@@ -2,11 +2,11 @@
 //! below) and were cross-checked with independent blake3, ed25519 and bech32m
 //! implementations.
 
+use crate::amount::Amount;
 use crate::encoding::{Decode, Encode};
-use crate::genesis::{dev_keys, ChainParams};
+use crate::genesis::{ChainParams, dev_keys};
 use crate::testkit::render_test_vectors;
 use crate::tx::{Transaction, Transfer};
-use crate::amount::Amount;
 
 /// Id of the block defined by the repository's `genesis.json`.
 const MAIN_GENESIS_ID: &str = "9aba57aac9df0b39d77941466977a8c9d03a4a834451886a78db4e4b1ea98764";
@@ -30,24 +30,46 @@ fn genesis_ids() {
 
 #[test]
 fn dev_accounts() {
-    assert_eq!(dev_keys()[0].address().to_string(), "cairn1t92yjm92v7jg0r9zkamt73ggzxknfh83svckq8");
-    assert_eq!(dev_keys()[1].address().to_string(), "cairn1xcp583f2srezpuvvu4zss50uag9xv93dsrgf68");
+    assert_eq!(
+        dev_keys()[0].address().to_string(),
+        "cairn1t92yjm92v7jg0r9zkamt73ggzxknfh83svckq8"
+    );
+    assert_eq!(
+        dev_keys()[1].address().to_string(),
+        "cairn1xcp583f2srezpuvvu4zss50uag9xv93dsrgf68"
+    );
 }
 
 #[test]
 fn transfer_vector() {
-    let t = Transfer::new_signed(&dev_keys()[0], 1337, dev_keys()[1].address(), Amount(100_000_000), Amount(1_000), 0);
+    let t = Transfer::new_signed(
+        &dev_keys()[0],
+        1337,
+        dev_keys()[1].address(),
+        Amount(100_000_000),
+        Amount(1_000),
+        0,
+    );
     assert_eq!(hex::encode(t.to_bytes()), TRANSFER_HEX);
     let decoded = Transaction::from_bytes(&hex::decode(TRANSFER_HEX).unwrap()).unwrap();
     assert_eq!(decoded, Transaction::Transfer(t.clone()));
-    assert_eq!(t.id().to_string(), "b8569d6e75b0002b1dde38b243469b146295e83b9c66e75fb99ae9a09e29d376");
+    assert_eq!(
+        t.id().to_string(),
+        "b8569d6e75b0002b1dde38b243469b146295e83b9c66e75fb99ae9a09e29d376"
+    );
 }
 
 #[test]
 fn protocol_md_carries_the_current_vectors() {
     let doc = protocol_md();
-    assert!(doc.contains(&format!("MAIN_GENESIS_ID: {MAIN_GENESIS_ID}")), "main genesis id missing from PROTOCOL.md");
-    assert!(doc.contains(&format!("DEV_GENESIS_ID: {DEV_GENESIS_ID}")), "dev genesis id missing from PROTOCOL.md");
+    assert!(
+        doc.contains(&format!("MAIN_GENESIS_ID: {MAIN_GENESIS_ID}")),
+        "main genesis id missing from PROTOCOL.md"
+    );
+    assert!(
+        doc.contains(&format!("DEV_GENESIS_ID: {DEV_GENESIS_ID}")),
+        "dev genesis id missing from PROTOCOL.md"
+    );
     let vectors = render_test_vectors();
     assert!(
         doc.contains(&vectors),

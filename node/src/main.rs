@@ -39,7 +39,11 @@ struct Cli {
     rpc_listen: SocketAddr,
 
     /// Peer-to-peer listen address (libp2p multiaddr).
-    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/0.0.0.0/tcp/8646")]
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/8646"
+    )]
     listen: String,
 
     /// Log filter, e.g. `info` or `info,sync=debug` (RUST_LOG overrides).

@@ -21,7 +21,10 @@ fn dev_genesis_prints_and_round_trips() {
     assert!(out.status.success());
     let json = String::from_utf8(out.stdout).unwrap();
     let params = cairn_core::ChainParams::from_json(&json).unwrap();
-    assert_eq!(params.genesis_id(), cairn_core::ChainParams::dev().genesis_id());
+    assert_eq!(
+        params.genesis_id(),
+        cairn_core::ChainParams::dev().genesis_id()
+    );
 }
 
 #[test]
@@ -34,15 +37,28 @@ fn bad_genesis_file_is_a_clear_error() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("genesis.json") && err.contains("bogus"), "{err}");
+    assert!(
+        err.contains("genesis.json") && err.contains("bogus"),
+        "{err}"
+    );
 
-    let out = node().args(["--genesis", "/nonexistent/genesis.json"]).output().unwrap();
+    let out = node()
+        .args(["--genesis", "/nonexistent/genesis.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read genesis file"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot read genesis file")
+    );
 }
 
 #[test]
 fn dev_and_genesis_conflict() {
-    let out = node().args(["--dev", "--genesis", "x.json"]).output().unwrap();
+    let out = node()
+        .args(["--dev", "--genesis", "x.json"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }

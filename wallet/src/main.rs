@@ -28,7 +28,10 @@ fn main() -> anyhow::Result<()> {
             let mut phrase = String::new();
             std::io::stdin().read_line(&mut phrase)?;
             let seed = cairn_core::hd::mnemonic_to_seed(phrase.trim(), "")?;
-            println!("{}", cairn_core::hd::account_key(&seed[..], index).address());
+            println!(
+                "{}",
+                cairn_core::hd::account_key(&seed[..], index).address()
+            );
             Ok(())
         }
     }

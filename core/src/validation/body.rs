@@ -8,7 +8,7 @@ use crate::encoding::Encode;
 use crate::genesis::ChainParams;
 use crate::hash::Hash;
 use crate::header::BlockHeader;
-use crate::keys::{verify_batch, VerifyItem};
+use crate::keys::{VerifyItem, verify_batch};
 use crate::merkle::merkle_root;
 use crate::tx::{Transaction, Transfer};
 
@@ -21,7 +21,11 @@ impl BlockSizeCheck {
     pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
         let size = block.encoded_len();
         let max = params.max_block_bytes();
-        if size <= max { Ok(()) } else { Err(RejectReason::BlockTooLarge { size, max }) }
+        if size <= max {
+            Ok(())
+        } else {
+            Err(RejectReason::BlockTooLarge { size, max })
+        }
     }
 }
 
@@ -42,7 +46,12 @@ impl CoinbaseCheck {
                 got: cb.height,
             });
         }
-        match block.txs.iter().skip(1).position(|t| t.as_coinbase().is_some()) {
+        match block
+            .txs
+            .iter()
+            .skip(1)
+            .position(|t| t.as_coinbase().is_some())
+        {
             Some(i) => Err(RejectReason::ExtraCoinbase { index: i + 1 }),
             None => Ok(()),
         }
@@ -58,9 +67,11 @@ impl ChainIdCheck {
     pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
         let expected = params.chain_id();
         match block.txs.iter().position(|t| t.chain_id() != expected) {
-            Some(index) => {
-                Err(RejectReason::WrongChainId { index, expected, got: block.txs[index].chain_id() })
-            }
+            Some(index) => Err(RejectReason::WrongChainId {
+                index,
+                expected,
+                got: block.txs[index].chain_id(),
+            }),
             None => Ok(()),
         }
     }
@@ -92,7 +103,10 @@ impl MerkleRootCheck {
         if header.tx_root == expected {
             Ok(())
         } else {
-            Err(RejectReason::BadMerkleRoot { expected, got: header.tx_root })
+            Err(RejectReason::BadMerkleRoot {
+                expected,
+                got: header.tx_root,
+            })
         }
     }
 }
@@ -130,7 +144,11 @@ impl SignatureCheck {
             .collect();
         let items: Vec<VerifyItem<'_>> = transfers
             .iter()
-            .map(|(_, t, msg)| VerifyItem { key: &t.sender, msg, sig: &t.signature })
+            .map(|(_, t, msg)| VerifyItem {
+                key: &t.sender,
+                msg,
+                sig: &t.signature,
+            })
             .collect();
         verify_batch(&items).map_err(|(k, reason)| RejectReason::BadSignature {
             index: transfers[k].0,
@@ -167,5 +185,6 @@ pub fn validate_transfer_stateless(
     if tx.total_debit().is_none() {
         return Err(RejectReason::AmountOverflow { index: 0 });
     }
-    tx.verify_signature().map_err(|reason| RejectReason::BadSignature { index: 0, reason })
+    tx.verify_signature()
+        .map_err(|reason| RejectReason::BadSignature { index: 0, reason })
 }

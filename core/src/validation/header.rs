@@ -1,7 +1,7 @@
 //! Header rules.
 
 use super::RejectReason;
-use crate::difficulty::{next_compact_target, AsertInput};
+use crate::difficulty::{AsertInput, next_compact_target};
 use crate::genesis::{ChainParams, MEDIAN_TIME_SPAN};
 use crate::header::{BlockHeader, HEADER_VERSION};
 use crate::pow::Target;
@@ -29,8 +29,10 @@ impl TargetCheck {
     /// Returns the expanded target, or rejects with [`RejectReason::BadTargetEncoding`]
     /// or [`RejectReason::TargetAboveLimit`].
     pub fn verify(header: &BlockHeader, params: &ChainParams) -> Result<Target, RejectReason> {
-        let target =
-            header.target.to_target().map_err(|_| RejectReason::BadTargetEncoding(header.target))?;
+        let target = header
+            .target
+            .to_target()
+            .map_err(|_| RejectReason::BadTargetEncoding(header.target))?;
         if target > params.pow_limit() {
             return Err(RejectReason::TargetAboveLimit(header.target));
         }
@@ -49,7 +51,10 @@ impl PowCheck {
         if target.is_met_by(&pow) {
             Ok(())
         } else {
-            Err(RejectReason::InsufficientProofOfWork { pow, target: header.target })
+            Err(RejectReason::InsufficientProofOfWork {
+                pow,
+                target: header.target,
+            })
         }
     }
 }
@@ -82,7 +87,10 @@ impl HeightCheck {
         if header.height == expected {
             Ok(())
         } else {
-            Err(RejectReason::BadHeight { expected, got: header.height })
+            Err(RejectReason::BadHeight {
+                expected,
+                got: header.height,
+            })
         }
     }
 }
@@ -109,7 +117,10 @@ impl DifficultyCheck {
         if header.target == expected {
             Ok(())
         } else {
-            Err(RejectReason::BadDifficulty { expected, got: header.target })
+            Err(RejectReason::BadDifficulty {
+                expected,
+                got: header.target,
+            })
         }
     }
 }
@@ -134,7 +145,10 @@ impl MedianTimeCheck {
         if header.timestamp_ms > median_ms {
             Ok(())
         } else {
-            Err(RejectReason::TimestampTooOld { timestamp_ms: header.timestamp_ms, median_ms })
+            Err(RejectReason::TimestampTooOld {
+                timestamp_ms: header.timestamp_ms,
+                median_ms,
+            })
         }
     }
 }
@@ -154,7 +168,10 @@ impl FutureTimeCheck {
         if header.timestamp_ms <= max_ms {
             Ok(())
         } else {
-            Err(RejectReason::TimestampTooFarInFuture { timestamp_ms: header.timestamp_ms, max_ms })
+            Err(RejectReason::TimestampTooFarInFuture {
+                timestamp_ms: header.timestamp_ms,
+                max_ms,
+            })
         }
     }
 }

@@ -17,13 +17,13 @@ mod header;
 use thiserror::Error;
 
 pub use self::body::{
-    validate_body, validate_transfer_stateless, AmountCheck, BlockSizeCheck, ChainIdCheck,
-    CoinbaseCheck, DuplicateTxCheck, MerkleRootCheck, SignatureCheck,
+    AmountCheck, BlockSizeCheck, ChainIdCheck, CoinbaseCheck, DuplicateTxCheck, MerkleRootCheck,
+    SignatureCheck, validate_body, validate_transfer_stateless,
 };
 pub use self::header::{
-    median_time_past, validate_header_in_context, validate_header_standalone, DifficultyCheck,
-    FutureTimeCheck, HeaderContext, HeightCheck, MedianTimeCheck, PowCheck, TargetCheck,
-    VersionCheck,
+    DifficultyCheck, FutureTimeCheck, HeaderContext, HeightCheck, MedianTimeCheck, PowCheck,
+    TargetCheck, VersionCheck, median_time_past, validate_header_in_context,
+    validate_header_standalone,
 };
 use crate::amount::Amount;
 use crate::encoding::DecodeError;
@@ -83,7 +83,9 @@ pub enum RejectReason {
     },
     /// The timestamp is too far ahead of the local clock. Not permanent: the same block
     /// may be valid later.
-    #[error("timestamp {timestamp_ms} is more than the allowed drift past local time (max {max_ms})")]
+    #[error(
+        "timestamp {timestamp_ms} is more than the allowed drift past local time (max {max_ms})"
+    )]
     TimestampTooFarInFuture {
         /// The header's timestamp.
         timestamp_ms: u64,

@@ -6,7 +6,7 @@ use crate::block::Block;
 use crate::genesis::dev_keys;
 use crate::keys::{SecretKey, Signature, SignatureError};
 use crate::pow::CompactTarget;
-use crate::testkit::{easy_params, ChainBuilder};
+use crate::testkit::{ChainBuilder, easy_params};
 use crate::tx::{Coinbase, Transaction, Transfer};
 
 fn chain() -> ChainBuilder {
@@ -66,7 +66,10 @@ fn bad_target_encoding_and_limit() {
     let mut b = c.build(vec![], 1_000);
     b.header.target = CompactTarget::MAX;
     let b = reseal(b);
-    assert_eq!(reject(&mut c, b), RejectReason::TargetAboveLimit(CompactTarget::MAX));
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::TargetAboveLimit(CompactTarget::MAX)
+    );
 }
 
 #[test]
@@ -86,7 +89,13 @@ fn bad_height() {
         cb.height += 1;
     }
     let b = reseal(b);
-    assert_eq!(reject(&mut c, b), RejectReason::BadHeight { expected: 2, got: 3 });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::BadHeight {
+            expected: 2,
+            got: 3
+        }
+    );
 }
 
 #[test]
@@ -100,7 +109,10 @@ fn bad_difficulty() {
     let b = reseal(b);
     assert_eq!(
         reject(&mut c, b),
-        RejectReason::BadDifficulty { expected: CompactTarget(0x20ff_0000), got: CompactTarget::MAX }
+        RejectReason::BadDifficulty {
+            expected: CompactTarget(0x20ff_0000),
+            got: CompactTarget::MAX
+        }
     );
 }
 
@@ -114,7 +126,13 @@ fn timestamp_not_after_median() {
     let mut b = c.build(vec![], 1_000);
     b.header.timestamp_ms = mtp;
     let b = reseal(b);
-    assert_eq!(reject(&mut c, b), RejectReason::TimestampTooOld { timestamp_ms: mtp, median_ms: mtp });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::TimestampTooOld {
+            timestamp_ms: mtp,
+            median_ms: mtp
+        }
+    );
     // One millisecond later is fine even though it is before the parent.
     let mut b = c.build(vec![], 1_000);
     b.header.timestamp_ms = mtp + 1;
@@ -143,7 +161,13 @@ fn block_too_large() {
     let t0 = c.transfer(0, bob(), 1, 1);
     let t1 = c.transfer(1, bob(), 1, 1);
     let b = c.build(vec![t0.clone(), t1], 1_000);
-    assert_eq!(reject(&mut c, b), RejectReason::BlockTooLarge { size: 96 + 4 + 41 + 290, max: 286 });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::BlockTooLarge {
+            size: 96 + 4 + 41 + 290,
+            max: 286
+        }
+    );
     let b = c.build(vec![t0], 1_000);
     c.connect(b).unwrap();
 }
@@ -167,7 +191,10 @@ fn coinbase_rules() {
         cb.amount = Amount(1);
     }
     b.txs.push(extra);
-    assert_eq!(reject(&mut c, reseal(b)), RejectReason::ExtraCoinbase { index: 1 });
+    assert_eq!(
+        reject(&mut c, reseal(b)),
+        RejectReason::ExtraCoinbase { index: 1 }
+    );
     // Wrong height.
     let mut b = c.build(vec![], 1_000);
     if let Transaction::Coinbase(cb) = &mut b.txs[0] {
@@ -175,7 +202,10 @@ fn coinbase_rules() {
     }
     assert_eq!(
         reject(&mut c, reseal(b)),
-        RejectReason::CoinbaseHeightMismatch { expected: 2, got: 99 }
+        RejectReason::CoinbaseHeightMismatch {
+            expected: 2,
+            got: 99
+        }
     );
 }
 
@@ -192,7 +222,10 @@ fn coinbase_must_pay_exactly_subsidy_plus_fees() {
         }
         assert_eq!(
             reject(&mut c, reseal(b)),
-            RejectReason::BadCoinbaseAmount { expected: Amount(subsidy.0 + 7), got }
+            RejectReason::BadCoinbaseAmount {
+                expected: Amount(subsidy.0 + 7),
+                got
+            }
         );
     }
 }
@@ -203,10 +236,21 @@ fn wrong_chain_id() {
     let key = &dev_keys()[0];
     let t = Transfer::new_signed(key, 1, bob(), Amount(5), Amount(1), 0);
     let b = c.build(vec![t.clone()], 1_000);
-    assert_eq!(reject(&mut c, b), RejectReason::WrongChainId { index: 1, expected: 1337, got: 1 });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::WrongChainId {
+            index: 1,
+            expected: 1337,
+            got: 1
+        }
+    );
     assert_eq!(
         validate_transfer_stateless(&t, &c.params),
-        Err(RejectReason::WrongChainId { index: 0, expected: 1337, got: 1 })
+        Err(RejectReason::WrongChainId {
+            index: 0,
+            expected: 1337,
+            got: 1
+        })
     );
     // A coinbase for another network too.
     let mut b = c.build(vec![], 1_000);
@@ -231,7 +275,10 @@ fn duplicate_tx() {
     let mut c = chain();
     let t = c.transfer(0, bob(), 5, 1);
     let b = c.build(vec![t.clone(), t.clone()], 1_000);
-    assert_eq!(reject(&mut c, b), RejectReason::DuplicateTx { txid: t.id() });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::DuplicateTx { txid: t.id() }
+    );
 }
 
 #[test]
@@ -241,7 +288,10 @@ fn amount_overflow() {
     let t = Transfer::new_signed(key, 1337, bob(), Amount(u64::MAX), Amount(1), 0);
     let mut b = c.build(vec![], 1_000);
     b.txs.push(Transaction::Transfer(t));
-    assert_eq!(reject(&mut c, reseal(b)), RejectReason::AmountOverflow { index: 1 });
+    assert_eq!(
+        reject(&mut c, reseal(b)),
+        RejectReason::AmountOverflow { index: 1 }
+    );
 }
 
 #[test]
@@ -253,14 +303,20 @@ fn signature_failures_name_the_transaction_and_rule() {
     let b = c.build(vec![t0.clone(), t1], 1_000);
     assert_eq!(
         reject(&mut c, b),
-        RejectReason::BadSignature { index: 2, reason: SignatureError::SmallOrderR }
+        RejectReason::BadSignature {
+            index: 2,
+            reason: SignatureError::SmallOrderR
+        }
     );
     let mut t1 = c.transfer(1, bob(), 5, 1);
     t1.amount = Amount(6); // signed over 5
     let b = c.build(vec![t0, t1], 1_000);
     assert_eq!(
         reject(&mut c, b),
-        RejectReason::BadSignature { index: 2, reason: SignatureError::Mismatch }
+        RejectReason::BadSignature {
+            index: 2,
+            reason: SignatureError::Mismatch
+        }
     );
 }
 
@@ -271,12 +327,26 @@ fn replayed_and_skipped_nonces() {
     c.extend(vec![t.clone()], 1_000);
     // The same transfer again: its nonce is used up (and it would be a replay).
     let b = c.build(vec![t], 1_000);
-    assert_eq!(reject(&mut c, b), RejectReason::BadNonce { index: 1, expected: 1, got: 0 });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::BadNonce {
+            index: 1,
+            expected: 1,
+            got: 0
+        }
+    );
     // A gap is refused as well.
     let key = &dev_keys()[0];
     let t = Transfer::new_signed(key, 1337, bob(), Amount(5), Amount(1), 2);
     let b = c.build(vec![t], 1_000);
-    assert_eq!(reject(&mut c, b), RejectReason::BadNonce { index: 1, expected: 1, got: 2 });
+    assert_eq!(
+        reject(&mut c, b),
+        RejectReason::BadNonce {
+            index: 1,
+            expected: 1,
+            got: 2
+        }
+    );
     // Two in sequence in one block are fine.
     let t1 = c.transfer(0, bob(), 5, 1);
     let t2 = Transfer::new_signed(key, 1337, bob(), Amount(5), Amount(1), t1.nonce + 1);
@@ -291,7 +361,11 @@ fn insufficient_funds() {
     let b = c.build(vec![t], 1_000);
     assert_eq!(
         reject(&mut c, b),
-        RejectReason::InsufficientFunds { index: 1, balance: Amount(0), needed: Amount(1) }
+        RejectReason::InsufficientFunds {
+            index: 1,
+            balance: Amount(0),
+            needed: Amount(1)
+        }
     );
     // Spending exactly the balance works; the fee counts.
     let balance = c.state.accounts[&dev_keys()[2].address()].balance.0;
@@ -300,7 +374,10 @@ fn insufficient_funds() {
     assert_eq!(reject(&mut c, b).code(), "insufficient-funds");
     let t = c.transfer(2, bob(), balance - 10, 10);
     c.extend(vec![t], 1_000);
-    assert_eq!(c.state.accounts[&dev_keys()[2].address()].balance, Amount(0));
+    assert_eq!(
+        c.state.accounts[&dev_keys()[2].address()].balance,
+        Amount(0)
+    );
 }
 
 #[test]
