@@ -12,7 +12,8 @@ use crate::merkle::merkle_root;
 use crate::tx::{COINBASE_LEN, Transaction, TxId};
 
 /// A hard cap on any block's encoded size, whatever the network's parameters say
-/// (genesis files may not set a larger `max_block_bytes`).
+/// (genesis files may not set a larger `max_block_bytes`). [`Block::from_bytes`]
+/// refuses longer inputs outright.
 pub const MAX_BLOCK_BYTES_LIMIT: usize = 32 * 1024 * 1024;
 
 /// A block.
@@ -56,6 +57,20 @@ impl Encode for Block {
 }
 
 impl Decode for Block {
+    /// Refuses inputs over [`MAX_BLOCK_BYTES_LIMIT`] before reading anything.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_BLOCK_BYTES_LIMIT {
+            return Err(DecodeError::LengthTooLarge {
+                len: bytes.len() as u64,
+                max: MAX_BLOCK_BYTES_LIMIT as u64,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let block = Self::decode_from(&mut r)?;
+        r.finish()?;
+        Ok(block)
+    }
+
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let header = BlockHeader::decode_from(r)?;
         // Bounded both by the input left and by the largest block any network allows.
@@ -65,5 +80,30 @@ impl Decode for Block {
             txs.push(Transaction::decode_from(r)?);
         }
         Ok(Block { header, txs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_input_is_refused_before_decoding() {
+        let bytes = vec![0u8; MAX_BLOCK_BYTES_LIMIT + 1];
+        assert!(matches!(
+            Block::from_bytes(&bytes),
+            Err(DecodeError::LengthTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn forged_count_is_refused() {
+        let mut bytes = vec![0u8; HEADER_LEN];
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.extend_from_slice(&[0u8; 41]);
+        assert!(matches!(
+            Block::from_bytes(&bytes),
+            Err(DecodeError::LengthTooLarge { .. })
+        ));
     }
 }

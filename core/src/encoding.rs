@@ -3,8 +3,9 @@
 //! Every consensus object has exactly one byte form. Integers are little-endian and
 //! fixed-width; sequences carry a `u32` little-endian element count. Decoding is strict:
 //! a short input, a count larger than the remaining bytes could hold, an unknown tag or
-//! trailing bytes are all errors, and no input makes a decoder panic or allocate more
-//! than the input's own size justifies.
+//! trailing bytes are all errors, and no input makes a decoder panic; counts are
+//! bounded by the bytes left, so what a decoder allocates is a small multiple of the
+//! input's own size.
 
 use thiserror::Error;
 

@@ -11,12 +11,13 @@ use crate::address::Address;
 use crate::amount::{Amount, COIN};
 use crate::block::{Block, MAX_BLOCK_BYTES_LIMIT};
 use crate::difficulty::AsertParams;
+use crate::encoding::Encode;
 use crate::hash::Hash;
 use crate::hd;
-use crate::header::{BlockHeader, BlockId, HEADER_VERSION};
+use crate::header::{BlockHeader, BlockId, HEADER_LEN, HEADER_VERSION};
 use crate::keys::SecretKey;
 use crate::pow::{CompactTarget, Target};
-use crate::tx::{Coinbase, TRANSFER_LEN, Transaction};
+use crate::tx::{COINBASE_LEN, Coinbase, TRANSFER_LEN, Transaction};
 
 /// The well-known test mnemonic (BIP-39's all-zero-entropy phrase) whose accounts the
 /// `dev` network pre-funds. **Insecure by design**: everybody knows these keys. Never
@@ -161,7 +162,7 @@ impl ChainParams {
         if config.max_future_drift_ms == 0 {
             return Err(invalid("max_future_drift_ms", "must be at least 1"));
         }
-        let min_block = 96 + 4 + 41 + TRANSFER_LEN;
+        let min_block = HEADER_LEN + 4 + COINBASE_LEN + TRANSFER_LEN;
         if (config.max_block_bytes as usize) < min_block
             || config.max_block_bytes as usize > MAX_BLOCK_BYTES_LIMIT
         {
@@ -220,6 +221,13 @@ impl ChainParams {
             },
             txs,
         };
+        if genesis.encoded_len() > config.max_block_bytes as usize {
+            let max = config.max_block_bytes;
+            return Err(invalid(
+                "allocations",
+                format!("too many: the genesis block would exceed max_block_bytes ({max})"),
+            ));
+        }
         genesis.header.tx_root = genesis.compute_tx_root();
         let genesis_id = genesis.id();
         Ok(ChainParams {
@@ -377,7 +385,7 @@ pub fn dev_keys() -> &'static [SecretKey] {
     KEYS.get_or_init(|| {
         let seed = hd::mnemonic_to_seed(DEV_MNEMONIC, "").expect("the dev mnemonic is valid");
         (0..DEV_ACCOUNTS)
-            .map(|i| hd::account_key(&seed[..], i))
+            .map(|i| hd::account_key(&seed[..], i).expect("small indices are valid"))
             .collect()
     })
 }
@@ -455,6 +463,16 @@ mod tests {
             (
                 "initial_subsidy",
                 Box::new(|c| c.initial_subsidy = Amount(u64::MAX / 2)),
+            ),
+            (
+                "allocations",
+                Box::new(|c| {
+                    c.max_block_bytes = 2_000;
+                    let amount = c.allocations[0].amount;
+                    c.allocations = (0..100u8)
+                        .map(|i| Allocation { address: Address([i; 20]), amount })
+                        .collect();
+                }),
             ),
         ];
         for (field, mutate) in cases {

@@ -22,6 +22,9 @@ pub enum HdError {
     /// Not a valid English BIP-39 mnemonic (unknown word, bad length or checksum).
     #[error("invalid mnemonic: {0}")]
     Mnemonic(String),
+    /// An account index of 2^31 or more (it would alias a smaller one).
+    #[error("account index {0} is out of range (must be below 2^31)")]
+    IndexOutOfRange(u32),
 }
 
 /// A SLIP-0010 ed25519 node: a private key and its chain code.
@@ -65,7 +68,8 @@ impl ExtendedKey {
         ExtendedKey { key, chain_code }
     }
 
-    /// The hardened child `index` (the hardened bit is set whatever `index` holds).
+    /// The hardened child `index`. The hardened bit is set whatever `index` holds, so
+    /// `i` and `i | 2^31` name the same child (SLIP-0010 has no other kind for ed25519).
     pub fn child(&self, index: u32) -> ExtendedKey {
         let index = (index | HARDENED).to_be_bytes();
         Self::from_i(&hmac512(
@@ -98,10 +102,13 @@ pub fn mnemonic_to_seed(phrase: &str, passphrase: &str) -> Result<Zeroizing<[u8;
 }
 
 /// The key of Cairn account `index` (`m/44'/7777'/index'`) under `seed`.
-pub fn account_key(seed: &[u8], index: u32) -> SecretKey {
-    ExtendedKey::master(seed)
+pub fn account_key(seed: &[u8], index: u32) -> Result<SecretKey, HdError> {
+    if index >= HARDENED {
+        return Err(HdError::IndexOutOfRange(index));
+    }
+    Ok(ExtendedKey::master(seed)
         .derive(&[44, COIN_TYPE, index])
-        .secret_key()
+        .secret_key())
 }
 
 #[cfg(test)]
@@ -152,6 +159,16 @@ mod tests {
         assert_eq!(
             hex::encode(*seed),
             "5eb00bbddcf069084889a8ab9155568165f5c453ccb85e70811aaed6f6da5fc19a5ac40b389cd370d086206dec8aa6c43daea6690f20ad3d8d48b2d2ce9e38e4"
+        );
+    }
+
+    #[test]
+    fn account_indices_must_not_alias() {
+        let seed = [7u8; 64];
+        assert!(account_key(&seed, HARDENED - 1).is_ok());
+        assert_eq!(
+            account_key(&seed, HARDENED).unwrap_err(),
+            HdError::IndexOutOfRange(HARDENED)
         );
     }
 

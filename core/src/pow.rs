@@ -97,12 +97,12 @@ impl Target {
         }
     }
 
-    /// `self · factor`, in 512-bit intermediate precision, then `>> shift_right`
-    /// (negative values shift left), clamped to `limit`. Used by ASERT.
+    /// `self · factor · 2^shift_left` (a negative `shift_left` shifts right, flooring)
+    /// in 512-bit intermediate precision, clamped to `limit`. Used by ASERT.
     pub(crate) fn scale(&self, factor: u64, shift_left: i64, limit: &Target) -> Target {
         let wide = U512::from_limbs_slice(self.0.as_limbs()) * U512::from(factor);
         let shifted = if shift_left >= 0 {
-            // Any target is < 2^256 and factor < 2^18, so a shift of 256 or more
+            // Any target is < 2^256 and factor < 2^17, so a shift of 256 or more
             // certainly exceeds every limit.
             match usize::try_from(shift_left) {
                 Ok(s) if s < 256 && wide.bit_len() + s <= 512 => wide << s,
@@ -145,7 +145,11 @@ impl std::str::FromStr for CompactTarget {
 
     /// Parses `0x` followed by eight hex digits; the value must be canonical.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits = s.strip_prefix("0x").filter(|d| d.len() == 8);
+        let digits = s.strip_prefix("0x").filter(|d| {
+            d.len() == 8
+                && d.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
         let v = digits
             .and_then(|d| u32::from_str_radix(d, 16).ok())
             .ok_or(CompactError::NonCanonical(0))?;
@@ -268,6 +272,8 @@ mod tests {
         assert!("0x1e010000".parse::<CompactTarget>().is_ok());
         assert!("0x1e00ffff".parse::<CompactTarget>().is_err());
         assert!("1e010000".parse::<CompactTarget>().is_err());
+        assert!("0x+e010000".parse::<CompactTarget>().is_err());
+        assert!("0x1E010000".parse::<CompactTarget>().is_err());
     }
 
     #[test]

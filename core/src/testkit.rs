@@ -143,9 +143,8 @@ impl ChainBuilder {
     pub fn connect(&mut self, block: Block) -> Result<(), RejectReason> {
         let now = block.header.timestamp_ms;
         if block.header.prev != self.tip().id() {
-            return Err(RejectReason::BadHeight {
-                expected: u64::MAX,
-                got: block.header.height,
+            return Err(RejectReason::UnknownParent {
+                prev: block.header.prev,
             });
         }
         validate_header_standalone(&block.header, &self.params)?;

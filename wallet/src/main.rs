@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
             let seed = cairn_core::hd::mnemonic_to_seed(phrase.trim(), "")?;
             println!(
                 "{}",
-                cairn_core::hd::account_key(&seed[..], index).address()
+                cairn_core::hd::account_key(&seed[..], index)?.address()
             );
             Ok(())
         }

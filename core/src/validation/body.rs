@@ -111,20 +111,27 @@ impl MerkleRootCheck {
     }
 }
 
-/// No transfer's amount plus fee overflows.
+/// Every transfer moves or pays something, and its amount plus fee does not overflow.
 #[derive(Debug)]
 pub struct AmountCheck;
 
 impl AmountCheck {
-    /// Rejects with [`RejectReason::AmountOverflow`].
+    /// Rejects with [`RejectReason::EmptyTransfer`] or [`RejectReason::AmountOverflow`].
     pub fn verify(block: &Block) -> Result<(), RejectReason> {
-        let bad = block
-            .txs
-            .iter()
-            .position(|t| t.as_transfer().is_some_and(|t| t.total_debit().is_none()));
-        match bad {
-            Some(index) => Err(RejectReason::AmountOverflow { index }),
-            None => Ok(()),
+        for (index, tx) in block.txs.iter().enumerate() {
+            if let Some(t) = tx.as_transfer() {
+                Self::verify_transfer(index, t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The same rule for one transfer at `index`.
+    pub fn verify_transfer(index: usize, t: &Transfer) -> Result<(), RejectReason> {
+        match t.total_debit() {
+            None => Err(RejectReason::AmountOverflow { index }),
+            Some(d) if d.0 == 0 => Err(RejectReason::EmptyTransfer { index }),
+            Some(_) => Ok(()),
         }
     }
 }
@@ -157,20 +164,24 @@ impl SignatureCheck {
     }
 }
 
-/// All body rules, cheapest first; signatures last.
+/// All body rules; signatures last.
+///
+/// The merkle root is checked first: once the body is known to be the one the header
+/// (and so the block id) commits to, every later failure is a property of the block
+/// itself and may be remembered against its id.
 pub fn validate_body(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+    let txids = block.txids();
+    MerkleRootCheck::verify(&block.header, &txids)?;
     BlockSizeCheck::verify(block, params)?;
     CoinbaseCheck::verify(block)?;
     ChainIdCheck::verify(block, params)?;
-    let txids = block.txids();
-    MerkleRootCheck::verify(&block.header, &txids)?;
     DuplicateTxCheck::verify(&txids)?;
     AmountCheck::verify(block)?;
     SignatureCheck::verify(block)
 }
 
 /// The rules a lone transfer must pass before it can enter a mempool: chain id,
-/// amount overflow, signature. (Nonce and balance depend on state.)
+/// amounts, signature. (Nonce and balance depend on state.)
 pub fn validate_transfer_stateless(
     tx: &Transfer,
     params: &ChainParams,
@@ -182,9 +193,7 @@ pub fn validate_transfer_stateless(
             got: tx.chain_id,
         });
     }
-    if tx.total_debit().is_none() {
-        return Err(RejectReason::AmountOverflow { index: 0 });
-    }
+    AmountCheck::verify_transfer(0, tx)?;
     tx.verify_signature()
         .map_err(|reason| RejectReason::BadSignature { index: 0, reason })
 }

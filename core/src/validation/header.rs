@@ -64,8 +64,8 @@ impl PowCheck {
 pub struct HeaderContext {
     /// The parent's height.
     pub parent_height: u64,
-    /// Timestamps of up to the last [`MEDIAN_TIME_SPAN`] blocks ending with the parent
-    /// (fewer near genesis), in any order.
+    /// Timestamps of the last blocks up to and including the parent, oldest first
+    /// (fewer than [`MEDIAN_TIME_SPAN`] near genesis; only the last that many count).
     pub recent_timestamps_ms: Vec<u64>,
     /// The parent's timestamp.
     pub parent_timestamp_ms: u64,

@@ -57,6 +57,12 @@ pub enum RejectReason {
         /// The target it claims.
         target: CompactTarget,
     },
+    /// The parent is not known (an orphan, or a stale template).
+    #[error("parent {prev} is unknown")]
+    UnknownParent {
+        /// The header's `prev`.
+        prev: Hash,
+    },
     /// The height is not the parent's plus one.
     #[error("height {got}, expected {expected}")]
     BadHeight {
@@ -149,6 +155,13 @@ pub enum RejectReason {
         /// Its id.
         txid: Hash,
     },
+    /// A transfer that moves nothing and pays nothing (it would let unfunded accounts
+    /// create state for free).
+    #[error("transaction {index}: amount and fee are both zero")]
+    EmptyTransfer {
+        /// Its position.
+        index: usize,
+    },
     /// `amount + fee` overflows.
     #[error("transaction {index}: amount plus fee overflows")]
     AmountOverflow {
@@ -202,6 +215,7 @@ impl RejectReason {
             BadTargetEncoding(_) => "bad-target-encoding",
             TargetAboveLimit(_) => "target-above-limit",
             InsufficientProofOfWork { .. } => "insufficient-pow",
+            UnknownParent { .. } => "unknown-parent",
             BadHeight { .. } => "bad-height",
             BadDifficulty { .. } => "bad-difficulty",
             TimestampTooOld { .. } => "timestamp-too-old",
@@ -214,6 +228,7 @@ impl RejectReason {
             WrongChainId { .. } => "wrong-chain-id",
             BadMerkleRoot { .. } => "bad-merkle-root",
             DuplicateTx { .. } => "duplicate-tx",
+            EmptyTransfer { .. } => "empty-transfer",
             AmountOverflow { .. } => "amount-overflow",
             BadSignature { .. } => "bad-signature",
             BadNonce { .. } => "bad-nonce",
@@ -222,10 +237,19 @@ impl RejectReason {
         }
     }
 
-    /// Whether the block can never become valid, so a node may remember it as invalid.
-    /// Only a timestamp from the future can become acceptable as the clock moves on.
+    /// Whether the block id can never become valid, so a node may remember the id as
+    /// invalid. Not so for: a timestamp from the future (the clock moves on); a body
+    /// that does not match its header's merkle root, or bytes that do not decode (the
+    /// header may be fine with its real body: a peer must not be able to get a good
+    /// block id banned by pairing it with garbage); an unknown parent.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, RejectReason::TimestampTooFarInFuture { .. })
+        !matches!(
+            self,
+            RejectReason::TimestampTooFarInFuture { .. }
+                | RejectReason::BadMerkleRoot { .. }
+                | RejectReason::Malformed(_)
+                | RejectReason::UnknownParent { .. }
+        )
     }
 }
 

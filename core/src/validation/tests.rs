@@ -157,9 +157,10 @@ fn timestamp_too_far_in_future_is_not_permanent() {
 fn block_too_large() {
     let mut cfg = easy_params().config().clone();
     cfg.max_block_bytes = 96 + 4 + 41 + 145; // room for one transfer only
+    cfg.allocations.truncate(1); // and a genesis block that fits
     let mut c = ChainBuilder::new(crate::genesis::ChainParams::from_config(cfg).unwrap());
     let t0 = c.transfer(0, bob(), 1, 1);
-    let t1 = c.transfer(1, bob(), 1, 1);
+    let t1 = c.transfer(0, bob(), 2, 1);
     let b = c.build(vec![t0.clone(), t1], 1_000);
     assert_eq!(
         reject(&mut c, b),
@@ -393,4 +394,42 @@ fn every_code_is_distinct() {
     ];
     let codes: HashSet<_> = samples.iter().map(RejectReason::code).collect();
     assert_eq!(codes.len(), samples.len());
+}
+
+#[test]
+fn empty_transfer() {
+    let mut c = chain();
+    let poor = SecretKey::from_seed(&[0x98; 32]);
+    let t = Transfer::new_signed(&poor, 1337, bob(), Amount(0), Amount(0), 0);
+    assert_eq!(
+        validate_transfer_stateless(&t, &c.params),
+        Err(RejectReason::EmptyTransfer { index: 0 })
+    );
+    let b = c.build(vec![t], 1_000);
+    assert_eq!(reject(&mut c, b), RejectReason::EmptyTransfer { index: 1 });
+}
+
+#[test]
+fn a_body_that_does_not_match_its_header_does_not_condemn_the_id() {
+    let c = chain();
+    let t = c.transfer(0, bob(), 5, 1);
+    let good = c.build(vec![t], 1_000);
+    let mut bad = good.clone();
+    bad.txs.pop();
+    let err = validate_body(&bad, &c.params).unwrap_err();
+    assert_eq!(err.code(), "bad-merkle-root");
+    assert!(!err.is_permanent());
+    assert_eq!(bad.id(), good.id());
+    validate_body(&good, &c.params).unwrap();
+}
+
+#[test]
+fn unknown_parent() {
+    let mut c = chain();
+    let mut b = c.build(vec![], 1_000);
+    b.header.prev = crate::hash::Hash::digest(b"nowhere");
+    let b = reseal(b);
+    let err = reject(&mut c, b);
+    assert_eq!(err.code(), "unknown-parent");
+    assert!(!err.is_permanent());
 }
