@@ -1,0 +1,129 @@
+//! 4 lanes of SSE4.1 (with SSSE3 byte shuffles). No vector rotate: 16- and 8-bit rotations are byte shuffles,
+//! 12- and 7-bit ones two shifts and an or.
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+
+use super::{simd_rounds, Midstate, BATCH};
+
+type V = __m128i;
+const LANES: usize = 4;
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn add(a: V, b: V) -> V {
+    _mm_add_epi32(a, b)
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn xor(a: V, b: V) -> V {
+    _mm_xor_si128(a, b)
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn rot16(a: V) -> V {
+    let mask = _mm_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2);
+    _mm_shuffle_epi8(a, mask)
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn rot12(a: V) -> V {
+    _mm_or_si128(_mm_srli_epi32::<12>(a), _mm_slli_epi32::<20>(a))
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn rot8(a: V) -> V {
+    let mask = _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1);
+    _mm_shuffle_epi8(a, mask)
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn rot7(a: V) -> V {
+    _mm_or_si128(_mm_srli_epi32::<7>(a), _mm_slli_epi32::<25>(a))
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn splat(x: u32) -> V {
+    _mm_set1_epi32(x as i32)
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn splat_all<const N: usize>(words: &[u32; N]) -> [V; N] {
+    let mut out = [splat(0); N];
+    for (o, w) in out.iter_mut().zip(words) {
+        *o = splat(*w);
+    }
+    out
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn to_array(x: V) -> [u32; LANES] {
+    // SAFETY: `__m128i` and `[u32; 4]` have the same size and every bit pattern is a
+    // valid value of both.
+    unsafe { core::mem::transmute::<V, [u32; LANES]>(x) }
+}
+
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn setup(ms: &Midstate, pre: &[V; 8], base: u64) -> ([V; 16], [Option<V>; 16]) {
+    let offsets = _mm_setr_epi32(0, 1, 2, 3);
+    let lo = add(splat(base as u32), offsets);
+    let hi = splat((base >> 32) as u32);
+    let m = [
+        Some(pre[0]), Some(pre[1]), Some(pre[2]), Some(pre[3]), Some(pre[4]), Some(pre[5]),
+        Some(pre[6]), Some(pre[7]), Some(lo), Some(hi), None, None, None, None, None, None,
+    ];
+    (splat_all(&ms.v), m)
+}
+
+/// Lanes whose word is at most the target (no unsigned compare in SSE4.1: `w ≤ t` iff
+/// `max(w, t) == t`).
+#[inline]
+#[target_feature(enable = "sse4.1,ssse3")]
+fn le_mask(w: V, t: V) -> u32 {
+    let le = _mm_cmpeq_epi32(_mm_max_epu32(w, t), t);
+    _mm_movemask_ps(_mm_castsi128_ps(le)) as u32
+}
+
+#[target_feature(enable = "sse4.1,ssse3")]
+pub(super) fn scan(ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> Option<(u64, u32)> {
+    let pre = splat_all(&ms.m);
+    let target = splat(target_hi);
+    for b in 0..u64::from(batches) {
+        let base = start + b * BATCH;
+        let mut mask = 0u32;
+        for chunk in 0..BATCH as usize / LANES {
+            let (mut v, m) = setup(ms, &pre, base + (chunk * LANES) as u64);
+            simd_rounds!(v, m, word7);
+            mask |= le_mask(xor(v[7], v[15]), target) << (chunk * LANES);
+        }
+        if mask != 0 {
+            return Some((base, mask));
+        }
+    }
+    None
+}
+
+#[target_feature(enable = "sse4.1,ssse3")]
+pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH as usize] {
+    let pre = splat_all(&ms.m);
+    let mut out = [[0u32; 8]; BATCH as usize];
+    for chunk in 0..BATCH as usize / LANES {
+        let (mut v, m) = setup(ms, &pre, start + (chunk * LANES) as u64);
+        simd_rounds!(v, m, full);
+        for w in 0..8 {
+            for (lane, word) in to_array(xor(v[w], v[w + 8])).into_iter().enumerate() {
+                out[chunk * LANES + lane][w] = word;
+            }
+        }
+    }
+    out
+}
