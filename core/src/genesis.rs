@@ -470,7 +470,10 @@ mod tests {
                     c.max_block_bytes = 2_000;
                     let amount = c.allocations[0].amount;
                     c.allocations = (0..100u8)
-                        .map(|i| Allocation { address: Address([i; 20]), amount })
+                        .map(|i| Allocation {
+                            address: Address([i; 20]),
+                            amount,
+                        })
                         .collect();
                 }),
             ),

@@ -4,8 +4,8 @@
 //! `cargo bench -p cairn-miner --bench kernel`
 
 use cairn_core::Hash;
-use cairn_miner::kernel::{Backend, Kernel, Midstate, BATCH};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use cairn_miner::kernel::{BATCH, Backend, Kernel, Midstate};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn kernels(c: &mut Criterion) {
     let pre = Hash::digest(b"criterion");

@@ -9,9 +9,9 @@ use cairn_core::{Hash, Target};
 use ruint::aliases::U256;
 use serde::Serialize;
 
+use crate::MinerError;
 use crate::kernel::Backend;
 use crate::search::{Miner, NonceRange, Template};
-use crate::MinerError;
 
 /// Bytes hashed per call when measuring blake3's own throughput: large enough for its
 /// widest SIMD path, small enough to stay in L2.
@@ -75,9 +75,15 @@ pub struct BenchReport {
 }
 
 /// Runs every measurement, calling `progress` with a line before each.
-pub fn run(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> Result<BenchReport, MinerError> {
+pub fn run(
+    config: &BenchConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BenchReport, MinerError> {
     let secs = Duration::from_secs_f64(config.seconds.max(0.05));
-    progress(&format!("blake3 crate on a {} KiB buffer, 1 thread", LIMIT_BUFFER / 1024));
+    progress(&format!(
+        "blake3 crate on a {} KiB buffer, 1 thread",
+        LIMIT_BUFFER / 1024
+    ));
     let limit_bytes = measure_limit(secs);
     progress("naive blake3::hash per nonce, 1 thread");
     let naive = measure_naive(secs);
@@ -93,14 +99,21 @@ pub fn run(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> Result<Bench
     }
     let mut scaling = Vec::new();
     for t in 1..=config.threads.max(1) {
-        let rate = match backends.iter().find(|r| t == 1 && r.backend == config.backend.name()) {
+        let rate = match backends
+            .iter()
+            .find(|r| t == 1 && r.backend == config.backend.name())
+        {
             Some(r) => r.hashes_per_second,
             None => {
                 progress(&format!("kernel {}, {t} threads", config.backend));
                 measure_kernel(config.backend, t, secs)?
             }
         };
-        scaling.push(KernelRate { backend: config.backend.to_string(), threads: t, hashes_per_second: rate });
+        scaling.push(KernelRate {
+            backend: config.backend.to_string(),
+            threads: t,
+            hashes_per_second: rate,
+        });
     }
     let one = scaling[0].hashes_per_second;
     let all = scaling.last().map_or(one, |r| r.hashes_per_second);
@@ -126,7 +139,9 @@ pub fn run(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> Result<Bench
 
 /// blake3's best single-thread throughput, bytes per second.
 pub fn measure_limit(duration: Duration) -> f64 {
-    let buf: Vec<u8> = (0..LIMIT_BUFFER).map(|i| (i * 31 % 251) as u8).collect();
+    let buf: Vec<u8> = (0..LIMIT_BUFFER)
+        .map(|i| (i * 31 % 251).to_le_bytes()[0])
+        .collect();
     let mut sink = 0u8;
     // Warm up caches and the CPU's clock.
     for _ in 0..8 {
@@ -161,9 +176,16 @@ pub fn measure_naive(duration: Duration) -> f64 {
 
 /// The kernel's rate with `backend` on `threads` threads, searching for a target no
 /// nonce meets (every candidate is checked in full and rejected).
-pub fn measure_kernel(backend: Backend, threads: usize, duration: Duration) -> Result<f64, MinerError> {
+pub fn measure_kernel(
+    backend: Backend,
+    threads: usize,
+    duration: Duration,
+) -> Result<f64, MinerError> {
     let miner = Miner::new(threads, backend)?;
-    let template = Template { pre: Hash::digest(b"cairn kernel bench"), target: Target(U256::ZERO) };
+    let template = Template {
+        pre: Hash::digest(b"cairn kernel bench"),
+        target: Target(U256::ZERO),
+    };
     let cancel = AtomicBool::new(false);
     // Warm-up.
     let warm = AtomicBool::new(false);
@@ -180,7 +202,15 @@ pub fn measure_kernel(backend: Backend, threads: usize, duration: Duration) -> R
             std::thread::sleep(duration);
             cancel.store(true, Ordering::Relaxed);
         });
-        miner.search(&template, NonceRange { start: 1 << 40, end: u64::MAX }, &cancel, None)
+        miner.search(
+            &template,
+            NonceRange {
+                start: 1 << 40,
+                end: u64::MAX,
+            },
+            &cancel,
+            None,
+        )
     });
     Ok(result.hashes as f64 / start.elapsed().as_secs_f64())
 }
@@ -190,13 +220,23 @@ pub fn cpu_info() -> (String, Vec<String>) {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = text
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
         .map_or_else(|| "unknown".to_owned(), |m| m.trim().to_owned());
-    let wanted = ["sse4_1", "ssse3", "avx", "avx2", "avx512f", "avx512vl", "avx512bw", "avx512dq"];
+    let wanted = [
+        "sse4_1", "ssse3", "avx", "avx2", "avx512f", "avx512vl", "avx512bw", "avx512dq",
+    ];
     let flags = text
         .lines()
         .find_map(|l| l.strip_prefix("flags").and_then(|r| r.split(':').nth(1)))
-        .map(|f| f.split_whitespace().filter(|x| wanted.contains(x)).map(str::to_owned).collect())
+        .map(|f| {
+            f.split_whitespace()
+                .filter(|x| wanted.contains(x))
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     (model, flags)
 }

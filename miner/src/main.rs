@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use cairn_miner::bench::{self, BenchConfig, BenchReport};
 use cairn_miner::Backend;
+use cairn_miner::bench::{self, BenchConfig, BenchReport};
 use clap::{Parser, Subcommand};
 
 /// Mines Cairn blocks with a SIMD blake3 kernel on every core.
@@ -50,8 +50,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Bench { threads, seconds, backend, json } => {
-            anyhow::ensure!(seconds.is_finite() && seconds > 0.0, "--seconds must be positive");
+        Command::Bench {
+            threads,
+            seconds,
+            backend,
+            json,
+        } => {
+            anyhow::ensure!(
+                seconds.is_finite() && seconds > 0.0,
+                "--seconds must be positive"
+            );
             let backend = match backend {
                 Some(b) => b.checked()?,
                 None => Backend::from_env()?,
@@ -59,8 +67,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             anyhow::ensure!(threads >= 1, "--threads must be at least 1");
-            let config = BenchConfig { threads, seconds, backend };
-            let steps = 3 + Backend::ALL.iter().filter(|b| b.is_supported()).count() + threads;
+            let config = BenchConfig {
+                threads,
+                seconds,
+                backend,
+            };
+            let steps = 2 + Backend::ALL.iter().filter(|b| b.is_supported()).count() + threads - 1;
             let mut step = 0;
             let report = bench::run(&config, &mut |what| {
                 step += 1;
@@ -82,15 +94,38 @@ fn mh(x: f64) -> String {
 
 fn print_table(r: &BenchReport) {
     println!("cpu: {} [{}]", r.cpu, r.cpu_flags.join(" "));
-    println!("blake3 crate, 1 thread:   {} compressions ({:.0} MB/s on 256 KiB)", mh(r.limit_compressions_per_second_per_core), r.limit_bytes_per_second / 1e6);
-    println!("naive per-nonce, 1 thread:{} hashes", mh(r.naive_hashes_per_second));
+    println!(
+        "blake3 crate, 1 thread:   {} compressions ({:.0} MB/s on 256 KiB)",
+        mh(r.limit_compressions_per_second_per_core),
+        r.limit_bytes_per_second / 1e6
+    );
+    println!(
+        "naive per-nonce, 1 thread:{} hashes",
+        mh(r.naive_hashes_per_second)
+    );
     for b in &r.backends {
-        println!("kernel {:<9} 1 thread: {} hashes ({:.2}x limit)", b.backend, mh(b.hashes_per_second), b.hashes_per_second / r.limit_compressions_per_second_per_core);
+        println!(
+            "kernel {:<9} 1 thread: {} hashes ({:.2}x limit)",
+            b.backend,
+            mh(b.hashes_per_second),
+            b.hashes_per_second / r.limit_compressions_per_second_per_core
+        );
     }
     for s in &r.scaling {
-        println!("kernel {:<9} {} thr:  {} hashes", s.backend, s.threads, mh(s.hashes_per_second));
+        println!(
+            "kernel {:<9} {} thr:  {} hashes",
+            s.backend,
+            s.threads,
+            mh(s.hashes_per_second)
+        );
     }
-    println!("kernel/limit per thread: {:.2}", r.kernel_over_limit_per_thread);
+    println!(
+        "kernel/limit per thread: {:.2}",
+        r.kernel_over_limit_per_thread
+    );
     println!("kernel/naive:            {:.2}", r.kernel_over_naive);
-    println!("{} threads / 1 thread:   {:.2}", r.threads, r.thread_scaling);
+    println!(
+        "{} threads / 1 thread:   {:.2}",
+        r.threads, r.thread_scaling
+    );
 }

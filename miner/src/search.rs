@@ -6,8 +6,8 @@ use cairn_core::pow::pow_hash;
 use cairn_core::{BlockHeader, Hash, Target};
 use rayon::prelude::*;
 
-use crate::kernel::{Backend, Kernel, Midstate, BATCH};
 use crate::MinerError;
+use crate::kernel::{BATCH, Backend, Kernel, Midstate};
 
 /// Batches a thread scans between looks at the cancel flag: 1024 × 16 nonces, about
 /// 0.15 ms at 100 M hashes/s, so a cancelled search returns well within 1 ms.
@@ -25,8 +25,14 @@ pub struct Template {
 impl Template {
     /// The template of a header (its nonce is ignored).
     pub fn from_header(header: &BlockHeader) -> Result<Template, MinerError> {
-        let target = header.target.to_target().map_err(|_| MinerError::BadTarget(header.target.0))?;
-        Ok(Template { pre: header.pre_hash(), target })
+        let target = header
+            .target
+            .to_target()
+            .map_err(|_| MinerError::BadTarget(header.target.0))?;
+        Ok(Template {
+            pre: header.pre_hash(),
+            target,
+        })
     }
 }
 
@@ -41,7 +47,10 @@ pub struct NonceRange {
 
 impl NonceRange {
     /// Every nonce but `u64::MAX`.
-    pub const FULL: NonceRange = NonceRange { start: 0, end: u64::MAX };
+    pub const FULL: NonceRange = NonceRange {
+        start: 0,
+        end: u64::MAX,
+    };
 
     /// The nonces whose top `bits` bits equal `extranonce`: machines given different
     /// extranonces never search the same space. `bits` is clamped to 0..=32 and
@@ -77,7 +86,10 @@ impl NonceRange {
         (0..n)
             .map(|i| {
                 let size = len + u64::from(i < extra);
-                let r = NonceRange { start, end: start + size };
+                let r = NonceRange {
+                    start,
+                    end: start + size,
+                };
                 start += size;
                 r
             })
@@ -122,7 +134,11 @@ impl Miner {
             .thread_name(|i| format!("cairn-miner-{i}"))
             .build()
             .map_err(|e| MinerError::ThreadPool(e.to_string()))?;
-        Ok(Miner { kernel, pool, threads })
+        Ok(Miner {
+            kernel,
+            pool,
+            threads,
+        })
     }
 
     /// Threads it searches on.
@@ -161,7 +177,10 @@ impl Miner {
                     r
                 })
                 .reduce(
-                    || SearchResult { solution: None, hashes: 0 },
+                    || SearchResult {
+                        solution: None,
+                        hashes: 0,
+                    },
                     |a, b| SearchResult {
                         solution: match (a.solution, b.solution) {
                             (Some(x), Some(y)) => Some(if x.nonce <= y.nonce { x } else { y }),
@@ -181,7 +200,10 @@ fn num_cpus() -> usize {
 /// Checks one nonce in full with the reference hash.
 fn check(template: &Template, nonce: u64) -> Option<Solution> {
     let pow = pow_hash(&template.pre, nonce);
-    template.target.is_met_by(&pow).then_some(Solution { nonce, pow })
+    template
+        .target
+        .is_met_by(&pow)
+        .then_some(Solution { nonce, pow })
 }
 
 /// One thread's share: unaligned head and tail nonces one by one, the aligned middle
@@ -197,16 +219,14 @@ fn search_part(
     let target_hi = template.target.high_word();
     let mut hashes = 0u64;
     let mut n = part.start;
-    let done = |hashes: u64, solution: Option<Solution>| {
-        SearchResult { solution, hashes }
-    };
+    let done = |hashes: u64, solution: Option<Solution>| SearchResult { solution, hashes };
     let report = |k: u64| {
         if let Some(p) = progress {
             p.fetch_add(k, Ordering::Relaxed);
         }
     };
     // Head: up to the first multiple of BATCH.
-    while n < part.end && n % BATCH != 0 {
+    while n < part.end && !n.is_multiple_of(BATCH) {
         hashes += 1;
         report(1);
         if let Some(s) = check(template, n) {
@@ -219,7 +239,8 @@ fn search_part(
         if stop() {
             return done(hashes, None);
         }
-        let batches = ((part.end - n) / BATCH).min(u64::from(CHUNK_BATCHES)) as u32;
+        let batches =
+            u32::try_from((part.end - n) / BATCH).map_or(CHUNK_BATCHES, |b| b.min(CHUNK_BATCHES));
         match kernel.scan(ms, n, batches, target_hi) {
             None => {
                 let k = u64::from(batches) * BATCH;

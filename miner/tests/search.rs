@@ -1,16 +1,21 @@
 //! The parallel search: correctness of the nonces it returns, its range handling,
 //! cancellation, and agreement with cairn-core's PoW rule.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn_core::testkit::{easy_params, ChainBuilder};
+use cairn_core::testkit::{ChainBuilder, easy_params};
 use cairn_core::validation::validate_header_standalone;
 use cairn_core::{CompactTarget, Hash, Target};
 use cairn_miner::{Backend, Miner, NonceRange, Template};
 
 fn backends() -> Vec<Backend> {
-    Backend::ALL.into_iter().filter(|b| b.is_supported()).collect()
+    Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_supported())
+        .collect()
 }
 
 fn template(target: u32) -> Template {
@@ -32,14 +37,24 @@ fn one_thread_finds_the_first_solution_in_unaligned_ranges() {
     let cancel = AtomicBool::new(false);
     for b in backends() {
         let miner = Miner::new(1, b).unwrap();
-        for (start, end) in [(0, 5000), (3, 4099), (17, 40), (1 << 32, (1 << 32) + 3000), (u64::MAX - 3000, u64::MAX)] {
+        for (start, end) in [
+            (0, 5000),
+            (3, 4099),
+            (17, 40),
+            (1 << 32, (1 << 32) + 3000),
+            (u64::MAX - 3000, u64::MAX),
+        ] {
             let range = NonceRange { start, end };
             let r = miner.search(&t, range, &cancel, None);
             let truth = first_solution(&t, range);
-            assert_eq!(r.solution.map(|s| s.nonce), truth, "backend {b} range {start}..{end}");
+            assert_eq!(
+                r.solution.map(|s| s.nonce),
+                truth,
+                "backend {b} range {start}..{end}"
+            );
             if let Some(s) = r.solution {
                 assert_eq!(s.pow, cairn_core::pow::pow_hash(&t.pre, s.nonce));
-                assert!(r.hashes >= s.nonce - start + 1 && r.hashes <= s.nonce - start + 16 + 16);
+                assert!(r.hashes > s.nonce - start && r.hashes <= s.nonce - start + 32);
             } else {
                 assert_eq!(r.hashes, end - start);
             }
@@ -49,13 +64,19 @@ fn one_thread_finds_the_first_solution_in_unaligned_ranges() {
 
 #[test]
 fn exhausting_a_range_counts_every_nonce() {
-    let t = Template { pre: Hash::digest(b"x"), target: Target(Default::default()) };
+    let t = Template {
+        pre: Hash::digest(b"x"),
+        target: Target(Default::default()),
+    };
     let cancel = AtomicBool::new(false);
     let progress = AtomicU64::new(0);
     for b in backends() {
         progress.store(0, Ordering::Relaxed);
         let miner = Miner::new(2, b).unwrap();
-        let range = NonceRange { start: 5, end: 100_003 };
+        let range = NonceRange {
+            start: 5,
+            end: 100_003,
+        };
         let r = miner.search(&t, range, &cancel, Some(&progress));
         assert_eq!(r.solution, None);
         assert_eq!(r.hashes, range.len());
@@ -85,7 +106,10 @@ fn found_blocks_pass_the_consensus_pow_check() {
 
 #[test]
 fn cancellation_stops_every_thread_promptly() {
-    let t = Template { pre: Hash::digest(b"never"), target: Target(Default::default()) };
+    let t = Template {
+        pre: Hash::digest(b"never"),
+        target: Target(Default::default()),
+    };
     let miner = Miner::new(2, Backend::detect()).unwrap();
     // Already cancelled: returns at once having done (almost) nothing.
     let r = miner.search(&t, NonceRange::FULL, &AtomicBool::new(true), None);
@@ -105,7 +129,10 @@ fn cancellation_stops_every_thread_promptly() {
     });
     assert!(r.hashes > 0);
     // The design target is ~1 ms; the bound is loose because CI machines are shared.
-    assert!(latency < Duration::from_millis(250), "took {latency:?} to stop");
+    assert!(
+        latency < Duration::from_millis(250),
+        "took {latency:?} to stop"
+    );
 }
 
 #[test]
@@ -117,10 +144,17 @@ fn extranonce_ranges_are_disjoint_and_splits_cover_exactly() {
     assert_eq!(a.end, b.start - 1);
     assert!(a.end <= b.start && b.end <= NonceRange::for_extranonce(2, 8).start);
     assert_eq!(last.end, u64::MAX);
-    assert_eq!(NonceRange::for_extranonce(256, 8), a, "extranonce is masked to its bits");
+    assert_eq!(
+        NonceRange::for_extranonce(256, 8),
+        a,
+        "extranonce is masked to its bits"
+    );
     assert_eq!(NonceRange::for_extranonce(7, 0), NonceRange::FULL);
     for n in [1u64, 2, 3, 7] {
-        let r = NonceRange { start: 10, end: 1_000_003 };
+        let r = NonceRange {
+            start: 10,
+            end: 1_000_003,
+        };
         let parts = r.split(n);
         assert_eq!(parts.len() as u64, n);
         assert_eq!(parts[0].start, r.start);

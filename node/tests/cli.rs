@@ -1,5 +1,7 @@
 //! The `cairn-node` binary's command line.
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn node() -> Command {

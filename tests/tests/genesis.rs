@@ -1,5 +1,7 @@
 //! The repository's network definition as every binary will load it.
 
+#![allow(clippy::unwrap_used)]
+
 use cairn_core::{COIN, ChainParams};
 
 #[test]

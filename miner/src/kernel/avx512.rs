@@ -1,9 +1,12 @@
 //! 16 lanes of AVX-512F, with its native 32-bit rotate.
+// Nonces are split into their two 32-bit message words by truncating casts, and the
+// batch size (16) is used as an index bound: both truncations are intended.
+#![allow(clippy::cast_possible_truncation)]
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::*;
 
-use super::{simd_rounds, Midstate, BATCH};
+use super::{BATCH, BATCH_LEN, Midstate, simd_rounds};
 
 type V = __m512i;
 const LANES: usize = 16;
@@ -76,8 +79,22 @@ fn setup(ms: &Midstate, pre: &[V; 8], base: u64) -> ([V; 16], [Option<V>; 16]) {
     let lo = add(splat(base as u32), offsets);
     let hi = splat((base >> 32) as u32);
     let m = [
-        Some(pre[0]), Some(pre[1]), Some(pre[2]), Some(pre[3]), Some(pre[4]), Some(pre[5]),
-        Some(pre[6]), Some(pre[7]), Some(lo), Some(hi), None, None, None, None, None, None,
+        Some(pre[0]),
+        Some(pre[1]),
+        Some(pre[2]),
+        Some(pre[3]),
+        Some(pre[4]),
+        Some(pre[5]),
+        Some(pre[6]),
+        Some(pre[7]),
+        Some(lo),
+        Some(hi),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
     ];
     (splat_all(&ms.v), m)
 }
@@ -100,10 +117,10 @@ pub(super) fn scan(ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> O
 }
 
 #[target_feature(enable = "avx512f")]
-pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH as usize] {
+pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH_LEN] {
     let pre = splat_all(&ms.m);
-    let mut out = [[0u32; 8]; BATCH as usize];
-    for chunk in 0..BATCH as usize / LANES {
+    let mut out = [[0u32; 8]; BATCH_LEN];
+    for chunk in 0..BATCH_LEN / LANES {
         let base = start + (chunk * LANES) as u64;
         let (mut v, m) = setup(ms, &pre, base);
         simd_rounds!(v, m, full);

@@ -25,17 +25,23 @@ use std::str::FromStr;
 
 use cairn_core::Hash;
 
-mod portable;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod portable;
 #[cfg(target_arch = "x86_64")]
 mod sse41;
 
 /// blake3's initialisation vector.
 pub(crate) const IV: [u32; 8] = [
-    0x6A09_E667, 0xBB67_AE85, 0x3C6E_F372, 0xA54F_F53A, 0x510E_527F, 0x9B05_688C, 0x1F83_D9AB,
+    0x6A09_E667,
+    0xBB67_AE85,
+    0x3C6E_F372,
+    0xA54F_F53A,
+    0x510E_527F,
+    0x9B05_688C,
+    0x1F83_D9AB,
     0x5BE0_CD19,
 ];
 
@@ -57,7 +63,9 @@ const FLAGS: u32 = 1 | 2 | 8;
 
 /// Nonces a kernel call handles per step; every backend's lane count divides it, and
 /// batches start at multiples of it so the low nonce word never wraps inside a batch.
-pub const BATCH: u64 = 16;
+pub const BATCH: u64 = BATCH_LEN as u64;
+/// [`BATCH`] as a `usize`.
+pub const BATCH_LEN: usize = 16;
 
 #[inline(always)]
 pub(crate) fn g(v: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize, x: u32, y: u32) {
@@ -83,7 +91,9 @@ pub struct Midstate {
 
 impl fmt::Debug for Midstate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Midstate").field("m", &self.m).finish_non_exhaustive()
+        f.debug_struct("Midstate")
+            .field("m", &self.m)
+            .finish_non_exhaustive()
     }
 }
 
@@ -137,11 +147,19 @@ pub enum BackendError {
 
 impl Backend {
     /// Every backend, fastest first.
-    pub const ALL: [Backend; 4] = [Backend::Avx512, Backend::Avx2, Backend::Sse41, Backend::Portable];
+    pub const ALL: [Backend; 4] = [
+        Backend::Avx512,
+        Backend::Avx2,
+        Backend::Sse41,
+        Backend::Portable,
+    ];
 
     /// The fastest backend this CPU supports.
     pub fn detect() -> Backend {
-        Self::ALL.into_iter().find(|b| b.is_supported()).unwrap_or(Backend::Portable)
+        Self::ALL
+            .into_iter()
+            .find(|b| b.is_supported())
+            .unwrap_or(Backend::Portable)
     }
 
     /// The backend named by `CAIRN_MINER_BACKEND` if set (an error if unknown or
@@ -155,7 +173,11 @@ impl Backend {
 
     /// `self` if this CPU supports it.
     pub fn checked(self) -> Result<Backend, BackendError> {
-        if self.is_supported() { Ok(self) } else { Err(BackendError::Unsupported(self)) }
+        if self.is_supported() {
+            Ok(self)
+        } else {
+            Err(BackendError::Unsupported(self))
+        }
     }
 
     /// Whether this CPU can run it.
@@ -226,12 +248,16 @@ pub struct Kernel {
 impl Kernel {
     /// The kernel for `backend`, if this CPU supports it.
     pub fn new(backend: Backend) -> Result<Kernel, BackendError> {
-        Ok(Kernel { backend: backend.checked()? })
+        Ok(Kernel {
+            backend: backend.checked()?,
+        })
     }
 
     /// The fastest kernel for this CPU.
     pub fn detect() -> Kernel {
-        Kernel { backend: Backend::detect() }
+        Kernel {
+            backend: Backend::detect(),
+        }
     }
 
     /// Its backend.
@@ -243,7 +269,13 @@ impl Kernel {
     /// the first batch with a candidate: its first nonce and a bit mask of the
     /// candidates in it (bit `i` = nonce `start + i`), where a candidate is a nonce whose
     /// hash's word 7 is at most `target_hi`.
-    pub fn scan(&self, ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> Option<(u64, u32)> {
+    pub fn scan(
+        &self,
+        ms: &Midstate,
+        start: u64,
+        batches: u32,
+        target_hi: u32,
+    ) -> Option<(u64, u32)> {
         debug_assert_eq!(start % BATCH, 0);
         debug_assert!(start.checked_add(u64::from(batches) * BATCH).is_some());
         match self.backend {
@@ -263,7 +295,7 @@ impl Kernel {
 
     /// The full 8-word output of `BATCH` consecutive nonces from `start` (a multiple of
     /// [`BATCH`]): what a differential test compares with the `blake3` crate.
-    pub fn hash_batch(&self, ms: &Midstate, start: u64) -> [[u32; 8]; BATCH as usize] {
+    pub fn hash_batch(&self, ms: &Midstate, start: u64) -> [[u32; 8]; BATCH_LEN] {
         match self.backend {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `scan`.
@@ -311,18 +343,43 @@ macro_rules! simd_g {
     }};
 }
 
+/// Four independent G functions over SIMD vectors, interleaved step by step (as
+/// blake3's own SIMD code does) so the CPU always has four independent operations in
+/// flight and the register allocator sees short live ranges. Each `[a, b, c, d, x, y]`
+/// names state indices and message words (`None` = zero, not added).
+macro_rules! simd_g4 {
+    ($v:ident, $([$a:expr, $b:expr, $c:expr, $d:expr, $x:expr, $y:expr]),+) => {{
+        $( if let Some(x) = $x { $v[$a] = add($v[$a], x); } )+
+        $( $v[$a] = add($v[$a], $v[$b]); )+
+        $( $v[$d] = rot16(xor($v[$d], $v[$a])); )+
+        $( $v[$c] = add($v[$c], $v[$d]); )+
+        $( $v[$b] = rot12(xor($v[$b], $v[$c])); )+
+        $( if let Some(y) = $y { $v[$a] = add($v[$a], y); } )+
+        $( $v[$a] = add($v[$a], $v[$b]); )+
+        $( $v[$d] = rot8(xor($v[$d], $v[$a])); )+
+        $( $v[$c] = add($v[$c], $v[$d]); )+
+        $( $v[$b] = rot7(xor($v[$b], $v[$c])); )+
+    }};
+}
+
 /// One full round `$r` (0-based) over SIMD vectors.
 macro_rules! simd_round {
     ($v:ident, $m:ident, $r:expr) => {{
         let s = &$crate::kernel::MSG_SCHEDULE[$r];
-        $crate::kernel::simd_g!($v, 0, 4, 8, 12, $m[s[0]], $m[s[1]]);
-        $crate::kernel::simd_g!($v, 1, 5, 9, 13, $m[s[2]], $m[s[3]]);
-        $crate::kernel::simd_g!($v, 2, 6, 10, 14, $m[s[4]], $m[s[5]]);
-        $crate::kernel::simd_g!($v, 3, 7, 11, 15, $m[s[6]], $m[s[7]]);
-        $crate::kernel::simd_g!($v, 0, 5, 10, 15, $m[s[8]], $m[s[9]]);
-        $crate::kernel::simd_g!($v, 1, 6, 11, 12, $m[s[10]], $m[s[11]]);
-        $crate::kernel::simd_g!($v, 2, 7, 8, 13, $m[s[12]], $m[s[13]]);
-        $crate::kernel::simd_g!($v, 3, 4, 9, 14, $m[s[14]], $m[s[15]]);
+        $crate::kernel::simd_g4!(
+            $v,
+            [0, 4, 8, 12, $m[s[0]], $m[s[1]]],
+            [1, 5, 9, 13, $m[s[2]], $m[s[3]]],
+            [2, 6, 10, 14, $m[s[4]], $m[s[5]]],
+            [3, 7, 11, 15, $m[s[6]], $m[s[7]]]
+        );
+        $crate::kernel::simd_g4!(
+            $v,
+            [0, 5, 10, 15, $m[s[8]], $m[s[9]]],
+            [1, 6, 11, 12, $m[s[10]], $m[s[11]]],
+            [2, 7, 8, 13, $m[s[12]], $m[s[13]]],
+            [3, 4, 9, 14, $m[s[14]], $m[s[15]]]
+        );
     }};
 }
 
@@ -347,16 +404,22 @@ macro_rules! simd_rounds {
         $crate::kernel::simd_round!($v, $m, 4);
         $crate::kernel::simd_round!($v, $m, 5);
         let s = &$crate::kernel::MSG_SCHEDULE[6];
-        $crate::kernel::simd_g!($v, 0, 4, 8, 12, $m[s[0]], $m[s[1]]);
-        $crate::kernel::simd_g!($v, 1, 5, 9, 13, $m[s[2]], $m[s[3]]);
-        $crate::kernel::simd_g!($v, 2, 6, 10, 14, $m[s[4]], $m[s[5]]);
-        $crate::kernel::simd_g!($v, 3, 7, 11, 15, $m[s[6]], $m[s[7]]);
-        $crate::kernel::simd_g!($v, 0, 5, 10, 15, $m[s[8]], $m[s[9]]);
-        $crate::kernel::simd_g!($v, 2, 7, 8, 13, $m[s[12]], $m[s[13]]);
+        $crate::kernel::simd_g4!(
+            $v,
+            [0, 4, 8, 12, $m[s[0]], $m[s[1]]],
+            [1, 5, 9, 13, $m[s[2]], $m[s[3]]],
+            [2, 6, 10, 14, $m[s[4]], $m[s[5]]],
+            [3, 7, 11, 15, $m[s[6]], $m[s[7]]]
+        );
+        $crate::kernel::simd_g4!(
+            $v,
+            [0, 5, 10, 15, $m[s[8]], $m[s[9]]],
+            [2, 7, 8, 13, $m[s[12]], $m[s[13]]]
+        );
     }};
 }
 #[cfg(target_arch = "x86_64")]
-pub(crate) use {simd_g, simd_round, simd_rounds};
+pub(crate) use {simd_g, simd_g4, simd_round, simd_rounds};
 
 #[cfg(test)]
 mod tests;

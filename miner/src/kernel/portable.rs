@@ -1,7 +1,10 @@
 //! One nonce at a time in plain Rust: the fallback for any CPU and the reference the
 //! SIMD backends are tested against.
+// Nonces are split into their two 32-bit message words by truncating casts, and the
+// batch size (16) is used as an index bound: both truncations are intended.
+#![allow(clippy::cast_possible_truncation)]
 
-use super::{g, Midstate, BATCH, MSG_SCHEDULE};
+use super::{BATCH, BATCH_LEN, MSG_SCHEDULE, Midstate, g};
 
 #[inline(always)]
 fn round(v: &mut [u32; 16], m: &[u32; 16], r: usize) {
@@ -59,6 +62,6 @@ pub(super) fn scan(ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> O
     None
 }
 
-pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH as usize] {
+pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH_LEN] {
     core::array::from_fn(|i| hash_one(ms, start + i as u64))
 }

@@ -9,7 +9,10 @@ fn reference(pre: &Hash, nonce: u64) -> [u8; 32] {
 }
 
 fn supported() -> Vec<Kernel> {
-    Backend::ALL.into_iter().filter_map(|b| Kernel::new(b).ok()).collect()
+    Backend::ALL
+        .into_iter()
+        .filter_map(|b| Kernel::new(b).ok())
+        .collect()
 }
 
 fn nonce_start() -> impl Strategy<Value = u64> {
@@ -94,6 +97,11 @@ fn scan_finds_nothing_under_an_impossible_target() {
         // word7 == 0 has probability 2^-32 per nonce; 4096 nonces will not hit it.
         let r = k.scan(&ms, 0, 256, 0);
         let truth = (0..256 * BATCH).find(|&n| reference(&pre, n)[28..32] == [0; 4]);
-        assert_eq!(r.map(|(b, _)| b), truth.map(|n| n - n % BATCH), "backend {}", k.backend());
+        assert_eq!(
+            r.map(|(b, _)| b),
+            truth.map(|n| n - n % BATCH),
+            "backend {}",
+            k.backend()
+        );
     }
 }
