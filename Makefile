@@ -6,9 +6,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: node test lint bench deps vectors
 
-## Run a node on the built-in dev chain (mining, embedded RocksDB).
+## Run a node on the built-in dev chain (mining, embedded RocksDB). Uses the same
+## build profile as the tests (dependencies and the miner fully optimised), so the
+## two commands share one RocksDB build.
 node: deps
-	$(CARGO) run --release -p cairn-node -- --dev
+	$(CARGO) run -p cairn-node -- --dev $(ARGS)
 
 ## Run every test in the workspace.
 test: deps

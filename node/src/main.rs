@@ -1,23 +1,30 @@
-//! `cairn-node`: the Cairn full node.
-//!
-//! This release parses the command line and the network definition; storage, chain
-//! management, mining, networking and RPC arrive with the ledger-node, p2p and RPC
-//! issues (see the README's roadmap).
+//! `cairn-node`: the Cairn full node daemon.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use anyhow::Context;
-use cairn_core::ChainParams;
+use cairn_core::genesis::dev_keys;
+use cairn_core::{Address, Amount, ChainParams, Transfer};
+use cairn_miner::Backend;
+use cairn_node::mempool::MempoolConfig;
+use cairn_node::mining::{self, MiningConfig};
+use cairn_node::{Node, NodeConfig};
 use clap::Parser;
+use tracing::{info, warn};
 
-/// Runs a Cairn full node: keeps the ledger in RocksDB, talks to peers over libp2p,
-/// serves JSON-RPC, and can mine.
+/// Runs a Cairn full node: keeps the ledger in RocksDB and can mine.
 ///
 /// Quick start (a private development chain that mines by itself):
 ///
 ///     cairn-node --dev
+///
+/// Data lives in ~/.cairn/<network> unless --datadir says otherwise. Stop the node
+/// with Ctrl-C (or SIGTERM): it finishes the block at hand and saves its mempool.
 #[derive(Debug, Parser)]
 #[command(name = "cairn-node", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -26,7 +33,7 @@ struct Cli {
     #[arg(long, conflicts_with = "genesis")]
     dev: bool,
 
-    /// Network definition to use instead of the default `genesis.json`.
+    /// Network definition to use instead of the built-in `genesis.json`.
     #[arg(long, value_name = "FILE")]
     genesis: Option<PathBuf>,
 
@@ -34,21 +41,50 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     datadir: Option<PathBuf>,
 
-    /// JSON-RPC (HTTP and WebSocket) listen address.
+    /// JSON-RPC (HTTP and WebSocket) listen address (served from the RPC release on).
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8645")]
     rpc_listen: SocketAddr,
 
-    /// Peer-to-peer listen address (libp2p multiaddr).
-    #[arg(
-        long,
-        value_name = "MULTIADDR",
-        default_value = "/ip4/0.0.0.0/tcp/8646"
-    )]
+    /// Peer-to-peer listen address, a libp2p multiaddr (used from the p2p release on).
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/0.0.0.0/tcp/8646")]
     listen: String,
 
-    /// Log filter, e.g. `info` or `info,sync=debug` (RUST_LOG overrides).
+    /// Log filter, e.g. `info` or `info,chain=debug` (RUST_LOG overrides it).
     #[arg(long, value_name = "FILTER", default_value = "info")]
     log_level: String,
+
+    /// Mine blocks (the default with --dev).
+    #[arg(long, conflicts_with = "no_mine")]
+    mine: bool,
+
+    /// Do not mine, even with --dev.
+    #[arg(long)]
+    no_mine: bool,
+
+    /// Address the mined coinbases pay (default with --dev: dev account 0).
+    #[arg(long, value_name = "ADDRESS")]
+    coinbase: Option<Address>,
+
+    /// Mining threads (default: every logical CPU).
+    #[arg(long, value_name = "N")]
+    mine_threads: Option<usize>,
+
+    /// Mining kernel: avx512, avx2, sse41 or portable (default: the fastest available).
+    #[arg(long, value_name = "BACKEND")]
+    mine_backend: Option<Backend>,
+
+    /// Mempool size limit in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    mempool_max_mb: usize,
+
+    /// Smallest transfer fee the mempool accepts, in base units.
+    #[arg(long, value_name = "UNITS", default_value_t = 1_000)]
+    min_fee: u64,
+
+    /// Dev network only: generate this many transfers per second between the dev
+    /// accounts (a load for trying things out and for tests).
+    #[arg(long, value_name = "PER_SECOND", requires = "dev")]
+    dev_tx_rate: Option<u32>,
 
     /// Print the network definition (genesis.json form) and exit.
     #[arg(long)]
@@ -67,30 +103,127 @@ fn load_params(cli: &Cli) -> anyhow::Result<ChainParams> {
                 .with_context(|| format!("cannot read genesis file {}", path.display()))?;
             ChainParams::from_json(&json).with_context(|| format!("in {}", path.display()))
         }
-        None => Ok(ChainParams::from_json(MAIN_GENESIS).context("built-in genesis.json")?),
+        None => ChainParams::from_json(MAIN_GENESIS).context("built-in genesis.json"),
     }
+}
+
+fn default_datadir(network: &str) -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set: pass --datadir")?;
+    Ok(PathBuf::from(home).join(".cairn").join(network))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let params = match load_params(&cli) {
-        Ok(p) => p,
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let params = load_params(&cli)?;
     if cli.print_genesis {
         println!("{}", params.to_json());
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
-    println!(
-        "cairn-node {}: network {} (chain id {}), genesis {}",
-        env!("CARGO_PKG_VERSION"),
-        params.name(),
-        params.chain_id(),
-        params.genesis_id()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
+        .context("invalid --log-level")?;
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let datadir = match &cli.datadir {
+        Some(d) => d.clone(),
+        None => default_datadir(params.name())?,
+    };
+    let mine = (cli.dev || cli.mine) && !cli.no_mine;
+    let coinbase = match (cli.coinbase, cli.dev) {
+        (Some(a), _) => Some(a),
+        (None, true) => Some(dev_keys()[0].address()),
+        (None, false) if mine => anyhow::bail!("--mine needs --coinbase <ADDRESS>"),
+        (None, false) => None,
+    };
+    let backend = match cli.mine_backend {
+        Some(b) => b.checked()?,
+        None => Backend::from_env()?,
+    };
+    let config = NodeConfig {
+        params: params.clone(),
+        datadir: datadir.clone(),
+        mempool: MempoolConfig {
+            max_bytes: cli.mempool_max_mb.saturating_mul(1024 * 1024),
+            min_fee: Amount(cli.min_fee),
+            ..MempoolConfig::default()
+        },
+    };
+    info!(
+        target: "node",
+        version = env!("CARGO_PKG_VERSION"),
+        network = params.name(),
+        chain_id = params.chain_id(),
+        genesis = %params.genesis_id(),
+        datadir = %datadir.display(),
+        "starting"
     );
-    println!("node not yet implemented: storage, mining, p2p and RPC arrive in the next releases");
-    ExitCode::SUCCESS
+    let node = Node::open(config).with_context(|| format!("cannot open the node in {}", datadir.display()))?;
+
+    let mut threads = Vec::new();
+    let hashes = Arc::new(AtomicU64::new(0));
+    if let (true, Some(coinbase)) = (mine, coinbase) {
+        let config = MiningConfig {
+            coinbase,
+            threads: cli.mine_threads.unwrap_or(0),
+            backend,
+        };
+        let (n, h) = (node.clone(), hashes.clone());
+        threads.push(std::thread::Builder::new().name("miner".into()).spawn(move || mining::run(n, config, h))?);
+    }
+    if let Some(rate) = cli.dev_tx_rate.filter(|r| *r > 0) {
+        let n = node.clone();
+        threads.push(std::thread::Builder::new().name("dev-load".into()).spawn(move || dev_load(&n, rate))?);
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(wait_for_signal())?;
+    info!(target: "node", "shutting down");
+    node.shutdown();
+    for t in threads {
+        let _ = t.join();
+    }
+    info!(target: "node", "stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// Sends `rate` transfers a second round-robin between the dev accounts.
+fn dev_load(node: &Node, rate: u32) {
+    let keys = dev_keys();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let mut i = 0usize;
+    while !node.is_shutting_down() {
+        let key = &keys[i % keys.len()];
+        let to = keys[(i + 1) % keys.len()].address();
+        let sender = key.address();
+        let nonce = node.with_state(|chain, mempool| {
+            let confirmed = chain.store().get::<cairn_node::store::schema::Accounts>(&sender).ok().flatten().map_or(0, |a| a.nonce);
+            mempool.next_nonce(&sender, confirmed)
+        });
+        let amount = Amount(1_000 + (i as u64 % 1_000));
+        let tx = Transfer::new_signed(key, node.params().chain_id(), to, amount, Amount(2_000), nonce);
+        if let Err(e) = node.submit_transfer(tx) {
+            warn!(target: "dev-load", "transfer refused: {e}");
+        }
+        i += 1;
+        std::thread::sleep(interval);
+    }
 }

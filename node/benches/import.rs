@@ -1,0 +1,97 @@
+//! Block import rate next to pure ed25519 verification, measured in one run.
+//!
+//! `cargo bench -p cairn-node --bench import` (options after `--`: number of blocks,
+//! default 20). Blocks are full (1 MB, ~6 900 signed transfers) and move coins between
+//! 1 000 accounts. Import = `Chain::submit_block` into a fresh RocksDB store: PoW,
+//! header, body (signatures on rayon), state transition, one write batch per block.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_core::genesis::dev_keys;
+use cairn_core::keys::{verify_batch, VerifyItem};
+use cairn_core::testkit::{easy_params, ChainBuilder};
+use cairn_core::{Amount, Block, SecretKey, Transfer};
+use cairn_node::chain::Chain;
+use cairn_node::store::Store;
+
+const ACCOUNTS: usize = 1_000;
+
+fn main() {
+    let blocks_wanted: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20);
+    let params = easy_params();
+    let keys: Vec<SecretKey> = (0..ACCOUNTS)
+        .map(|i| SecretKey::from_seed(&blake3::hash(&(i as u64).to_le_bytes()).as_bytes().to_owned()))
+        .collect();
+    let mut b = ChainBuilder::new(params.clone());
+    let chain_id = params.chain_id();
+    eprintln!("building {blocks_wanted} full blocks between {ACCOUNTS} accounts...");
+    // Fund every account from the dev accounts (100 transfers each per block).
+    let mut funding = Vec::new();
+    let mut nonces = vec![0u64; ACCOUNTS];
+    for (i, k) in keys.iter().enumerate() {
+        let from = &dev_keys()[i % 10];
+        let nonce = (i / 10) as u64;
+        funding.push(Transfer::new_signed(from, chain_id, k.address(), Amount(1_000_000_000_000), Amount(1_000), nonce));
+    }
+    let mut blocks: Vec<Block> = vec![b.build(funding, 1_000)];
+    b.connect(blocks[0].clone()).expect("funding block");
+    let per_block = (params.max_block_bytes() - 96 - 4 - 41) / 145;
+    let mut next_sender = 0usize;
+    for _ in 0..blocks_wanted {
+        let mut txs = Vec::with_capacity(per_block);
+        for j in 0..per_block {
+            let s = next_sender % ACCOUNTS;
+            next_sender += 1;
+            let to = keys[(s * 7 + j) % ACCOUNTS].address();
+            txs.push(Transfer::new_signed(&keys[s], chain_id, to, Amount(1_000 + j as u64), Amount(1_000), nonces[s]));
+            nonces[s] += 1;
+        }
+        let blk = b.build(txs, 1_000);
+        b.connect(blk.clone()).expect("built blocks are valid");
+        blocks.push(blk);
+    }
+    let measured = &blocks[1..];
+    let txs: usize = measured.iter().map(|b| b.txs.len() - 1).sum();
+
+    // Pure signature verification of the same transfers, on rayon (every core).
+    let transfers: Vec<(Transfer, Vec<u8>)> = measured
+        .iter()
+        .flat_map(|b| b.txs.iter().filter_map(|t| t.as_transfer().cloned()))
+        .map(|t| {
+            let m = t.signing_message();
+            (t, m)
+        })
+        .collect();
+    let items: Vec<VerifyItem<'_>> =
+        transfers.iter().map(|(t, m)| VerifyItem { key: &t.sender, msg: m, sig: &t.signature }).collect();
+    let start = Instant::now();
+    verify_batch(&items).expect("valid signatures");
+    let verify_rate = items.len() as f64 / start.elapsed().as_secs_f64();
+
+    // Import into a fresh store.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(Store::open(dir.path(), &params).expect("store"));
+    let (mut chain, _) = Chain::open(params, store).expect("chain");
+    chain.submit_block(blocks[0].clone(), blocks[0].header.timestamp_ms).expect("funding block imports");
+    let start = Instant::now();
+    for blk in measured {
+        chain.submit_block(blk.clone(), blk.header.timestamp_ms).expect("block imports");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let import_rate = txs as f64 / secs;
+    println!(
+        "{{\"blocks\": {}, \"txs\": {}, \"threads\": {}, \"verify_txs_per_second\": {:.0}, \"import_txs_per_second\": {:.0}, \"import_blocks_per_second\": {:.2}, \"import_over_verify\": {:.3}}}",
+        measured.len(),
+        txs,
+        rayon::current_num_threads(),
+        verify_rate,
+        import_rate,
+        measured.len() as f64 / secs,
+        import_rate / verify_rate
+    );
+}

@@ -1,0 +1,488 @@
+//! The chain manager: the one entry point for blocks from any source.
+//!
+//! A block goes through: the standalone header rules (PoW first, so a cheap forgery
+//! costs nothing), the parent lookup (unknown parent: orphan pool), the contextual
+//! header rules, the body rules (signatures on rayon), then it is stored. If its chain
+//! has the most work, the manager reorganises to it: it disconnects main-chain blocks
+//! down to the fork point and connects the new branch, each step one atomic write batch
+//! that moves the tip pointer. A block that fails a state rule while being connected is
+//! marked invalid with all its descendants, and the best remaining chain is activated.
+
+mod orphans;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use cairn_core::genesis::MEDIAN_TIME_SPAN;
+use cairn_core::state::{ApplyError, apply_block};
+use cairn_core::validation::{
+    HeaderContext, RejectReason, median_time_past, validate_body, validate_header_in_context,
+    validate_header_standalone,
+};
+use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Work};
+use tracing::{debug, info, warn};
+
+pub use self::orphans::OrphanPool;
+use crate::store::schema::{
+    Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Meta, MetaKey,
+    TxIndex, TxLocation, Undo,
+};
+use crate::store::{Store, StoreError};
+
+/// Most block ids remembered as invalid without being stored.
+const MAX_REMEMBERED_INVALID: usize = 10_000;
+
+/// Why a block was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// It breaks a consensus rule.
+    #[error("block {id} rejected: {reason}")]
+    Rejected {
+        /// The block.
+        id: BlockId,
+        /// The rule.
+        reason: RejectReason,
+    },
+    /// It was already found invalid.
+    #[error("block {0} is known to be invalid")]
+    KnownInvalid(BlockId),
+    /// It descends from an invalid block.
+    #[error("block {id} descends from invalid block {ancestor}")]
+    InvalidAncestor {
+        /// The block.
+        id: BlockId,
+        /// Its invalid ancestor.
+        ancestor: BlockId,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What happened to an accepted block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// It (or the chain it completes) became the main chain.
+    NewTip(TipChange),
+    /// Stored on a side chain with less work than the tip.
+    SideChain,
+    /// Parent unknown: held in the orphan pool.
+    Orphan,
+    /// Already stored.
+    Duplicate,
+}
+
+/// How the main chain moved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TipChange {
+    /// Blocks taken off the main chain, tip first.
+    pub disconnected: Vec<Block>,
+    /// Blocks added to the main chain, lowest first.
+    pub connected: Vec<Block>,
+}
+
+/// An in-memory block-tree entry.
+#[derive(Debug, Clone)]
+struct Node {
+    header: BlockHeader,
+    work: Work,
+    status: BlockStatus,
+    seq: u64,
+}
+
+/// Summary of the tip for callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TipInfo {
+    /// Tip id.
+    pub id: BlockId,
+    /// Tip height.
+    pub height: u64,
+    /// Tip header.
+    pub header: BlockHeader,
+    /// Cumulative work.
+    pub work: Work,
+}
+
+/// The chain manager.
+#[derive(Debug)]
+pub struct Chain {
+    params: ChainParams,
+    store: Arc<Store>,
+    index: HashMap<BlockId, Node>,
+    children: HashMap<BlockId, Vec<BlockId>>,
+    main: Vec<BlockId>,
+    orphans: OrphanPool,
+    invalid: HashMap<BlockId, RejectReason>,
+    invalid_order: VecDeque<BlockId>,
+    next_seq: u64,
+}
+
+impl Chain {
+    /// Loads the block tree and main chain from the store, then activates the chain
+    /// with the most work (finishing a reorganisation a crash interrupted).
+    pub fn open(params: ChainParams, store: Arc<Store>) -> Result<(Chain, TipChange), ChainError> {
+        let mut index = HashMap::new();
+        let mut children: HashMap<BlockId, Vec<BlockId>> = HashMap::new();
+        let mut next_seq = 0;
+        for item in store.iter::<BlockIndex>() {
+            let (id, entry) = item?;
+            let header = store
+                .get::<Headers>(&id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("index entry without header {id}")))?;
+            next_seq = next_seq.max(entry.seq + 1);
+            if id != params.genesis_id() {
+                children.entry(header.prev).or_default().push(id);
+            }
+            index.insert(id, Node { header, work: entry.cumulative_work, status: entry.status, seq: entry.seq });
+        }
+        let tip = store.tip()?;
+        let tip_height = index
+            .get(&tip)
+            .ok_or_else(|| StoreError::Corrupt(format!("tip {tip} not in the block index")))?
+            .header
+            .height;
+        let mut main = Vec::with_capacity(tip_height as usize + 1);
+        for h in 0..=tip_height {
+            let id = store
+                .get::<Heights>(&h)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no main-chain block at height {h}")))?;
+            main.push(id);
+        }
+        if main.last() != Some(&tip) {
+            return Err(StoreError::Corrupt("height index does not end at the tip".into()).into());
+        }
+        let mut chain = Chain {
+            params,
+            store,
+            index,
+            children,
+            main,
+            orphans: OrphanPool::new(256, 32 * 1024 * 1024),
+            invalid: HashMap::new(),
+            invalid_order: VecDeque::new(),
+            next_seq,
+        };
+        // Descendants of invalid blocks are invalid.
+        let invalid: Vec<BlockId> =
+            chain.index.iter().filter(|(_, n)| n.status == BlockStatus::Invalid).map(|(id, _)| *id).collect();
+        for id in invalid {
+            chain.mark_invalid_in_memory(&id);
+        }
+        let change = chain.activate_best_chain(None)?;
+        Ok((chain, change))
+    }
+
+    /// The network parameters.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The main-chain tip.
+    pub fn tip(&self) -> TipInfo {
+        let id = *self.main.last().expect("the main chain holds at least genesis");
+        let node = &self.index[&id];
+        TipInfo { id, height: node.header.height, header: node.header, work: node.work }
+    }
+
+    /// Main-chain block id at `height`.
+    pub fn block_id_at(&self, height: u64) -> Option<BlockId> {
+        self.main.get(usize::try_from(height).ok()?).copied()
+    }
+
+    /// A stored block.
+    pub fn block(&self, id: &BlockId) -> Result<Option<Block>, ChainError> {
+        let Some(node) = self.index.get(id) else { return Ok(None) };
+        let body = self.store.get::<Bodies>(id)?.ok_or_else(|| StoreError::Corrupt(format!("no body for {id}")))?;
+        Ok(Some(Block { header: node.header, txs: body.0 }))
+    }
+
+    /// Number of orphans held.
+    pub fn orphan_count(&self) -> usize {
+        self.orphans.len()
+    }
+
+    /// The context in which a child of `parent` is validated, at local time `now_ms`.
+    pub fn child_context(&self, parent: &BlockId, now_ms: u64) -> Option<HeaderContext> {
+        let p = self.index.get(parent)?;
+        let mut recent = Vec::with_capacity(MEDIAN_TIME_SPAN);
+        let mut cur = Some((*parent, p));
+        while let Some((id, n)) = cur {
+            recent.push(n.header.timestamp_ms);
+            if recent.len() == MEDIAN_TIME_SPAN || n.header.height == 0 {
+                break;
+            }
+            cur = self.index.get(&n.header.prev).map(|x| (n.header.prev, x));
+            let _ = id;
+        }
+        recent.reverse();
+        Some(HeaderContext {
+            parent_height: p.header.height,
+            recent_timestamps_ms: recent,
+            parent_timestamp_ms: p.header.timestamp_ms,
+            anchor_timestamp_ms: self.anchor_timestamp(parent)?,
+            now_ms,
+        })
+    }
+
+    /// Timestamp of block 1 on the chain ending at `id` (0 if `id` is genesis).
+    fn anchor_timestamp(&self, id: &BlockId) -> Option<u64> {
+        let mut cur = *id;
+        loop {
+            let n = self.index.get(&cur)?;
+            match n.header.height {
+                0 => return Some(0),
+                1 => return Some(n.header.timestamp_ms),
+                h => {
+                    // On the main chain, jump straight to its block 1.
+                    if self.block_id_at(h) == Some(cur) {
+                        let one = self.main.get(1)?;
+                        return Some(self.index.get(one)?.header.timestamp_ms);
+                    }
+                    cur = n.header.prev;
+                }
+            }
+        }
+    }
+
+    /// The one entry point for a new block, from the local miner, a peer or the RPC.
+    pub fn submit_block(&mut self, block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
+        let id = block.id();
+        if let Some(n) = self.index.get(&id) {
+            return if n.status == BlockStatus::Invalid {
+                Err(ChainError::KnownInvalid(id))
+            } else {
+                Ok(SubmitOutcome::Duplicate)
+            };
+        }
+        if self.invalid.contains_key(&id) {
+            return Err(ChainError::KnownInvalid(id));
+        }
+        // Cheap, and proves work was spent before anything is remembered about the id.
+        validate_header_standalone(&block.header, &self.params)
+            .map_err(|reason| ChainError::Rejected { id, reason })?;
+        let prev = block.header.prev;
+        let Some(parent) = self.index.get(&prev) else {
+            if self.invalid.contains_key(&prev) {
+                self.remember_invalid(id, RejectReason::UnknownParent { prev });
+                return Err(ChainError::InvalidAncestor { id, ancestor: prev });
+            }
+            debug!(target: "chain", %id, %prev, "orphan block");
+            self.orphans.insert(block);
+            return Ok(SubmitOutcome::Orphan);
+        };
+        if parent.status == BlockStatus::Invalid {
+            self.remember_invalid(id, RejectReason::UnknownParent { prev });
+            return Err(ChainError::InvalidAncestor { id, ancestor: prev });
+        }
+        let parent_work = parent.work;
+        let ctx = self.child_context(&prev, now_ms).expect("parent is in the index");
+        if let Err(reason) = validate_header_in_context(&block.header, &self.params, &ctx)
+            .and_then(|()| validate_body(&block, &self.params))
+        {
+            if reason.is_permanent() {
+                self.remember_invalid(id, reason.clone());
+            }
+            return Err(ChainError::Rejected { id, reason });
+        }
+        let target = block.header.target.to_target().expect("checked by TargetCheck");
+        let work = parent_work.saturating_add(target.work());
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut b = self.store.batch();
+        b.put::<Headers>(&id, &block.header);
+        b.put::<Bodies>(&id, &Body(block.txs.clone()));
+        b.put::<BlockIndex>(&id, &IndexEntry { cumulative_work: work, status: BlockStatus::Valid, seq });
+        self.store.write(b)?;
+        self.index.insert(id, Node { header: block.header, work, status: BlockStatus::Valid, seq });
+        self.children.entry(prev).or_default().push(id);
+
+        let mut change = self.activate_best_chain(Some(id))?;
+        // Orphans waiting for this block (and their children in turn).
+        let mut ready = self.orphans.take_children(&id);
+        while let Some(orphan) = ready.pop() {
+            let oid = orphan.id();
+            match self.submit_block(orphan, now_ms) {
+                Ok(SubmitOutcome::NewTip(c)) => merge(&mut change, c),
+                Ok(_) => {}
+                Err(e) => debug!(target: "chain", %oid, "orphan rejected: {e}"),
+            }
+            ready.extend(self.orphans.take_children(&oid));
+        }
+        if change.connected.is_empty() && change.disconnected.is_empty() {
+            Ok(SubmitOutcome::SideChain)
+        } else {
+            Ok(SubmitOutcome::NewTip(change))
+        }
+    }
+
+    fn remember_invalid(&mut self, id: BlockId, reason: RejectReason) {
+        if self.invalid.insert(id, reason).is_none() {
+            self.invalid_order.push_back(id);
+            if self.invalid_order.len() > MAX_REMEMBERED_INVALID {
+                if let Some(old) = self.invalid_order.pop_front() {
+                    self.invalid.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The valid stored block with the most work (first seen among equals), starting
+    /// from the current tip so that it only moves for strictly more work.
+    fn best_candidate(&self) -> BlockId {
+        let tip = self.tip();
+        let mut best = (tip.id, tip.work, 0u64);
+        for (id, n) in &self.index {
+            if n.status == BlockStatus::Valid
+                && (n.work > best.1 || (n.work == best.1 && best.0 != tip.id && n.seq < best.2))
+            {
+                best = (*id, n.work, n.seq);
+            }
+        }
+        best.0
+    }
+
+    /// Moves the main chain to the best valid candidate, block by block. With a `hint`
+    /// (a block just stored) only that block is considered, unless a connect fails:
+    /// then, as with no hint, every stored block is.
+    fn activate_best_chain(&mut self, hint: Option<BlockId>) -> Result<TipChange, ChainError> {
+        let mut change = TipChange::default();
+        let mut full_scan = hint.is_none();
+        loop {
+            let tip = self.tip();
+            let target = match hint {
+                _ if full_scan => self.best_candidate(),
+                Some(h) if self.index[&h].status == BlockStatus::Valid && self.index[&h].work > tip.work => h,
+                _ => tip.id,
+            };
+            if target == self.tip().id {
+                return Ok(change);
+            }
+            // The branch from the fork point (exclusive) up to the target.
+            let mut branch = Vec::new();
+            let mut cur = target;
+            while self.block_id_at(self.index[&cur].header.height) != Some(cur) {
+                branch.push(cur);
+                cur = self.index[&cur].header.prev;
+            }
+            let fork = cur;
+            branch.reverse();
+            while self.tip().id != fork {
+                change.disconnected.push(self.disconnect_tip()?);
+            }
+            for id in branch {
+                match self.connect(&id) {
+                    Ok(block) => change.connected.push(block),
+                    Err(ChainError::Rejected { id, reason }) => {
+                        warn!(target: "chain", %id, code = reason.code(), "block failed a state rule: {reason}");
+                        self.mark_invalid(&id)?;
+                        full_scan = true;
+                        break; // pick the best candidate again
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    fn mark_invalid_in_memory(&mut self, id: &BlockId) -> Vec<BlockId> {
+        let mut stack = vec![*id];
+        let mut marked = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            if let Some(n) = self.index.get_mut(&x) {
+                n.status = BlockStatus::Invalid;
+                marked.push(x);
+            }
+            if let Some(c) = self.children.get(&x) {
+                stack.extend(c.iter().copied());
+            }
+        }
+        marked
+    }
+
+    fn mark_invalid(&mut self, id: &BlockId) -> Result<(), ChainError> {
+        let marked = self.mark_invalid_in_memory(id);
+        let mut b = self.store.batch();
+        for x in marked {
+            let n = &self.index[&x];
+            b.put::<BlockIndex>(&x, &IndexEntry { cumulative_work: n.work, status: BlockStatus::Invalid, seq: n.seq });
+        }
+        self.store.write(b)?;
+        Ok(())
+    }
+
+    /// Connects the stored block `id`, whose parent is the tip: one atomic batch.
+    fn connect(&mut self, id: &BlockId) -> Result<Block, ChainError> {
+        let block = self.block(id)?.ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?;
+        let effect = match apply_block(&*self.store, &block, &self.params) {
+            Ok(e) => e,
+            Err(ApplyError::Reject(reason)) => return Err(ChainError::Rejected { id: *id, reason }),
+            Err(ApplyError::View(e)) => return Err(e.into()),
+        };
+        let mut b = self.store.batch();
+        for (addr, acc) in &effect.writes {
+            b.put::<Accounts>(addr, acc);
+        }
+        b.put::<Undo>(id, &effect.undo);
+        b.put::<Heights>(&block.header.height, id);
+        for (i, tx) in block.txs.iter().enumerate() {
+            let index = u32::try_from(i).map_err(|_| StoreError::Corrupt("block too long".into()))?;
+            b.put::<TxIndex>(&tx.id(), &TxLocation { block: *id, index });
+        }
+        b.put::<Meta>(&MetaKey::Tip, &id.0.to_vec());
+        self.store.write(b)?;
+        self.main.push(*id);
+        Ok(block)
+    }
+
+    /// Disconnects the tip: one atomic batch restoring the accounts from its undo record.
+    fn disconnect_tip(&mut self) -> Result<Block, ChainError> {
+        let tip = self.tip();
+        assert!(tip.height > 0, "genesis is never disconnected");
+        let block = self.block(&tip.id)?.ok_or_else(|| StoreError::Corrupt(format!("missing block {}", tip.id)))?;
+        let undo = self
+            .store
+            .get::<Undo>(&tip.id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no undo record for {}", tip.id)))?;
+        let mut b = self.store.batch();
+        for (addr, before) in &undo.entries {
+            match before {
+                Some(acc) => b.put::<Accounts>(addr, acc),
+                None => b.delete::<Accounts>(addr),
+            }
+        }
+        b.delete::<Undo>(&tip.id);
+        b.delete::<Heights>(&tip.height);
+        for tx in &block.txs {
+            b.delete::<TxIndex>(&tx.id());
+        }
+        b.put::<Meta>(&MetaKey::Tip, &block.header.prev.0.to_vec());
+        self.store.write(b)?;
+        self.main.pop();
+        info!(target: "chain", height = tip.height, id = %tip.id, "disconnected block");
+        Ok(block)
+    }
+}
+
+fn merge(into: &mut TipChange, next: TipChange) {
+    // A later reorganisation may disconnect blocks an earlier step connected.
+    for b in next.disconnected {
+        if let Some(pos) = into.connected.iter().position(|c| c.id() == b.id()) {
+            into.connected.remove(pos);
+        } else {
+            into.disconnected.push(b);
+        }
+    }
+    into.connected.extend(next.connected);
+}
+
+#[cfg(test)]
+mod tests;

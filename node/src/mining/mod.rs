@@ -1,0 +1,132 @@
+//! Built-in mining: block templates from the tip and the mempool, searched with the
+//! miner crate's kernel on a thread pool of its own, restarted the moment the tip
+//! changes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn_core::difficulty::{AsertInput, next_compact_target};
+use cairn_core::header::{HEADER_LEN, HEADER_VERSION};
+use cairn_core::tx::COINBASE_LEN;
+use cairn_core::validation::median_time_past;
+use cairn_core::{Address, Amount, Block, BlockHeader, Coinbase, Hash, Transaction};
+use cairn_miner::{Backend, Miner, NonceRange, Template};
+use tracing::{debug, info, warn};
+
+use crate::chain::Chain;
+use crate::mempool::Mempool;
+use crate::node::{BlockSource, Node};
+
+/// Nonces searched per template slice before looking at the mempool again.
+const SLICE: u64 = 1 << 26;
+/// Longest a template is kept while transfers keep arriving.
+const TEMPLATE_REFRESH: Duration = Duration::from_millis(1_000);
+
+/// What the built-in miner does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MiningConfig {
+    /// Who the coinbase pays.
+    pub coinbase: Address,
+    /// Search threads.
+    pub threads: usize,
+    /// Kernel backend.
+    pub backend: Backend,
+}
+
+/// A block ready to search: every field final but the nonce.
+pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_ms: u64) -> Block {
+    let params = chain.params();
+    let tip = chain.tip();
+    let ctx = chain.child_context(&tip.id, now_ms).expect("the tip is in the index");
+    let timestamp_ms = now_ms.max(median_time_past(&ctx.recent_timestamps_ms) + 1);
+    let target = next_compact_target(
+        &params.asert(),
+        &AsertInput {
+            parent_height: ctx.parent_height,
+            parent_timestamp_ms: ctx.parent_timestamp_ms,
+            anchor_timestamp_ms: ctx.anchor_timestamp_ms,
+        },
+    );
+    let room = params.max_block_bytes().saturating_sub(HEADER_LEN + 4 + COINBASE_LEN);
+    let transfers = mempool.select(room);
+    let fees = transfers.iter().fold(Amount::ZERO, |acc, t| acc.checked_add(t.fee).unwrap_or(acc));
+    let height = tip.height + 1;
+    let coinbase = Coinbase {
+        chain_id: params.chain_id(),
+        height,
+        recipient: coinbase,
+        amount: params.subsidy(height).checked_add(fees).unwrap_or(Amount(u64::MAX)),
+    };
+    let mut txs = Vec::with_capacity(transfers.len() + 1);
+    txs.push(Transaction::Coinbase(coinbase));
+    txs.extend(transfers.into_iter().map(Transaction::Transfer));
+    let mut block = Block {
+        header: BlockHeader {
+            version: HEADER_VERSION,
+            height,
+            prev: tip.id,
+            tx_root: Hash::ZERO,
+            timestamp_ms,
+            target,
+            nonce: 0,
+        },
+        txs,
+    };
+    block.header.tx_root = block.compute_tx_root();
+    block
+}
+
+/// The mining loop: runs until the node shuts down.
+pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
+    let miner = match Miner::new(config.threads, config.backend) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(target: "mining", "cannot start the miner: {e}");
+            return;
+        }
+    };
+    info!(target: "mining", threads = miner.threads(), backend = %config.backend, coinbase = %config.coinbase, "mining");
+    let cancel = node.miner_cancel();
+    while !node.is_shutting_down() {
+        cancel.store(false, Ordering::SeqCst);
+        node.take_mempool_changed();
+        let mut block = node.block_template(config.coinbase);
+        let Ok(template) = Template::from_header(&block.header) else {
+            warn!(target: "mining", "template with a bad target");
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        let started = Instant::now();
+        let mut slice = 0u64;
+        let solution = loop {
+            let range = NonceRange { start: slice * SLICE, end: (slice + 1) * SLICE };
+            let r = miner.search(&template, range, &cancel, Some(&hashes));
+            if r.solution.is_some() || cancel.load(Ordering::Relaxed) {
+                break r.solution;
+            }
+            slice += 1;
+            if node.mempool_changed() && started.elapsed() >= TEMPLATE_REFRESH {
+                break None;
+            }
+            if slice.checked_mul(SLICE).is_none_or(|s| s >= u64::MAX - SLICE) {
+                break None;
+            }
+        };
+        let Some(solution) = solution else { continue };
+        block.header.nonce = solution.nonce;
+        let id = block.id();
+        match node.submit_block(block, BlockSource::Miner) {
+            Ok(outcome) => debug!(target: "mining", %id, ?outcome, "mined block submitted"),
+            Err(e) => warn!(target: "mining", %id, "own block rejected: {e}"),
+        }
+    }
+    info!(target: "mining", "miner stopped");
+}
+
+/// Shared flag plumbing used by [`Node`] to stop or restart the miner.
+#[derive(Debug, Default)]
+pub(crate) struct MinerSignals {
+    pub(crate) cancel: Arc<AtomicBool>,
+    pub(crate) mempool_changed: AtomicBool,
+}

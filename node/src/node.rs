@@ -1,0 +1,242 @@
+//! A node: the chain manager and the mempool behind one lock, and the signals that
+//! drive the built-in miner.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_core::{Address, Block, ChainParams, Transaction, Transfer, TxId};
+use tracing::{info, warn};
+
+use crate::chain::{Chain, ChainError, SubmitOutcome, TipChange, TipInfo};
+use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::mining::{MinerSignals, build_template};
+use crate::store::Store;
+use crate::NodeError;
+
+/// Where a block came from (for logs and, later, peer scoring).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockSource {
+    /// The built-in miner.
+    Miner,
+    /// A peer.
+    Peer(String),
+    /// The RPC (`mining_submitWork`, tests).
+    Rpc,
+}
+
+/// What a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The network.
+    pub params: ChainParams,
+    /// Data directory (the database is `<datadir>/db`).
+    pub datadir: PathBuf,
+    /// Mempool policy.
+    pub mempool: MempoolConfig,
+}
+
+struct Inner {
+    chain: Chain,
+    mempool: Mempool,
+}
+
+/// A running node.
+pub struct Node {
+    inner: Mutex<Inner>,
+    params: ChainParams,
+    datadir: PathBuf,
+    signals: MinerSignals,
+    shutdown: AtomicBool,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("network", &self.params.name()).field("datadir", &self.datadir).finish()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Node {
+    /// Opens the store in `config.datadir`, loads the chain (finishing any interrupted
+    /// reorganisation) and the saved mempool.
+    pub fn open(config: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        std::fs::create_dir_all(&config.datadir)
+            .map_err(|e| NodeError::DataDir(config.datadir.clone(), e))?;
+        let store = Arc::new(Store::open(&config.datadir.join("db"), &config.params)?);
+        let (chain, change) = Chain::open(config.params.clone(), store)?;
+        let mut mempool = Mempool::new(config.params.clone(), config.mempool);
+        let tip = chain.tip();
+        info!(
+            target: "node",
+            network = config.params.name(),
+            height = tip.height,
+            tip = %tip.id,
+            reconnected = change.connected.len(),
+            "chain loaded"
+        );
+        let path = mempool_path(&config.datadir);
+        match mempool.load(&path, &**chain.store(), now_ms()) {
+            Ok(n) => info!(target: "mempool", restored = n, "mempool loaded"),
+            Err(e) => {
+                warn!(target: "mempool", "{e}; starting with an empty mempool");
+                let _ = std::fs::rename(&path, path.with_extension("corrupt"));
+            }
+        }
+        Ok(Arc::new(Node {
+            inner: Mutex::new(Inner { chain, mempool }),
+            params: config.params,
+            datadir: config.datadir,
+            signals: MinerSignals::default(),
+            shutdown: AtomicBool::new(false),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock would leave the in-memory view suspect; the
+        // store itself is always consistent, so keep going with what is there.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The network.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// The data directory.
+    pub fn datadir(&self) -> &Path {
+        &self.datadir
+    }
+
+    /// The main-chain tip.
+    pub fn tip(&self) -> TipInfo {
+        self.lock().chain.tip()
+    }
+
+    /// A main-chain block by height.
+    pub fn block_at(&self, height: u64) -> Result<Option<Block>, ChainError> {
+        let inner = self.lock();
+        match inner.chain.block_id_at(height) {
+            Some(id) => inner.chain.block(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `f` with the chain and mempool locked (for reads that must agree).
+    pub fn with_state<R>(&self, f: impl FnOnce(&Chain, &Mempool) -> R) -> R {
+        let inner = self.lock();
+        f(&inner.chain, &inner.mempool)
+    }
+
+    /// Submits a block from any source; on a new tip the mempool follows and the
+    /// miner restarts.
+    pub fn submit_block(&self, block: Block, source: BlockSource) -> Result<SubmitOutcome, ChainError> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let previous = inner.chain.tip();
+        let outcome = inner.chain.submit_block(block, now)?;
+        if let SubmitOutcome::NewTip(change) = &outcome {
+            self.signals.cancel.store(true, Ordering::SeqCst);
+            let Inner { chain, mempool } = &mut *inner;
+            let returned = returned_transfers(change);
+            if let Err(e) = mempool.update(&**chain.store(), returned, now) {
+                warn!(target: "mempool", "revalidation failed: {e}");
+            }
+            log_tip_change(&previous, &chain.tip(), change, &source);
+        }
+        Ok(outcome)
+    }
+
+    /// Admits a transfer into the mempool.
+    pub fn submit_transfer(&self, tx: Transfer) -> Result<TxId, MempoolError> {
+        let mut inner = self.lock();
+        let Inner { chain, mempool } = &mut *inner;
+        let id = mempool.add(tx, &**chain.store(), now_ms())?;
+        self.signals.mempool_changed.store(true, Ordering::SeqCst);
+        Ok(id)
+    }
+
+    /// A block template paying `coinbase`.
+    pub fn block_template(&self, coinbase: Address) -> Block {
+        let inner = self.lock();
+        build_template(&inner.chain, &inner.mempool, coinbase, now_ms())
+    }
+
+    /// The flag that cancels the running search.
+    pub fn miner_cancel(&self) -> Arc<AtomicBool> {
+        self.signals.cancel.clone()
+    }
+
+    pub(crate) fn mempool_changed(&self) -> bool {
+        self.signals.mempool_changed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn take_mempool_changed(&self) {
+        self.signals.mempool_changed.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Stops the miner and saves the mempool. The store closes when the last
+    /// reference to the node is dropped.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.signals.cancel.store(true, Ordering::SeqCst);
+        let inner = self.lock();
+        match inner.mempool.save(&mempool_path(&self.datadir)) {
+            Ok(()) => info!(target: "node", txs = inner.mempool.len(), "mempool saved"),
+            Err(e) => warn!(target: "node", "cannot save the mempool: {e}"),
+        }
+    }
+}
+
+fn mempool_path(datadir: &Path) -> PathBuf {
+    datadir.join("mempool.dat")
+}
+
+/// Transfers of disconnected blocks that are not in the blocks connected instead.
+fn returned_transfers(change: &TipChange) -> Vec<Transfer> {
+    let confirmed: std::collections::HashSet<TxId> =
+        change.connected.iter().flat_map(|b| b.txids()).collect();
+    change
+        .disconnected
+        .iter()
+        .flat_map(|b| b.txs.iter())
+        .filter_map(Transaction::as_transfer)
+        .filter(|t| !confirmed.contains(&t.id()))
+        .cloned()
+        .collect()
+}
+
+fn log_tip_change(previous: &TipInfo, tip: &TipInfo, change: &TipChange, source: &BlockSource) {
+    if !change.disconnected.is_empty() {
+        info!(
+            target: "chain",
+            from = %previous.id,
+            to = %tip.id,
+            disconnected = change.disconnected.len(),
+            connected = change.connected.len(),
+            "reorganisation"
+        );
+    }
+    if let Some(last) = change.connected.last() {
+        let since = last.header.timestamp_ms.saturating_sub(previous.header.timestamp_ms);
+        info!(
+            target: "chain",
+            "new tip height={} id={} txs={} since_last={:.3}s source={:?}",
+            tip.height,
+            tip.id,
+            last.txs.len(),
+            since as f64 / 1000.0,
+            source
+        );
+    }
+}

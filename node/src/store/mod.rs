@@ -1,0 +1,220 @@
+//! The RocksDB store: typed tables over column families, and atomic write batches.
+//!
+//! Reads go through [`Store::get`] and [`Store::iter`]; every write goes through a
+//! [`StoreBatch`] committed with [`Store::write`], so a block connect or disconnect,
+//! with its tip pointer, lands on disk all at once or not at all.
+
+pub mod schema;
+
+use std::path::Path;
+
+use cairn_core::state::genesis_writes;
+use cairn_core::{Account, AccountView, Address, BlockId, ChainParams, Hash};
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
+
+use self::schema::{
+    Accounts, BlockIndex, BlockStatus, Bodies, Body, COLUMN_FAMILIES, Headers, Heights, IndexEntry,
+    Key, Meta, MetaKey, SCHEMA_VERSION, Table, TxIndex, TxLocation, Value,
+};
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error (I/O, lock held by another process, …).
+    #[error("database error: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// Bytes on disk do not decode: the database is damaged.
+    #[error("database is corrupt: {0}")]
+    Corrupt(String),
+    /// The data directory belongs to another network.
+    #[error(
+        "this data directory holds network {stored_network:?} (genesis {stored}), not {expected_network:?} (genesis {expected}); use another --datadir"
+    )]
+    GenesisMismatch {
+        /// Genesis id on disk.
+        stored: Hash,
+        /// Network name on disk.
+        stored_network: String,
+        /// Genesis id of the configured network.
+        expected: Hash,
+        /// Name of the configured network.
+        expected_network: String,
+    },
+    /// Written by a newer Cairn whose format this one does not know.
+    #[error("database schema version {found} is newer than this node supports ({supported}); upgrade cairn-node")]
+    NewerSchema {
+        /// Version on disk.
+        found: u32,
+        /// Version this code writes.
+        supported: u32,
+    },
+}
+
+impl From<std::convert::Infallible> for StoreError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+/// The node's database.
+#[derive(Debug)]
+pub struct Store {
+    db: DB,
+}
+
+/// A set of writes that commit together.
+pub struct StoreBatch<'s> {
+    store: &'s Store,
+    inner: WriteBatch,
+}
+
+impl std::fmt::Debug for StoreBatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreBatch({} ops)", self.inner.len())
+    }
+}
+
+impl StoreBatch<'_> {
+    /// Queues `key → value` in table `T`.
+    pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) {
+        self.inner.put_cf(self.store.cf::<T>(), key.to_key(), value.to_value());
+    }
+
+    /// Queues the removal of `key` from table `T`.
+    pub fn delete<T: Table>(&mut self, key: &T::Key) {
+        self.inner.delete_cf(self.store.cf::<T>(), key.to_key());
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` for the network `params`.
+    /// A new store is initialised with the genesis block in one batch. A store of
+    /// another network or of a newer schema is refused.
+    pub fn open(path: &Path, params: &ChainParams) -> Result<Store, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_keep_log_file_num(4);
+        let cfs = COLUMN_FAMILIES.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        let store = Store { db };
+        match store.get::<Meta>(&MetaKey::GenesisId)? {
+            None => store.init(params)?,
+            Some(stored) => store.check_identity(&stored, params)?,
+        }
+        Ok(store)
+    }
+
+    fn check_identity(&self, stored_genesis: &[u8], params: &ChainParams) -> Result<(), StoreError> {
+        let version = self.get::<Meta>(&MetaKey::SchemaVersion)?.unwrap_or_default();
+        let version = u32::from_le_bytes(
+            version.as_slice().try_into().map_err(|_| StoreError::Corrupt("schema version".into()))?,
+        );
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { found: version, supported: SCHEMA_VERSION });
+        }
+        let stored = Hash(
+            stored_genesis.try_into().map_err(|_| StoreError::Corrupt("genesis id".into()))?,
+        );
+        if stored != params.genesis_id() {
+            let network = self.get::<Meta>(&MetaKey::Network)?.unwrap_or_default();
+            return Err(StoreError::GenesisMismatch {
+                stored,
+                stored_network: String::from_utf8_lossy(&network).into_owned(),
+                expected: params.genesis_id(),
+                expected_network: params.name().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn init(&self, params: &ChainParams) -> Result<(), StoreError> {
+        let genesis = params.genesis_block();
+        let id = params.genesis_id();
+        let mut b = self.batch();
+        b.put::<Headers>(&id, &genesis.header);
+        b.put::<Bodies>(&id, &Body(genesis.txs.clone()));
+        let work = genesis.header.target.to_target().map(|t| t.work()).unwrap_or_default();
+        b.put::<BlockIndex>(&id, &IndexEntry { cumulative_work: work, status: BlockStatus::Valid, seq: 0 });
+        b.put::<Heights>(&0, &id);
+        for (i, tx) in genesis.txs.iter().enumerate() {
+            let index = u32::try_from(i).map_err(|_| StoreError::Corrupt("genesis size".into()))?;
+            b.put::<TxIndex>(&tx.id(), &TxLocation { block: id, index });
+        }
+        for (addr, acc) in genesis_writes(params) {
+            b.put::<Accounts>(&addr, &acc);
+        }
+        b.put::<Meta>(&MetaKey::SchemaVersion, &SCHEMA_VERSION.to_le_bytes().to_vec());
+        b.put::<Meta>(&MetaKey::Network, &params.name().as_bytes().to_vec());
+        b.put::<Meta>(&MetaKey::Tip, &id.0.to_vec());
+        // Genesis id last in key order does not matter: the batch is atomic.
+        b.put::<Meta>(&MetaKey::GenesisId, &id.0.to_vec());
+        self.write(b)
+    }
+
+    fn cf<T: Table>(&self) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(T::NAME)
+            .expect("every column family in COLUMN_FAMILIES is created when the store opens")
+    }
+
+    /// Reads one value.
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
+        match self.db.get_pinned_cf(self.cf::<T>(), key.to_key())? {
+            Some(bytes) => Ok(Some(T::Value::from_value(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every entry of table `T`, in key order.
+    pub fn iter<T: Table>(&self) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + '_ {
+        self.db.iterator_cf(self.cf::<T>(), IteratorMode::Start).map(|item| {
+            let (k, v) = item?;
+            Ok((T::Key::from_key(&k)?, T::Value::from_value(&v)?))
+        })
+    }
+
+    /// A new, empty batch.
+    pub fn batch(&self) -> StoreBatch<'_> {
+        StoreBatch { store: self, inner: WriteBatch::default() }
+    }
+
+    /// Commits a batch atomically (through the write-ahead log: a killed process loses
+    /// either all of it or none).
+    pub fn write(&self, batch: StoreBatch<'_>) -> Result<(), StoreError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(false);
+        self.db.write_opt(batch.inner, &opts)?;
+        Ok(())
+    }
+
+    /// The main-chain tip recorded on disk.
+    pub fn tip(&self) -> Result<BlockId, StoreError> {
+        let raw = self.get::<Meta>(&MetaKey::Tip)?.ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        Ok(Hash(raw.as_slice().try_into().map_err(|_| StoreError::Corrupt("tip".into()))?))
+    }
+
+    /// Approximate bytes on disk per column family.
+    pub fn sizes(&self) -> Vec<(&'static str, u64)> {
+        COLUMN_FAMILIES
+            .iter()
+            .map(|name| {
+                let size = self
+                    .db
+                    .cf_handle(name)
+                    .and_then(|cf| self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size").ok().flatten())
+                    .unwrap_or(0);
+                (*name, size)
+            })
+            .collect()
+    }
+}
+
+impl AccountView for Store {
+    type Error = StoreError;
+
+    fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        self.get::<Accounts>(address)
+    }
+}

@@ -1,0 +1,81 @@
+//! The node's wiring: blocks through the single entry point, the mempool following
+//! the tip (including after a reorganisation), persistence across restarts.
+
+#![allow(clippy::unwrap_used)]
+
+use cairn_core::genesis::dev_keys;
+use cairn_core::testkit::{ChainBuilder, easy_params, solve_naive};
+use cairn_core::{Amount, SecretKey, Transfer};
+use cairn_node::chain::SubmitOutcome;
+use cairn_node::mempool::MempoolConfig;
+use cairn_node::store::schema::Accounts;
+use cairn_node::{BlockSource, Node, NodeConfig};
+
+fn open(dir: &std::path::Path) -> std::sync::Arc<Node> {
+    Node::open(NodeConfig {
+        params: easy_params(),
+        datadir: dir.to_path_buf(),
+        mempool: MempoolConfig::default(),
+    })
+    .unwrap()
+}
+
+fn total_balance(node: &Node) -> u128 {
+    node.with_state(|c, _| c.store().iter::<Accounts>().map(|r| r.unwrap().1.balance.0 as u128).sum())
+}
+
+fn mine_one(node: &Node) -> SubmitOutcome {
+    let miner = SecretKey::from_seed(&[0x11; 32]).address();
+    let mut block = node.block_template(miner);
+    assert!(solve_naive(&mut block.header, 1 << 20));
+    node.submit_block(block, BlockSource::Rpc).unwrap()
+}
+
+#[test]
+fn transfers_of_a_losing_branch_return_to_the_mempool() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
+    let t1 = Transfer::new_signed(&dev_keys()[0], 1337, bob, Amount(500), Amount(5_000), 0);
+    let t2 = Transfer::new_signed(&dev_keys()[1], 1337, bob, Amount(700), Amount(6_000), 0);
+    node.submit_transfer(t1.clone()).unwrap();
+    node.submit_transfer(t2.clone()).unwrap();
+    assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
+    assert!(node.with_state(|_, m| m.is_empty()), "confirmed transfers leave the mempool");
+    assert_eq!(total_balance(&node), easy_params().supply_at(1).0 as u128);
+
+    // A competing branch with more work and without those transfers.
+    let mut other = ChainBuilder::new(easy_params());
+    other.miner = SecretKey::from_seed(&[0x22; 32]).address();
+    let b1 = other.extend(vec![], 1_000).clone();
+    let b2 = other.extend(vec![], 1_000).clone();
+    assert_eq!(node.submit_block(b1, BlockSource::Peer("test".into())).unwrap(), SubmitOutcome::SideChain);
+    let out = node.submit_block(b2.clone(), BlockSource::Peer("test".into())).unwrap();
+    assert!(matches!(out, SubmitOutcome::NewTip(ref c) if c.disconnected.len() == 1), "{out:?}");
+    assert_eq!(node.tip().id, b2.id());
+    node.with_state(|_, m| {
+        assert!(m.contains(&t1.id()) && m.contains(&t2.id()), "transfers came back");
+    });
+    assert_eq!(total_balance(&node), easy_params().supply_at(2).0 as u128);
+    // Mining again confirms them on the new branch.
+    assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
+    assert!(node.with_state(|_, m| m.is_empty()));
+}
+
+#[test]
+fn mempool_and_tip_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
+    let t = Transfer::new_signed(&dev_keys()[3], 1337, bob, Amount(1), Amount(9_000), 0);
+    let tip = {
+        let node = open(dir.path());
+        mine_one(&node);
+        mine_one(&node);
+        node.submit_transfer(t.clone()).unwrap();
+        node.shutdown();
+        node.tip()
+    };
+    let node = open(dir.path());
+    assert_eq!(node.tip().id, tip.id);
+    assert!(node.with_state(|_, m| m.contains(&t.id())));
+}
