@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_core::genesis::dev_keys;
-use cairn_core::keys::{verify_batch, VerifyItem};
-use cairn_core::testkit::{easy_params, ChainBuilder};
+use cairn_core::keys::{VerifyItem, verify_batch};
+use cairn_core::testkit::{ChainBuilder, easy_params};
 use cairn_core::{Amount, Block, SecretKey, Transfer};
 use cairn_node::chain::Chain;
 use cairn_node::store::Store;
@@ -25,7 +25,13 @@ fn main() {
         .unwrap_or(20);
     let params = easy_params();
     let keys: Vec<SecretKey> = (0..ACCOUNTS)
-        .map(|i| SecretKey::from_seed(&blake3::hash(&(i as u64).to_le_bytes()).as_bytes().to_owned()))
+        .map(|i| {
+            SecretKey::from_seed(
+                &blake3::hash(&(i as u64).to_le_bytes())
+                    .as_bytes()
+                    .to_owned(),
+            )
+        })
         .collect();
     let mut b = ChainBuilder::new(params.clone());
     let chain_id = params.chain_id();
@@ -36,7 +42,14 @@ fn main() {
     for (i, k) in keys.iter().enumerate() {
         let from = &dev_keys()[i % 10];
         let nonce = (i / 10) as u64;
-        funding.push(Transfer::new_signed(from, chain_id, k.address(), Amount(1_000_000_000_000), Amount(1_000), nonce));
+        funding.push(Transfer::new_signed(
+            from,
+            chain_id,
+            k.address(),
+            Amount(1_000_000_000_000),
+            Amount(1_000),
+            nonce,
+        ));
     }
     let mut blocks: Vec<Block> = vec![b.build(funding, 1_000)];
     b.connect(blocks[0].clone()).expect("funding block");
@@ -48,7 +61,14 @@ fn main() {
             let s = next_sender % ACCOUNTS;
             next_sender += 1;
             let to = keys[(s * 7 + j) % ACCOUNTS].address();
-            txs.push(Transfer::new_signed(&keys[s], chain_id, to, Amount(1_000 + j as u64), Amount(1_000), nonces[s]));
+            txs.push(Transfer::new_signed(
+                &keys[s],
+                chain_id,
+                to,
+                Amount(1_000 + j as u64),
+                Amount(1_000),
+                nonces[s],
+            ));
             nonces[s] += 1;
         }
         let blk = b.build(txs, 1_000);
@@ -67,8 +87,14 @@ fn main() {
             (t, m)
         })
         .collect();
-    let items: Vec<VerifyItem<'_>> =
-        transfers.iter().map(|(t, m)| VerifyItem { key: &t.sender, msg: m, sig: &t.signature }).collect();
+    let items: Vec<VerifyItem<'_>> = transfers
+        .iter()
+        .map(|(t, m)| VerifyItem {
+            key: &t.sender,
+            msg: m,
+            sig: &t.signature,
+        })
+        .collect();
     let start = Instant::now();
     verify_batch(&items).expect("valid signatures");
     let verify_rate = items.len() as f64 / start.elapsed().as_secs_f64();
@@ -77,10 +103,14 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(Store::open(dir.path(), &params).expect("store"));
     let (mut chain, _) = Chain::open(params, store).expect("chain");
-    chain.submit_block(blocks[0].clone(), blocks[0].header.timestamp_ms).expect("funding block imports");
+    chain
+        .submit_block(blocks[0].clone(), blocks[0].header.timestamp_ms)
+        .expect("funding block imports");
     let start = Instant::now();
     for blk in measured {
-        chain.submit_block(blk.clone(), blk.header.timestamp_ms).expect("block imports");
+        chain
+            .submit_block(blk.clone(), blk.header.timestamp_ms)
+            .expect("block imports");
     }
     let secs = start.elapsed().as_secs_f64();
     let import_rate = txs as f64 / secs;

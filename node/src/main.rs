@@ -46,7 +46,11 @@ struct Cli {
     rpc_listen: SocketAddr,
 
     /// Peer-to-peer listen address, a libp2p multiaddr (used from the p2p release on).
-    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/0.0.0.0/tcp/8646")]
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/8646"
+    )]
     listen: String,
 
     /// Log filter, e.g. `info` or `info,chain=debug` (RUST_LOG overrides it).
@@ -145,9 +149,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         (None, false) if mine => anyhow::bail!("--mine needs --coinbase <ADDRESS>"),
         (None, false) => None,
     };
-    let backend = match cli.mine_backend {
-        Some(b) => b.checked()?,
-        None => Backend::from_env()?,
+    let backend = match (mine, cli.mine_backend) {
+        (false, _) => Backend::Portable, // unused
+        (true, Some(b)) => b.checked()?,
+        (true, None) => Backend::from_env()?,
     };
     let config = NodeConfig {
         params: params.clone(),
@@ -167,7 +172,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         datadir = %datadir.display(),
         "starting"
     );
-    let node = Node::open(config).with_context(|| format!("cannot open the node in {}", datadir.display()))?;
+    let node = Node::open(config)
+        .with_context(|| format!("cannot open the node in {}", datadir.display()))?;
 
     let mut threads = Vec::new();
     let hashes = Arc::new(AtomicU64::new(0));
@@ -178,20 +184,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             backend,
         };
         let (n, h) = (node.clone(), hashes.clone());
-        threads.push(std::thread::Builder::new().name("miner".into()).spawn(move || mining::run(n, config, h))?);
+        threads.push(
+            std::thread::Builder::new()
+                .name("miner".into())
+                .spawn(move || mining::run(n, config, h))?,
+        );
     }
     if let Some(rate) = cli.dev_tx_rate.filter(|r| *r > 0) {
         let n = node.clone();
-        threads.push(std::thread::Builder::new().name("dev-load".into()).spawn(move || dev_load(&n, rate))?);
+        threads.push(
+            std::thread::Builder::new()
+                .name("dev-load".into())
+                .spawn(move || dev_load(&n, rate))?,
+        );
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(wait_for_signal())?;
     info!(target: "node", "shutting down");
-    node.shutdown();
+    node.request_shutdown();
     for t in threads {
         let _ = t.join();
     }
+    node.shutdown();
     info!(target: "node", "stopped");
     Ok(())
 }
@@ -215,11 +232,23 @@ fn dev_load(node: &Node, rate: u32) {
         let to = keys[(i + 1) % keys.len()].address();
         let sender = key.address();
         let nonce = node.with_state(|chain, mempool| {
-            let confirmed = chain.store().get::<cairn_node::store::schema::Accounts>(&sender).ok().flatten().map_or(0, |a| a.nonce);
+            let confirmed = chain
+                .store()
+                .get::<cairn_node::store::schema::Accounts>(&sender)
+                .ok()
+                .flatten()
+                .map_or(0, |a| a.nonce);
             mempool.next_nonce(&sender, confirmed)
         });
         let amount = Amount(1_000 + (i as u64 % 1_000));
-        let tx = Transfer::new_signed(key, node.params().chain_id(), to, amount, Amount(2_000), nonce);
+        let tx = Transfer::new_signed(
+            key,
+            node.params().chain_id(),
+            to,
+            amount,
+            Amount(2_000),
+            nonce,
+        );
         if let Err(e) = node.submit_transfer(tx) {
             warn!(target: "dev-load", "transfer refused: {e}");
         }

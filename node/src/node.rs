@@ -9,11 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cairn_core::{Address, Block, ChainParams, Transaction, Transfer, TxId};
 use tracing::{info, warn};
 
+use crate::NodeError;
 use crate::chain::{Chain, ChainError, SubmitOutcome, TipChange, TipInfo};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::mining::{MinerSignals, build_template};
 use crate::store::Store;
-use crate::NodeError;
 
 /// Where a block came from (for logs and, later, peer scoring).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +53,18 @@ pub struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("network", &self.params.name()).field("datadir", &self.datadir).finish()
+        f.debug_struct("Node")
+            .field("network", &self.params.name())
+            .field("datadir", &self.datadir)
+            .finish()
     }
 }
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Node {
@@ -87,6 +92,10 @@ impl Node {
                 warn!(target: "mempool", "{e}; starting with an empty mempool");
                 let _ = std::fs::rename(&path, path.with_extension("corrupt"));
             }
+        }
+        // Transfers of blocks that a resumed reorganisation took off the main chain.
+        if !change.disconnected.is_empty() {
+            mempool.update(&**chain.store(), returned_transfers(&change), now_ms())?;
         }
         Ok(Arc::new(Node {
             inner: Mutex::new(Inner { chain, mempool }),
@@ -135,21 +144,30 @@ impl Node {
 
     /// Submits a block from any source; on a new tip the mempool follows and the
     /// miner restarts.
-    pub fn submit_block(&self, block: Block, source: BlockSource) -> Result<SubmitOutcome, ChainError> {
+    pub fn submit_block(
+        &self,
+        block: Block,
+        source: BlockSource,
+    ) -> Result<SubmitOutcome, ChainError> {
         let mut inner = self.lock();
         let now = now_ms();
         let previous = inner.chain.tip();
-        let outcome = inner.chain.submit_block(block, now)?;
-        if let SubmitOutcome::NewTip(change) = &outcome {
+        let result = inner.chain.submit_block(block, now);
+        // The tip can move even when the block is refused (a reorganisation to its
+        // branch cut short by an invalid block): follow it either way.
+        let change = match &result {
+            Ok(SubmitOutcome::NewTip(change)) => change.clone(),
+            _ => inner.chain.take_change(),
+        };
+        if !change.connected.is_empty() || !change.disconnected.is_empty() {
             self.signals.cancel.store(true, Ordering::SeqCst);
             let Inner { chain, mempool } = &mut *inner;
-            let returned = returned_transfers(change);
-            if let Err(e) = mempool.update(&**chain.store(), returned, now) {
+            if let Err(e) = mempool.update(&**chain.store(), returned_transfers(&change), now) {
                 warn!(target: "mempool", "revalidation failed: {e}");
             }
-            log_tip_change(&previous, &chain.tip(), change, &source);
+            log_tip_change(&previous, &chain.tip(), &change, &source);
         }
-        Ok(outcome)
+        result
     }
 
     /// Admits a transfer into the mempool.
@@ -185,11 +203,17 @@ impl Node {
         self.shutdown.load(Ordering::SeqCst)
     }
 
-    /// Stops the miner and saves the mempool. The store closes when the last
-    /// reference to the node is dropped.
-    pub fn shutdown(&self) {
+    /// Asks the miner and other loops to stop (they check [`Node::is_shutting_down`]).
+    pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         self.signals.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the miner and saves the mempool. Join the threads that submit blocks or
+    /// transfers between [`Node::request_shutdown`] and this, so nothing arrives after
+    /// the save. The store closes when the last reference to the node is dropped.
+    pub fn shutdown(&self) {
+        self.request_shutdown();
         let inner = self.lock();
         match inner.mempool.save(&mempool_path(&self.datadir)) {
             Ok(()) => info!(target: "node", txs = inner.mempool.len(), "mempool saved"),
@@ -228,7 +252,10 @@ fn log_tip_change(previous: &TipInfo, tip: &TipInfo, change: &TipChange, source:
         );
     }
     if let Some(last) = change.connected.last() {
-        let since = last.header.timestamp_ms.saturating_sub(previous.header.timestamp_ms);
+        let since = last
+            .header
+            .timestamp_ms
+            .saturating_sub(previous.header.timestamp_ms);
         info!(
             target: "chain",
             "new tip height={} id={} txs={} since_last={:.3}s source={:?}",

@@ -11,17 +11,18 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cairn_core::ChainParams;
 use cairn_core::state::MemoryState;
 use cairn_core::validation::validate_body;
-use cairn_core::ChainParams;
 use cairn_node::chain::Chain;
-use cairn_node::store::schema::Accounts;
 use cairn_node::store::Store;
+use cairn_node::store::schema::Accounts;
 
 /// Replays the main chain from genesis and compares with the stored accounts.
 fn check_store(dir: &std::path::Path) -> u64 {
     let params = ChainParams::dev();
-    let store = Arc::new(Store::open(&dir.join("db"), &params).expect("the store reopens after SIGKILL"));
+    let store =
+        Arc::new(Store::open(&dir.join("db"), &params).expect("the store reopens after SIGKILL"));
     let (chain, _) = Chain::open(params.clone(), store.clone()).expect("the chain loads");
     let tip = chain.tip();
     let mut state = MemoryState::genesis(&params);
@@ -29,7 +30,10 @@ fn check_store(dir: &std::path::Path) -> u64 {
     for h in 1..=tip.height {
         let id = chain.block_id_at(h).unwrap();
         let block = chain.block(&id).unwrap().unwrap();
-        assert_eq!(block.header.prev, prev, "height {h} does not link to its parent");
+        assert_eq!(
+            block.header.prev, prev,
+            "height {h} does not link to its parent"
+        );
         assert_eq!(block.header.height, h);
         validate_body(&block, &params).unwrap();
         state.apply(&block, &params).unwrap();
@@ -38,17 +42,30 @@ fn check_store(dir: &std::path::Path) -> u64 {
     let stored: MemoryState = MemoryState {
         accounts: store.iter::<Accounts>().map(|r| r.unwrap()).collect(),
     };
-    assert_eq!(stored, state, "stored state differs from a replay of the chain at height {}", tip.height);
-    assert_eq!(state.total_balance(), params.supply_at(tip.height).0 as u128);
+    assert_eq!(
+        stored, state,
+        "stored state differs from a replay of the chain at height {}",
+        tip.height
+    );
+    assert_eq!(
+        state.total_balance(),
+        params.supply_at(tip.height).0 as u128
+    );
     tip.height
 }
 
 #[test]
 fn sigkill_at_random_moments_never_corrupts_the_store() {
-    let iterations: u32 =
-        std::env::var("CAIRN_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let iterations: u32 = std::env::var("CAIRN_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
-    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("crash test seed {seed}");
     let mut next = move || {
         seed ^= seed << 13;
@@ -59,7 +76,15 @@ fn sigkill_at_random_moments_never_corrupts_the_store() {
     let mut heights = Vec::new();
     for _ in 0..iterations {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-node"))
-            .args(["--dev", "--mine-threads", "1", "--dev-tx-rate", "300", "--log-level", "warn"])
+            .args([
+                "--dev",
+                "--mine-threads",
+                "1",
+                "--dev-tx-rate",
+                "300",
+                "--log-level",
+                "warn",
+            ])
             .arg("--datadir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -72,6 +97,9 @@ fn sigkill_at_random_moments_never_corrupts_the_store() {
         heights.push(check_store(dir.path()));
     }
     eprintln!("tip heights after each kill: {heights:?}");
-    assert!(heights.windows(2).all(|w| w[0] <= w[1]), "a single miner's chain never shrinks");
+    assert!(
+        heights.windows(2).all(|w| w[0] <= w[1]),
+        "a single miner's chain never shrinks"
+    );
     assert!(*heights.last().unwrap() > 0, "the node mined");
 }

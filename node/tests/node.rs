@@ -21,7 +21,12 @@ fn open(dir: &std::path::Path) -> std::sync::Arc<Node> {
 }
 
 fn total_balance(node: &Node) -> u128 {
-    node.with_state(|c, _| c.store().iter::<Accounts>().map(|r| r.unwrap().1.balance.0 as u128).sum())
+    node.with_state(|c, _| {
+        c.store()
+            .iter::<Accounts>()
+            .map(|r| r.unwrap().1.balance.0 as u128)
+            .sum()
+    })
 }
 
 fn mine_one(node: &Node) -> SubmitOutcome {
@@ -41,7 +46,10 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
     node.submit_transfer(t1.clone()).unwrap();
     node.submit_transfer(t2.clone()).unwrap();
     assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
-    assert!(node.with_state(|_, m| m.is_empty()), "confirmed transfers leave the mempool");
+    assert!(
+        node.with_state(|_, m| m.is_empty()),
+        "confirmed transfers leave the mempool"
+    );
     assert_eq!(total_balance(&node), easy_params().supply_at(1).0 as u128);
 
     // A competing branch with more work and without those transfers.
@@ -49,12 +57,24 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
     other.miner = SecretKey::from_seed(&[0x22; 32]).address();
     let b1 = other.extend(vec![], 1_000).clone();
     let b2 = other.extend(vec![], 1_000).clone();
-    assert_eq!(node.submit_block(b1, BlockSource::Peer("test".into())).unwrap(), SubmitOutcome::SideChain);
-    let out = node.submit_block(b2.clone(), BlockSource::Peer("test".into())).unwrap();
-    assert!(matches!(out, SubmitOutcome::NewTip(ref c) if c.disconnected.len() == 1), "{out:?}");
+    assert_eq!(
+        node.submit_block(b1, BlockSource::Peer("test".into()))
+            .unwrap(),
+        SubmitOutcome::SideChain
+    );
+    let out = node
+        .submit_block(b2.clone(), BlockSource::Peer("test".into()))
+        .unwrap();
+    assert!(
+        matches!(out, SubmitOutcome::NewTip(ref c) if c.disconnected.len() == 1),
+        "{out:?}"
+    );
     assert_eq!(node.tip().id, b2.id());
     node.with_state(|_, m| {
-        assert!(m.contains(&t1.id()) && m.contains(&t2.id()), "transfers came back");
+        assert!(
+            m.contains(&t1.id()) && m.contains(&t2.id()),
+            "transfers came back"
+        );
     });
     assert_eq!(total_balance(&node), easy_params().supply_at(2).0 as u128);
     // Mining again confirms them on the new branch.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use cairn_core::genesis::MEDIAN_TIME_SPAN;
 use cairn_core::state::{ApplyError, apply_block};
 use cairn_core::validation::{
-    HeaderContext, RejectReason, median_time_past, validate_body, validate_header_in_context,
+    HeaderContext, RejectReason, validate_body, validate_header_in_context,
     validate_header_standalone,
 };
 use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Work};
@@ -88,6 +88,17 @@ struct Node {
     work: Work,
     status: BlockStatus,
     seq: u64,
+    /// Timestamp of block 1 on this block's chain (0 for genesis): the ASERT anchor.
+    anchor_ts: u64,
+}
+
+/// Why an id is remembered as invalid without being stored.
+#[derive(Debug, Clone)]
+enum Invalidity {
+    /// It breaks this rule.
+    Rule(RejectReason),
+    /// It descends from this invalid block.
+    Ancestor(BlockId),
 }
 
 /// Summary of the tip for callers.
@@ -112,9 +123,17 @@ pub struct Chain {
     children: HashMap<BlockId, Vec<BlockId>>,
     main: Vec<BlockId>,
     orphans: OrphanPool,
-    invalid: HashMap<BlockId, RejectReason>,
+    invalid: HashMap<BlockId, Invalidity>,
     invalid_order: VecDeque<BlockId>,
     next_seq: u64,
+    /// Main-chain moves not yet handed to the caller (kept even when an error cuts a
+    /// reorganisation short, so the mempool can always follow the tip).
+    pending: TipChange,
+    /// State-rule failures met while activating, since the last `submit_block` began.
+    failures: Vec<(BlockId, RejectReason)>,
+    /// Set while activating; still set at the next activation only if an error cut
+    /// the last one short: then every stored block is reconsidered.
+    interrupted: bool,
 }
 
 impl Chain {
@@ -133,7 +152,30 @@ impl Chain {
             if id != params.genesis_id() {
                 children.entry(header.prev).or_default().push(id);
             }
-            index.insert(id, Node { header, work: entry.cumulative_work, status: entry.status, seq: entry.seq });
+            index.insert(
+                id,
+                Node {
+                    header,
+                    work: entry.cumulative_work,
+                    status: entry.status,
+                    seq: entry.seq,
+                    anchor_ts: 0,
+                },
+            );
+        }
+        // Anchors: block 1's timestamp, inherited down each branch.
+        let mut stack: Vec<(BlockId, u64)> = vec![(params.genesis_id(), 0)];
+        while let Some((id, anchor)) = stack.pop() {
+            let Some(n) = index.get_mut(&id) else {
+                continue;
+            };
+            n.anchor_ts = if n.header.height == 1 {
+                n.header.timestamp_ms
+            } else {
+                anchor
+            };
+            let a = n.anchor_ts;
+            stack.extend(children.get(&id).into_iter().flatten().map(|c| (*c, a)));
         }
         let tip = store.tip()?;
         let tip_height = index
@@ -161,14 +203,22 @@ impl Chain {
             invalid: HashMap::new(),
             invalid_order: VecDeque::new(),
             next_seq,
+            pending: TipChange::default(),
+            failures: Vec::new(),
+            interrupted: false,
         };
         // Descendants of invalid blocks are invalid.
-        let invalid: Vec<BlockId> =
-            chain.index.iter().filter(|(_, n)| n.status == BlockStatus::Invalid).map(|(id, _)| *id).collect();
+        let invalid: Vec<BlockId> = chain
+            .index
+            .iter()
+            .filter(|(_, n)| n.status == BlockStatus::Invalid)
+            .map(|(id, _)| *id)
+            .collect();
         for id in invalid {
             chain.mark_invalid_in_memory(&id);
         }
-        let change = chain.activate_best_chain(None)?;
+        chain.activate_best_chain(None)?;
+        let change = chain.take_change();
         Ok((chain, change))
     }
 
@@ -184,9 +234,17 @@ impl Chain {
 
     /// The main-chain tip.
     pub fn tip(&self) -> TipInfo {
-        let id = *self.main.last().expect("the main chain holds at least genesis");
+        let id = *self
+            .main
+            .last()
+            .expect("the main chain holds at least genesis");
         let node = &self.index[&id];
-        TipInfo { id, height: node.header.height, header: node.header, work: node.work }
+        TipInfo {
+            id,
+            height: node.header.height,
+            header: node.header,
+            work: node.work,
+        }
     }
 
     /// Main-chain block id at `height`.
@@ -196,9 +254,17 @@ impl Chain {
 
     /// A stored block.
     pub fn block(&self, id: &BlockId) -> Result<Option<Block>, ChainError> {
-        let Some(node) = self.index.get(id) else { return Ok(None) };
-        let body = self.store.get::<Bodies>(id)?.ok_or_else(|| StoreError::Corrupt(format!("no body for {id}")))?;
-        Ok(Some(Block { header: node.header, txs: body.0 }))
+        let Some(node) = self.index.get(id) else {
+            return Ok(None);
+        };
+        let body = self
+            .store
+            .get::<Bodies>(id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no body for {id}")))?;
+        Ok(Some(Block {
+            header: node.header,
+            txs: body.0,
+        }))
     }
 
     /// Number of orphans held.
@@ -231,26 +297,78 @@ impl Chain {
 
     /// Timestamp of block 1 on the chain ending at `id` (0 if `id` is genesis).
     fn anchor_timestamp(&self, id: &BlockId) -> Option<u64> {
-        let mut cur = *id;
-        loop {
-            let n = self.index.get(&cur)?;
-            match n.header.height {
-                0 => return Some(0),
-                1 => return Some(n.header.timestamp_ms),
-                h => {
-                    // On the main chain, jump straight to its block 1.
-                    if self.block_id_at(h) == Some(cur) {
-                        let one = self.main.get(1)?;
-                        return Some(self.index.get(one)?.header.timestamp_ms);
-                    }
-                    cur = n.header.prev;
-                }
-            }
-        }
+        self.index.get(id).map(|n| n.anchor_ts)
+    }
+
+    /// Takes the main-chain moves not yet reported, with blocks that were both
+    /// disconnected and reconnected (or the reverse) cancelled out.
+    pub fn take_change(&mut self) -> TipChange {
+        let mut c = std::mem::take(&mut self.pending);
+        let connected: HashSet<BlockId> = c.connected.iter().map(Block::id).collect();
+        let disconnected: HashSet<BlockId> = c.disconnected.iter().map(Block::id).collect();
+        c.connected.retain(|b| !disconnected.contains(&b.id()));
+        c.disconnected.retain(|b| !connected.contains(&b.id()));
+        c
     }
 
     /// The one entry point for a new block, from the local miner, a peer or the RPC.
+    ///
+    /// On `Ok(NewTip)` the change is returned; if the tip moved although the result is
+    /// an error (a reorganisation cut short), [`Chain::take_change`] returns the move.
     pub fn submit_block(&mut self, block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
+        self.failures.clear();
+        let id = block.id();
+        let first = self.submit_one(block, now_ms);
+        // Orphans waiting for this block, and for those in turn: iteratively, so a long
+        // chain of orphans cannot exhaust the stack.
+        if matches!(
+            first,
+            Ok(SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain)
+        ) {
+            let mut ready = self.orphans.take_children(&id);
+            while let Some(orphan) = ready.pop() {
+                let oid = orphan.id();
+                match self.submit_one(orphan, now_ms) {
+                    Ok(SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain) => {
+                        ready.extend(self.orphans.take_children(&oid));
+                    }
+                    Ok(_) => {}
+                    Err(ChainError::Store(e)) => return Err(ChainError::Store(e)),
+                    Err(e) => debug!(target: "chain", %oid, "orphan rejected: {e}"),
+                }
+            }
+        }
+        let outcome = first?;
+        if let Some(n) = self.index.get(&id) {
+            if n.status == BlockStatus::Invalid {
+                // It failed a state rule (or its branch did) while being connected.
+                return Err(match self.failures.iter().find(|(f, _)| *f == id) {
+                    Some((_, reason)) => ChainError::Rejected {
+                        id,
+                        reason: reason.clone(),
+                    },
+                    None => ChainError::InvalidAncestor {
+                        id,
+                        ancestor: self.failures.first().map_or(id, |(f, _)| *f),
+                    },
+                });
+            }
+        }
+        match outcome {
+            SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain => {
+                let change = self.take_change();
+                if change.connected.is_empty() && change.disconnected.is_empty() {
+                    Ok(SubmitOutcome::SideChain)
+                } else {
+                    Ok(SubmitOutcome::NewTip(change))
+                }
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Validates and stores one block, and activates it if it has the most work.
+    fn submit_one(&mut self, block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
         let id = block.id();
         if let Some(n) = self.index.get(&id) {
             return if n.status == BlockStatus::Invalid {
@@ -259,8 +377,17 @@ impl Chain {
                 Ok(SubmitOutcome::Duplicate)
             };
         }
-        if self.invalid.contains_key(&id) {
-            return Err(ChainError::KnownInvalid(id));
+        if let Some(why) = self.invalid.get(&id) {
+            return Err(match why {
+                Invalidity::Rule(reason) => ChainError::Rejected {
+                    id,
+                    reason: reason.clone(),
+                },
+                Invalidity::Ancestor(ancestor) => ChainError::InvalidAncestor {
+                    id,
+                    ancestor: *ancestor,
+                },
+            });
         }
         // Cheap, and proves work was spent before anything is remembered about the id.
         validate_header_standalone(&block.header, &self.params)
@@ -268,7 +395,7 @@ impl Chain {
         let prev = block.header.prev;
         let Some(parent) = self.index.get(&prev) else {
             if self.invalid.contains_key(&prev) {
-                self.remember_invalid(id, RejectReason::UnknownParent { prev });
+                self.remember_invalid(id, Invalidity::Ancestor(prev));
                 return Err(ChainError::InvalidAncestor { id, ancestor: prev });
             }
             debug!(target: "chain", %id, %prev, "orphan block");
@@ -276,51 +403,64 @@ impl Chain {
             return Ok(SubmitOutcome::Orphan);
         };
         if parent.status == BlockStatus::Invalid {
-            self.remember_invalid(id, RejectReason::UnknownParent { prev });
+            self.remember_invalid(id, Invalidity::Ancestor(prev));
             return Err(ChainError::InvalidAncestor { id, ancestor: prev });
         }
         let parent_work = parent.work;
-        let ctx = self.child_context(&prev, now_ms).expect("parent is in the index");
+        let parent_anchor = parent.anchor_ts;
+        let ctx = self
+            .child_context(&prev, now_ms)
+            .expect("parent is in the index");
         if let Err(reason) = validate_header_in_context(&block.header, &self.params, &ctx)
             .and_then(|()| validate_body(&block, &self.params))
         {
             if reason.is_permanent() {
-                self.remember_invalid(id, reason.clone());
+                self.remember_invalid(id, Invalidity::Rule(reason.clone()));
             }
             return Err(ChainError::Rejected { id, reason });
         }
-        let target = block.header.target.to_target().expect("checked by TargetCheck");
+        let target = block
+            .header
+            .target
+            .to_target()
+            .expect("checked by TargetCheck");
         let work = parent_work.saturating_add(target.work());
+        let anchor_ts = if block.header.height == 1 {
+            block.header.timestamp_ms
+        } else {
+            parent_anchor
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut b = self.store.batch();
         b.put::<Headers>(&id, &block.header);
         b.put::<Bodies>(&id, &Body(block.txs.clone()));
-        b.put::<BlockIndex>(&id, &IndexEntry { cumulative_work: work, status: BlockStatus::Valid, seq });
+        b.put::<BlockIndex>(
+            &id,
+            &IndexEntry {
+                cumulative_work: work,
+                status: BlockStatus::Valid,
+                seq,
+            },
+        );
         self.store.write(b)?;
-        self.index.insert(id, Node { header: block.header, work, status: BlockStatus::Valid, seq });
+        self.index.insert(
+            id,
+            Node {
+                header: block.header,
+                work,
+                status: BlockStatus::Valid,
+                seq,
+                anchor_ts,
+            },
+        );
         self.children.entry(prev).or_default().push(id);
-
-        let mut change = self.activate_best_chain(Some(id))?;
-        // Orphans waiting for this block (and their children in turn).
-        let mut ready = self.orphans.take_children(&id);
-        while let Some(orphan) = ready.pop() {
-            let oid = orphan.id();
-            match self.submit_block(orphan, now_ms) {
-                Ok(SubmitOutcome::NewTip(c)) => merge(&mut change, c),
-                Ok(_) => {}
-                Err(e) => debug!(target: "chain", %oid, "orphan rejected: {e}"),
-            }
-            ready.extend(self.orphans.take_children(&oid));
-        }
-        if change.connected.is_empty() && change.disconnected.is_empty() {
-            Ok(SubmitOutcome::SideChain)
-        } else {
-            Ok(SubmitOutcome::NewTip(change))
-        }
+        let hint = if self.interrupted { None } else { Some(id) };
+        self.activate_best_chain(hint)?;
+        Ok(SubmitOutcome::SideChain) // the caller looks at the pending change
     }
 
-    fn remember_invalid(&mut self, id: BlockId, reason: RejectReason) {
+    fn remember_invalid(&mut self, id: BlockId, reason: Invalidity) {
         if self.invalid.insert(id, reason).is_none() {
             self.invalid_order.push_back(id);
             if self.invalid_order.len() > MAX_REMEMBERED_INVALID {
@@ -346,21 +486,28 @@ impl Chain {
         best.0
     }
 
-    /// Moves the main chain to the best valid candidate, block by block. With a `hint`
-    /// (a block just stored) only that block is considered, unless a connect fails:
-    /// then, as with no hint, every stored block is.
-    fn activate_best_chain(&mut self, hint: Option<BlockId>) -> Result<TipChange, ChainError> {
-        let mut change = TipChange::default();
+    /// Moves the main chain to the best valid candidate, block by block, recording
+    /// every move in `self.pending`. With a `hint` (a block just stored) only that block
+    /// is considered, unless a connect fails: then, as with no hint, every stored block
+    /// is.
+    fn activate_best_chain(&mut self, hint: Option<BlockId>) -> Result<(), ChainError> {
+        self.interrupted = true;
         let mut full_scan = hint.is_none();
         loop {
             let tip = self.tip();
             let target = match hint {
                 _ if full_scan => self.best_candidate(),
-                Some(h) if self.index[&h].status == BlockStatus::Valid && self.index[&h].work > tip.work => h,
+                Some(h)
+                    if self.index[&h].status == BlockStatus::Valid
+                        && self.index[&h].work > tip.work =>
+                {
+                    h
+                }
                 _ => tip.id,
             };
-            if target == self.tip().id {
-                return Ok(change);
+            if target == tip.id {
+                self.interrupted = false;
+                return Ok(());
             }
             // The branch from the fork point (exclusive) up to the target.
             let mut branch = Vec::new();
@@ -372,13 +519,15 @@ impl Chain {
             let fork = cur;
             branch.reverse();
             while self.tip().id != fork {
-                change.disconnected.push(self.disconnect_tip()?);
+                let block = self.disconnect_tip()?;
+                self.pending.disconnected.push(block);
             }
             for id in branch {
                 match self.connect(&id) {
-                    Ok(block) => change.connected.push(block),
+                    Ok(block) => self.pending.connected.push(block),
                     Err(ChainError::Rejected { id, reason }) => {
                         warn!(target: "chain", %id, code = reason.code(), "block failed a state rule: {reason}");
+                        self.failures.push((id, reason));
                         self.mark_invalid(&id)?;
                         full_scan = true;
                         break; // pick the best candidate again
@@ -413,7 +562,14 @@ impl Chain {
         let mut b = self.store.batch();
         for x in marked {
             let n = &self.index[&x];
-            b.put::<BlockIndex>(&x, &IndexEntry { cumulative_work: n.work, status: BlockStatus::Invalid, seq: n.seq });
+            b.put::<BlockIndex>(
+                &x,
+                &IndexEntry {
+                    cumulative_work: n.work,
+                    status: BlockStatus::Invalid,
+                    seq: n.seq,
+                },
+            );
         }
         self.store.write(b)?;
         Ok(())
@@ -421,10 +577,14 @@ impl Chain {
 
     /// Connects the stored block `id`, whose parent is the tip: one atomic batch.
     fn connect(&mut self, id: &BlockId) -> Result<Block, ChainError> {
-        let block = self.block(id)?.ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?;
+        let block = self
+            .block(id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?;
         let effect = match apply_block(&*self.store, &block, &self.params) {
             Ok(e) => e,
-            Err(ApplyError::Reject(reason)) => return Err(ChainError::Rejected { id: *id, reason }),
+            Err(ApplyError::Reject(reason)) => {
+                return Err(ChainError::Rejected { id: *id, reason });
+            }
             Err(ApplyError::View(e)) => return Err(e.into()),
         };
         let mut b = self.store.batch();
@@ -434,7 +594,8 @@ impl Chain {
         b.put::<Undo>(id, &effect.undo);
         b.put::<Heights>(&block.header.height, id);
         for (i, tx) in block.txs.iter().enumerate() {
-            let index = u32::try_from(i).map_err(|_| StoreError::Corrupt("block too long".into()))?;
+            let index =
+                u32::try_from(i).map_err(|_| StoreError::Corrupt("block too long".into()))?;
             b.put::<TxIndex>(&tx.id(), &TxLocation { block: *id, index });
         }
         b.put::<Meta>(&MetaKey::Tip, &id.0.to_vec());
@@ -447,7 +608,9 @@ impl Chain {
     fn disconnect_tip(&mut self) -> Result<Block, ChainError> {
         let tip = self.tip();
         assert!(tip.height > 0, "genesis is never disconnected");
-        let block = self.block(&tip.id)?.ok_or_else(|| StoreError::Corrupt(format!("missing block {}", tip.id)))?;
+        let block = self
+            .block(&tip.id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("missing block {}", tip.id)))?;
         let undo = self
             .store
             .get::<Undo>(&tip.id)?
@@ -470,18 +633,6 @@ impl Chain {
         info!(target: "chain", height = tip.height, id = %tip.id, "disconnected block");
         Ok(block)
     }
-}
-
-fn merge(into: &mut TipChange, next: TipChange) {
-    // A later reorganisation may disconnect blocks an earlier step connected.
-    for b in next.disconnected {
-        if let Some(pos) = into.connected.iter().position(|c| c.id() == b.id()) {
-            into.connected.remove(pos);
-        } else {
-            into.disconnected.push(b);
-        }
-    }
-    into.connected.extend(next.connected);
 }
 
 #[cfg(test)]

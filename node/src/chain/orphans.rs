@@ -18,7 +18,13 @@ pub struct OrphanPool {
 impl OrphanPool {
     /// A pool holding at most `max_blocks` blocks and `max_bytes` encoded bytes.
     pub fn new(max_blocks: usize, max_bytes: usize) -> OrphanPool {
-        OrphanPool { blocks: HashMap::new(), order: VecDeque::new(), bytes: 0, max_blocks, max_bytes }
+        OrphanPool {
+            blocks: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            max_blocks,
+            max_bytes,
+        }
     }
 
     /// Adds an orphan (ignored if already present), evicting the oldest ones to fit.
@@ -44,8 +50,12 @@ impl OrphanPool {
 
     /// Removes and returns the orphans whose parent is `parent`.
     pub fn take_children(&mut self, parent: &BlockId) -> Vec<Block> {
-        let ids: Vec<BlockId> =
-            self.blocks.iter().filter(|(_, b)| b.header.prev == *parent).map(|(id, _)| *id).collect();
+        let ids: Vec<BlockId> = self
+            .blocks
+            .iter()
+            .filter(|(_, b)| b.header.prev == *parent)
+            .map(|(id, _)| *id)
+            .collect();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(b) = self.blocks.remove(&id) {

@@ -24,7 +24,11 @@ fn accounts_bytes(chain: &Chain) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn total_balance(chain: &Chain) -> u128 {
-    chain.store().iter::<Accounts>().map(|r| r.unwrap().1.balance.0 as u128).sum()
+    chain
+        .store()
+        .iter::<Accounts>()
+        .map(|r| r.unwrap().1.balance.0 as u128)
+        .sum()
 }
 
 fn bob() -> cairn_core::Address {
@@ -35,14 +39,24 @@ fn bob() -> cairn_core::Address {
 fn extend(b: &mut ChainBuilder, n: usize, dt: u64) -> Vec<Block> {
     (0..n)
         .map(|i| {
-            let txs = vec![b.transfer(i % 3, bob(), 1_000 + i as u64, 10), b.transfer(3, bob(), 7, 11)];
+            let txs = vec![
+                b.transfer(i % 3, bob(), 1_000 + i as u64, 10),
+                b.transfer(3, bob(), 7, 11),
+            ];
             b.extend(txs, dt).clone()
         })
         .collect()
 }
 
 fn submit_all(chain: &mut Chain, blocks: &[Block]) -> Vec<SubmitOutcome> {
-    blocks.iter().map(|b| chain.submit_block(b.clone(), b.header.timestamp_ms).unwrap()).collect()
+    blocks
+        .iter()
+        .map(|b| {
+            chain
+                .submit_block(b.clone(), b.header.timestamp_ms)
+                .unwrap()
+        })
+        .collect()
 }
 
 #[test]
@@ -62,8 +76,17 @@ fn connect_then_disconnect_restores_state_byte_for_byte() {
     }
     assert_eq!(chain.tip().id, params.genesis_id());
     assert_eq!(accounts_bytes(&chain), genesis_state);
-    assert_eq!(chain.store().iter::<crate::store::schema::Undo>().count(), 0);
-    assert_eq!(chain.store().iter::<crate::store::schema::Heights>().count(), 1);
+    assert_eq!(
+        chain.store().iter::<crate::store::schema::Undo>().count(),
+        0
+    );
+    assert_eq!(
+        chain
+            .store()
+            .iter::<crate::store::schema::Heights>()
+            .count(),
+        1
+    );
 }
 
 fn reorg(depth: usize) {
@@ -85,15 +108,24 @@ fn reorg(depth: usize) {
     for o in &outcomes[..depth] {
         assert!(matches!(o, SubmitOutcome::SideChain), "{o:?}");
     }
-    let SubmitOutcome::NewTip(change) = outcomes.last().unwrap() else { panic!("{outcomes:?}") };
+    let SubmitOutcome::NewTip(change) = outcomes.last().unwrap() else {
+        panic!("{outcomes:?}")
+    };
     assert_eq!(change.disconnected.len(), depth);
     assert_eq!(change.connected.len(), depth + 1);
     assert_eq!(change.disconnected[0].id(), branch_a.last().unwrap().id());
     assert_eq!(chain.tip().id, b.tip().id());
-    assert_eq!(total_balance(&chain), params.supply_at(chain.tip().height).0 as u128);
+    assert_eq!(
+        total_balance(&chain),
+        params.supply_at(chain.tip().height).0 as u128
+    );
     // The store agrees with an independent replay of branch B.
-    let replay: Vec<(Vec<u8>, Vec<u8>)> =
-        b.state.accounts.iter().map(|(a, acc)| (a.0.to_vec(), acc.to_bytes())).collect();
+    let replay: Vec<(Vec<u8>, Vec<u8>)> = b
+        .state
+        .accounts
+        .iter()
+        .map(|(a, acc)| (a.0.to_vec(), acc.to_bytes()))
+        .collect();
     assert_eq!(accounts_bytes(&chain), replay);
     assert_ne!(accounts_bytes(&chain), state_a);
     for h in 0..=chain.tip().height {
@@ -144,19 +176,53 @@ fn an_invalid_heavier_branch_is_rejected_and_the_tip_stays() {
         rest.push(blk);
     }
     submit_all(&mut chain, &good);
-    chain.submit_block(bad.clone(), bad.header.timestamp_ms).unwrap();
-    for blk in &rest {
+    // Stored on a side chain: valid without state, and not heavier yet.
+    assert_eq!(
+        chain
+            .submit_block(bad.clone(), bad.header.timestamp_ms)
+            .unwrap(),
+        SubmitOutcome::SideChain
+    );
+    for (i, blk) in rest.iter().enumerate() {
         let r = chain.submit_block(blk.clone(), blk.header.timestamp_ms);
-        // The first heavier block triggers the failed reorganisation; after that the
-        // branch is known invalid.
-        assert!(
-            matches!(r, Ok(SubmitOutcome::SideChain) | Err(ChainError::InvalidAncestor { .. })),
-            "{r:?}"
-        );
+        if i == 0 {
+            // Not heavier than the tip yet.
+            assert_eq!(r.unwrap(), SubmitOutcome::SideChain);
+        } else {
+            // The first heavier block triggers the reorganisation, which fails at the
+            // overspending block; the tip goes back, and the net change is nothing.
+            match r {
+                // The first one names the failing block; later ones, their invalid parent.
+                Err(ChainError::InvalidAncestor { ancestor, .. }) => {
+                    assert_eq!(ancestor, if i == 1 { bad.id() } else { rest[i - 1].id() })
+                }
+                other => panic!("block {i}: {other:?}"),
+            }
+            let change = chain.take_change();
+            assert!(
+                change.connected.is_empty() && change.disconnected.is_empty(),
+                "{change:?}"
+            );
+        }
     }
     assert_eq!(chain.tip().id, tip);
     assert_eq!(accounts_bytes(&chain), state);
-    assert!(matches!(chain.submit_block(bad, 0), Err(ChainError::KnownInvalid(_))));
+    assert!(matches!(
+        chain.submit_block(bad, 0),
+        Err(ChainError::KnownInvalid(_))
+    ));
+
+    // A state-invalid block right on top of the tip is refused, not "accepted".
+    let mut c = a.clone();
+    let overspend2 =
+        cairn_core::Transfer::new_signed(&poor, params.chain_id(), bob(), Amount(5), Amount(1), 0);
+    let bad_tip = c.build(vec![overspend2], 1_000);
+    match chain.submit_block(bad_tip.clone(), bad_tip.header.timestamp_ms) {
+        Err(ChainError::Rejected { reason, .. }) => assert_eq!(reason.code(), "insufficient-funds"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chain.tip().id, tip);
+    c.blocks.clear();
     // Restarting remembers it.
     let store = chain.store().clone();
     drop(chain);
@@ -173,11 +239,20 @@ fn orphans_connect_when_their_parent_arrives() {
     let mut b = ChainBuilder::new(params);
     let blocks = extend(&mut b, 6, 1_000);
     for blk in blocks[1..].iter().rev() {
-        assert_eq!(chain.submit_block(blk.clone(), blk.header.timestamp_ms).unwrap(), SubmitOutcome::Orphan);
+        assert_eq!(
+            chain
+                .submit_block(blk.clone(), blk.header.timestamp_ms)
+                .unwrap(),
+            SubmitOutcome::Orphan
+        );
     }
     assert_eq!(chain.orphan_count(), 5);
-    let out = chain.submit_block(blocks[0].clone(), blocks[0].header.timestamp_ms).unwrap();
-    let SubmitOutcome::NewTip(change) = out else { panic!("{out:?}") };
+    let out = chain
+        .submit_block(blocks[0].clone(), blocks[0].header.timestamp_ms)
+        .unwrap();
+    let SubmitOutcome::NewTip(change) = out else {
+        panic!("{out:?}")
+    };
     assert_eq!(change.connected.len(), 6);
     assert_eq!(chain.tip().id, b.tip().id());
     assert_eq!(chain.orphan_count(), 0);
@@ -213,7 +288,10 @@ fn bad_input_changes_nothing() {
     // Header bytes 76..84 (timestamp) and 88..96 (nonce) are left alone: with the
     // test network's trivial PoW a block with another timestamp or nonce is simply
     // another valid block.
-    for i in (0..bytes.len()).step_by(7).filter(|i| !(76..84).contains(i) && !(88..96).contains(i)) {
+    for i in (0..bytes.len())
+        .step_by(7)
+        .filter(|i| !(76..84).contains(i) && !(88..96).contains(i))
+    {
         for cut in [false, true] {
             let mut m = bytes.clone();
             if cut {
@@ -239,7 +317,9 @@ fn bad_input_changes_nothing() {
     }
     assert!(rejected > 0);
     // The genuine block still connects: no mutant poisoned its id.
-    let out = chain.submit_block(next.clone(), next.header.timestamp_ms).unwrap();
+    let out = chain
+        .submit_block(next.clone(), next.header.timestamp_ms)
+        .unwrap();
     assert!(matches!(out, SubmitOutcome::NewTip(_)), "{out:?}");
 }
 
@@ -248,7 +328,11 @@ fn stores_of_other_networks_or_newer_schemas_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), &easy_params()).unwrap());
     match Store::open(dir.path(), &ChainParams::dev()) {
-        Err(StoreError::GenesisMismatch { stored_network, expected_network, .. }) => {
+        Err(StoreError::GenesisMismatch {
+            stored_network,
+            expected_network,
+            ..
+        }) => {
             assert_eq!(stored_network, "test");
             assert_eq!(expected_network, "dev");
         }

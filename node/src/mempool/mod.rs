@@ -180,12 +180,19 @@ impl Mempool {
         V::Error: Into<StoreError>,
     {
         validate_transfer_stateless(&tx, &self.params)?;
-        self.add_verified(tx, view, now_ms)
+        self.add_verified(tx, view, now_ms, None)
     }
 
     /// [`Mempool::add`] for a transfer whose stateless rules (signature included) were
     /// already checked, e.g. one taken out of a disconnected block.
-    fn add_verified<V>(&mut self, tx: Transfer, view: &V, added_ms: u64) -> Result<TxId, MempoolError>
+    /// `seq` keeps a re-admitted transfer's first-seen position.
+    fn add_verified<V>(
+        &mut self,
+        tx: Transfer,
+        view: &V,
+        added_ms: u64,
+        seq: Option<u64>,
+    ) -> Result<TxId, MempoolError>
     where
         V: AccountView,
         V::Error: Into<StoreError>,
@@ -195,37 +202,63 @@ impl Mempool {
             return Err(MempoolError::AlreadyKnown(id));
         }
         if tx.fee < self.config.min_fee {
-            return Err(MempoolError::FeeTooLow { min: self.config.min_fee, got: tx.fee });
+            return Err(MempoolError::FeeTooLow {
+                min: self.config.min_fee,
+                got: tx.fee,
+            });
         }
         let sender = tx.sender_address();
-        let account = view.account(&sender).map_err(Into::into)?.unwrap_or_default();
+        let account = view
+            .account(&sender)
+            .map_err(Into::into)?
+            .unwrap_or_default();
         if tx.nonce < account.nonce {
-            return Err(MempoolError::NonceTooLow { expected: account.nonce, got: tx.nonce });
+            return Err(MempoolError::NonceTooLow {
+                expected: account.nonce,
+                got: tx.nonce,
+            });
         }
         let queue = self.by_sender.get(&sender);
         let next = account.nonce + queue.map_or(0, |q| q.len() as u64);
         if tx.nonce > next {
-            return Err(MempoolError::NonceGap { expected: next, got: tx.nonce });
+            return Err(MempoolError::NonceGap {
+                expected: next,
+                got: tx.nonce,
+            });
         }
         let replaced = queue.and_then(|q| q.get(&tx.nonce)).copied();
         if let Some(old_id) = replaced {
             let old = &self.entries[&old_id].tx;
-            let bump = (old.fee.0 / 100).saturating_mul(self.config.rbf_bump_percent).max(self.config.min_fee.0);
+            let bump = (old.fee.0 / 100)
+                .saturating_mul(self.config.rbf_bump_percent)
+                .max(self.config.min_fee.0);
             let min = Amount(old.fee.0.saturating_add(bump));
             if tx.fee < min {
-                return Err(MempoolError::ReplacementFeeTooLow { replaced: old_id, min, got: tx.fee });
+                return Err(MempoolError::ReplacementFeeTooLow {
+                    replaced: old_id,
+                    min,
+                    got: tx.fee,
+                });
             }
         }
         // The whole queue, with this transfer in place, must be affordable.
-        let mut needed = tx.total_debit().ok_or(RejectReason::AmountOverflow { index: 0 })?;
+        let mut needed = tx
+            .total_debit()
+            .ok_or(RejectReason::AmountOverflow { index: 0 })?;
         for (n, qid) in queue.into_iter().flatten() {
             if *n != tx.nonce {
-                let d = self.entries[qid].tx.total_debit().unwrap_or(Amount(u64::MAX));
+                let d = self.entries[qid]
+                    .tx
+                    .total_debit()
+                    .unwrap_or(Amount(u64::MAX));
                 needed = needed.checked_add(d).unwrap_or(Amount(u64::MAX));
             }
         }
         if needed > account.balance {
-            return Err(MempoolError::InsufficientFunds { balance: account.balance, needed });
+            return Err(MempoolError::InsufficientFunds {
+                balance: account.balance,
+                needed,
+            });
         }
         if replaced.is_none() {
             self.make_room(&sender, tx.fee)?;
@@ -233,28 +266,49 @@ impl Mempool {
         if let Some(old_id) = replaced {
             self.remove_one(&old_id);
         }
-        self.seq += 1;
-        self.by_fee.insert((tx.fee, Reverse(self.seq), id));
-        self.by_sender.entry(sender).or_default().insert(tx.nonce, id);
-        self.entries.insert(id, Entry { tx, sender, added_ms, seq: self.seq });
+        let seq = seq.unwrap_or_else(|| {
+            self.seq += 1;
+            self.seq
+        });
+        self.by_fee.insert((tx.fee, Reverse(seq), id));
+        self.by_sender
+            .entry(sender)
+            .or_default()
+            .insert(tx.nonce, id);
+        self.entries.insert(
+            id,
+            Entry {
+                tx,
+                sender,
+                added_ms,
+                seq,
+            },
+        );
         Ok(id)
     }
 
-    /// Evicts the cheapest transfers of other senders (each with its sender's later
-    /// ones) until one more fits, or fails if none is cheaper than `fee`.
+    /// Evicts the cheapest queue tails of other senders until one more transfer fits,
+    /// or fails if none pays less than `fee`. Only a sender's last pending transfer can
+    /// go (so no queue gets a gap, and a cheap transfer that a better-paying later one
+    /// depends on is kept for it).
     fn make_room(&mut self, sender: &Address, fee: Amount) -> Result<(), MempoolError> {
         while self.bytes() + TRANSFER_LEN > self.config.max_bytes {
             let victim = self
-                .by_fee
+                .by_sender
                 .iter()
-                .find(|(_, _, id)| self.entries[id].sender != *sender)
-                .filter(|(f, _, _)| *f < fee)
-                .map(|(_, _, id)| *id);
-            let Some(victim) = victim else {
-                let min = self.by_fee.first().map_or(self.config.min_fee, |(f, _, _)| *f);
-                return Err(MempoolError::Full { min });
-            };
-            self.remove_with_successors(&victim);
+                .filter(|(s, _)| *s != sender)
+                .filter_map(|(_, q)| q.values().next_back())
+                .map(|id| (self.entries[id].tx.fee, Reverse(self.entries[id].seq), *id))
+                .min();
+            match victim {
+                Some((victim_fee, _, id)) if victim_fee < fee => {
+                    self.remove_one(&id);
+                }
+                other => {
+                    let min = other.map_or(self.config.min_fee, |(f, _, _)| f);
+                    return Err(MempoolError::Full { min });
+                }
+            }
         }
         Ok(())
     }
@@ -271,44 +325,39 @@ impl Mempool {
         Some(e)
     }
 
-    /// Removes `id` and every later-nonce transfer of its sender (they would be gapped).
-    fn remove_with_successors(&mut self, id: &TxId) {
-        let Some(e) = self.entries.get(id) else { return };
-        let later: Vec<TxId> = self
-            .by_sender
-            .get(&e.sender)
-            .map(|q| q.range(e.tx.nonce..).map(|(_, x)| *x).collect())
-            .unwrap_or_default();
-        for x in later {
-            self.remove_one(&x);
-        }
-    }
-
     /// Re-checks everything against a new tip's state: drops what blocks confirmed or
     /// made invalid and what expired; `returned` are transfers of disconnected blocks
     /// to take back (already verified when their block was). Returns how many were
     /// dropped.
-    pub fn update<V>(&mut self, view: &V, returned: Vec<Transfer>, now_ms: u64) -> Result<usize, StoreError>
+    pub fn update<V>(
+        &mut self,
+        view: &V,
+        returned: Vec<Transfer>,
+        now_ms: u64,
+    ) -> Result<usize, StoreError>
     where
         V: AccountView,
         V::Error: Into<StoreError>,
     {
         let before = self.entries.len() + returned.len();
-        let mut all: Vec<(Transfer, u64)> =
-            self.entries.drain().map(|(_, e)| (e.tx, e.added_ms)).collect();
-        all.extend(returned.into_iter().map(|t| (t, now_ms)));
+        let mut all: Vec<(Transfer, u64, Option<u64>)> = self
+            .entries
+            .drain()
+            .map(|(_, e)| (e.tx, e.added_ms, Some(e.seq)))
+            .collect();
+        all.extend(returned.into_iter().map(|t| (t, now_ms, None)));
         self.by_sender.clear();
         self.by_fee.clear();
         // Per sender in nonce order, the better-paying of two conflicting ones first.
-        all.sort_by(|(a, _), (b, _)| {
+        all.sort_by(|(a, _, _), (b, _, _)| {
             (a.sender.0, a.nonce, Reverse(a.fee)).cmp(&(b.sender.0, b.nonce, Reverse(b.fee)))
         });
         let expiry = self.config.expiry_ms;
-        for (tx, added) in all {
+        for (tx, added, seq) in all {
             if now_ms.saturating_sub(added) > expiry {
                 continue;
             }
-            match self.add_verified(tx, view, added) {
+            match self.add_verified(tx, view, added, seq) {
                 Ok(_) | Err(MempoolError::AlreadyKnown(_)) => {}
                 Err(MempoolError::Store(e)) => return Err(e),
                 Err(_) => {}
@@ -346,7 +395,11 @@ impl Mempool {
 
     /// Every pending transfer, best fee first.
     pub fn transfers(&self) -> Vec<Transfer> {
-        self.by_fee.iter().rev().map(|(_, _, id)| self.entries[id].tx.clone()).collect()
+        self.by_fee
+            .iter()
+            .rev()
+            .map(|(_, _, id)| self.entries[id].tx.clone())
+            .collect()
     }
 
     /// Writes the pending transfers to `path` (atomically: a temporary file renamed).
@@ -387,7 +440,7 @@ impl Mempool {
             }
             match validate_transfer_stateless(&tx, &self.params) {
                 Ok(()) => {
-                    if self.add_verified(tx, view, added).is_ok() {
+                    if self.add_verified(tx, view, added, None).is_ok() {
                         admitted += 1;
                     }
                 }
@@ -423,7 +476,9 @@ fn decode_saved(bytes: &[u8]) -> Result<Vec<(u64, Transfer)>, MempoolLoadError> 
         let added = r.u64().map_err(corrupt)?;
         match Transaction::decode_from(&mut r).map_err(corrupt)? {
             Transaction::Transfer(t) => out.push((added, t)),
-            Transaction::Coinbase(_) => return Err(MempoolLoadError::Corrupt("coinbase in mempool".into())),
+            Transaction::Coinbase(_) => {
+                return Err(MempoolLoadError::Corrupt("coinbase in mempool".into()));
+            }
         }
     }
     r.finish().map_err(corrupt)?;

@@ -28,28 +28,65 @@ fn tx(from: usize, nonce: u64, fee: u64) -> Transfer {
 #[test]
 fn nonces_must_follow_the_queue() {
     let (mut m, s) = pool(100);
-    assert!(matches!(m.add(tx(0, 1, 2_000), &s, 0), Err(MempoolError::NonceGap { expected: 0, got: 1 })));
+    assert!(matches!(
+        m.add(tx(0, 1, 2_000), &s, 0),
+        Err(MempoolError::NonceGap {
+            expected: 0,
+            got: 1
+        })
+    ));
     m.add(tx(0, 0, 2_000), &s, 0).unwrap();
     m.add(tx(0, 1, 2_000), &s, 0).unwrap();
-    assert!(matches!(m.add(tx(0, 3, 2_000), &s, 0), Err(MempoolError::NonceGap { expected: 2, got: 3 })));
+    assert!(matches!(
+        m.add(tx(0, 3, 2_000), &s, 0),
+        Err(MempoolError::NonceGap {
+            expected: 2,
+            got: 3
+        })
+    ));
     assert_eq!(m.next_nonce(&dev_keys()[0].address(), 0), 2);
     let mut s2 = s.clone();
     s2.accounts.get_mut(&dev_keys()[1].address()).unwrap().nonce = 5;
-    assert!(matches!(m.add(tx(1, 4, 2_000), &s2, 0), Err(MempoolError::NonceTooLow { expected: 5, got: 4 })));
+    assert!(matches!(
+        m.add(tx(1, 4, 2_000), &s2, 0),
+        Err(MempoolError::NonceTooLow {
+            expected: 5,
+            got: 4
+        })
+    ));
 }
 
 #[test]
 fn fee_and_validity_rules() {
     let (mut m, s) = pool(100);
-    assert!(matches!(m.add(tx(0, 0, 999), &s, 0), Err(MempoolError::FeeTooLow { .. })));
+    assert!(matches!(
+        m.add(tx(0, 0, 999), &s, 0),
+        Err(MempoolError::FeeTooLow { .. })
+    ));
     let mut bad = tx(0, 0, 2_000);
     bad.amount = Amount(101);
-    assert!(matches!(m.add(bad, &s, 0), Err(MempoolError::Invalid(RejectReason::BadSignature { .. }))));
-    let wrong_chain = Transfer::new_signed(&dev_keys()[0], 1, dev_keys()[1].address(), Amount(1), Amount(2_000), 0);
-    assert!(matches!(m.add(wrong_chain, &s, 0), Err(MempoolError::Invalid(RejectReason::WrongChainId { .. }))));
+    assert!(matches!(
+        m.add(bad, &s, 0),
+        Err(MempoolError::Invalid(RejectReason::BadSignature { .. }))
+    ));
+    let wrong_chain = Transfer::new_signed(
+        &dev_keys()[0],
+        1,
+        dev_keys()[1].address(),
+        Amount(1),
+        Amount(2_000),
+        0,
+    );
+    assert!(matches!(
+        m.add(wrong_chain, &s, 0),
+        Err(MempoolError::Invalid(RejectReason::WrongChainId { .. }))
+    ));
     let t = tx(0, 0, 2_000);
     m.add(t.clone(), &s, 0).unwrap();
-    assert!(matches!(m.add(t, &s, 0), Err(MempoolError::AlreadyKnown(_))));
+    assert!(matches!(
+        m.add(t, &s, 0),
+        Err(MempoolError::AlreadyKnown(_))
+    ));
     assert!(m.is_empty() == false && m.len() == 1);
 }
 
@@ -58,10 +95,27 @@ fn pending_debits_must_be_affordable() {
     let (mut m, s) = pool(100);
     let balance = s.accounts[&dev_keys()[0].address()].balance.0;
     let to = dev_keys()[1].address();
-    let t0 = Transfer::new_signed(&dev_keys()[0], 1337, to, Amount(balance / 2), Amount(1_000), 0);
-    let t1 = Transfer::new_signed(&dev_keys()[0], 1337, to, Amount(balance / 2), Amount(1_000), 1);
+    let t0 = Transfer::new_signed(
+        &dev_keys()[0],
+        1337,
+        to,
+        Amount(balance / 2),
+        Amount(1_000),
+        0,
+    );
+    let t1 = Transfer::new_signed(
+        &dev_keys()[0],
+        1337,
+        to,
+        Amount(balance / 2),
+        Amount(1_000),
+        1,
+    );
     m.add(t0, &s, 0).unwrap();
-    assert!(matches!(m.add(t1, &s, 0), Err(MempoolError::InsufficientFunds { .. })));
+    assert!(matches!(
+        m.add(t1, &s, 0),
+        Err(MempoolError::InsufficientFunds { .. })
+    ));
 }
 
 #[test]
@@ -84,23 +138,37 @@ fn replacement_needs_a_real_bump() {
 #[test]
 fn a_full_pool_evicts_the_cheapest_or_refuses() {
     let (mut m, s) = pool(3);
-    let cheap = tx(0, 0, 10_000);
-    let cheap_next = tx(0, 1, 50_000);
-    m.add(cheap.clone(), &s, 0).unwrap();
-    m.add(cheap_next.clone(), &s, 0).unwrap();
-    m.add(tx(1, 0, 30_000), &s, 0).unwrap();
-    // Evicts sender 0's cheapest and, with it, its later nonce.
-    let rich = tx(2, 0, 25_000);
+    let cheapest = tx(0, 0, 10_000);
+    m.add(cheapest.clone(), &s, 0).unwrap();
+    m.add(tx(1, 0, 20_000), &s, 0).unwrap();
+    m.add(tx(2, 0, 30_000), &s, 0).unwrap();
+    let rich = tx(3, 0, 25_000);
     m.add(rich.clone(), &s, 0).unwrap();
-    assert!(!m.contains(&cheap.id()) && !m.contains(&cheap_next.id()));
-    assert!(m.contains(&rich.id()));
-    m.add(tx(3, 0, 26_000), &s, 0).unwrap();
+    assert!(!m.contains(&cheapest.id()) && m.contains(&rich.id()));
+    m.add(tx(4, 0, 26_000), &s, 0).unwrap();
     assert_eq!(m.len(), 3);
-    match m.add(tx(4, 0, 5_000), &s, 0) {
+    match m.add(tx(5, 0, 5_000), &s, 0) {
         Err(MempoolError::Full { min }) => assert_eq!(min, Amount(25_000)),
         other => panic!("{other:?}"),
     }
     assert_eq!(m.len(), 3);
+}
+
+#[test]
+fn eviction_never_leaves_a_gap_or_drops_a_parent_of_a_better_child() {
+    let (mut m, s) = pool(3);
+    let parent = tx(0, 0, 10_000);
+    let child = tx(0, 1, 50_000);
+    m.add(parent.clone(), &s, 0).unwrap();
+    m.add(child.clone(), &s, 0).unwrap();
+    m.add(tx(1, 0, 30_000), &s, 0).unwrap();
+    // Only queue tails may go: sender 0's tail pays 50 000, sender 1's 30 000.
+    assert!(matches!(
+        m.add(tx(2, 0, 25_000), &s, 0),
+        Err(MempoolError::Full { .. })
+    ));
+    m.add(tx(2, 0, 35_000), &s, 0).unwrap(); // evicts sender 1
+    assert!(m.contains(&parent.id()) && m.contains(&child.id()));
 }
 
 #[test]
@@ -134,7 +202,9 @@ fn templates_take_the_best_fees_in_nonce_order() {
     m.add(tx(2, 0, 40_000), &s, 0).unwrap();
     let picked = m.select(3 * TRANSFER_LEN);
     let fees: Vec<u64> = picked.iter().map(|t| t.fee.0).collect();
-    // Sender 0's 90 000 needs its 1 000 first; the 40 000 does not fit behind them.
+    // Greedy by fee over the queue heads: 50 000 and 40 000, then sender 0's 1 000,
+    // whose 90 000 child finds no room left (selection is per transfer, not per
+    // package of parent and child).
     assert_eq!(fees, vec![50_000, 40_000, 1_000]);
     let all = m.select(usize::MAX);
     let pos = |fee: u64| all.iter().position(|t| t.fee.0 == fee).unwrap();
@@ -163,7 +233,10 @@ fn save_and_load_round_trip_and_corruption_is_detected() {
     // Truncation is corruption.
     std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
     let (mut m4, _) = pool(100);
-    assert!(matches!(m4.load(&path, &s, 20), Err(MempoolLoadError::Corrupt(_))));
+    assert!(matches!(
+        m4.load(&path, &s, 20),
+        Err(MempoolLoadError::Corrupt(_))
+    ));
     assert!(m4.is_empty());
     // A missing file is an empty mempool.
     assert_eq!(m4.load(&dir.path().join("none"), &s, 20).unwrap(), 0);

@@ -38,7 +38,9 @@ pub struct MiningConfig {
 pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_ms: u64) -> Block {
     let params = chain.params();
     let tip = chain.tip();
-    let ctx = chain.child_context(&tip.id, now_ms).expect("the tip is in the index");
+    let ctx = chain
+        .child_context(&tip.id, now_ms)
+        .expect("the tip is in the index");
     let timestamp_ms = now_ms.max(median_time_past(&ctx.recent_timestamps_ms) + 1);
     let target = next_compact_target(
         &params.asert(),
@@ -48,15 +50,22 @@ pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_m
             anchor_timestamp_ms: ctx.anchor_timestamp_ms,
         },
     );
-    let room = params.max_block_bytes().saturating_sub(HEADER_LEN + 4 + COINBASE_LEN);
+    let room = params
+        .max_block_bytes()
+        .saturating_sub(HEADER_LEN + 4 + COINBASE_LEN);
     let transfers = mempool.select(room);
-    let fees = transfers.iter().fold(Amount::ZERO, |acc, t| acc.checked_add(t.fee).unwrap_or(acc));
+    let fees = transfers
+        .iter()
+        .fold(Amount::ZERO, |acc, t| acc.checked_add(t.fee).unwrap_or(acc));
     let height = tip.height + 1;
     let coinbase = Coinbase {
         chain_id: params.chain_id(),
         height,
         recipient: coinbase,
-        amount: params.subsidy(height).checked_add(fees).unwrap_or(Amount(u64::MAX)),
+        amount: params
+            .subsidy(height)
+            .checked_add(fees)
+            .unwrap_or(Amount(u64::MAX)),
     };
     let mut txs = Vec::with_capacity(transfers.len() + 1);
     txs.push(Transaction::Coinbase(coinbase));
@@ -90,6 +99,10 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
     let cancel = node.miner_cancel();
     while !node.is_shutting_down() {
         cancel.store(false, Ordering::SeqCst);
+        // A shutdown requested just before the reset above must not be lost.
+        if node.is_shutting_down() {
+            break;
+        }
         node.take_mempool_changed();
         let mut block = node.block_template(config.coinbase);
         let Ok(template) = Template::from_header(&block.header) else {
@@ -100,16 +113,25 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
         let started = Instant::now();
         let mut slice = 0u64;
         let solution = loop {
-            let range = NonceRange { start: slice * SLICE, end: (slice + 1) * SLICE };
+            let range = NonceRange {
+                start: slice * SLICE,
+                end: (slice + 1) * SLICE,
+            };
             let r = miner.search(&template, range, &cancel, Some(&hashes));
             if r.solution.is_some() || cancel.load(Ordering::Relaxed) {
                 break r.solution;
             }
             slice += 1;
+            if node.is_shutting_down() {
+                break None;
+            }
             if node.mempool_changed() && started.elapsed() >= TEMPLATE_REFRESH {
                 break None;
             }
-            if slice.checked_mul(SLICE).is_none_or(|s| s >= u64::MAX - SLICE) {
+            if slice
+                .checked_mul(SLICE)
+                .is_none_or(|s| s >= u64::MAX - SLICE)
+            {
                 break None;
             }
         };

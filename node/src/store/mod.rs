@@ -41,7 +41,9 @@ pub enum StoreError {
         expected_network: String,
     },
     /// Written by a newer Cairn whose format this one does not know.
-    #[error("database schema version {found} is newer than this node supports ({supported}); upgrade cairn-node")]
+    #[error(
+        "database schema version {found} is newer than this node supports ({supported}); upgrade cairn-node"
+    )]
     NewerSchema {
         /// Version on disk.
         found: u32,
@@ -77,7 +79,8 @@ impl std::fmt::Debug for StoreBatch<'_> {
 impl StoreBatch<'_> {
     /// Queues `key → value` in table `T`.
     pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) {
-        self.inner.put_cf(self.store.cf::<T>(), key.to_key(), value.to_value());
+        self.inner
+            .put_cf(self.store.cf::<T>(), key.to_key(), value.to_value());
     }
 
     /// Queues the removal of `key` from table `T`.
@@ -96,7 +99,9 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_keep_log_file_num(4);
-        let cfs = COLUMN_FAMILIES.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let cfs = COLUMN_FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         let store = Store { db };
         match store.get::<Meta>(&MetaKey::GenesisId)? {
@@ -106,16 +111,30 @@ impl Store {
         Ok(store)
     }
 
-    fn check_identity(&self, stored_genesis: &[u8], params: &ChainParams) -> Result<(), StoreError> {
-        let version = self.get::<Meta>(&MetaKey::SchemaVersion)?.unwrap_or_default();
+    fn check_identity(
+        &self,
+        stored_genesis: &[u8],
+        params: &ChainParams,
+    ) -> Result<(), StoreError> {
+        let version = self
+            .get::<Meta>(&MetaKey::SchemaVersion)?
+            .unwrap_or_default();
         let version = u32::from_le_bytes(
-            version.as_slice().try_into().map_err(|_| StoreError::Corrupt("schema version".into()))?,
+            version
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("schema version".into()))?,
         );
         if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: version, supported: SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         let stored = Hash(
-            stored_genesis.try_into().map_err(|_| StoreError::Corrupt("genesis id".into()))?,
+            stored_genesis
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("genesis id".into()))?,
         );
         if stored != params.genesis_id() {
             let network = self.get::<Meta>(&MetaKey::Network)?.unwrap_or_default();
@@ -135,8 +154,20 @@ impl Store {
         let mut b = self.batch();
         b.put::<Headers>(&id, &genesis.header);
         b.put::<Bodies>(&id, &Body(genesis.txs.clone()));
-        let work = genesis.header.target.to_target().map(|t| t.work()).unwrap_or_default();
-        b.put::<BlockIndex>(&id, &IndexEntry { cumulative_work: work, status: BlockStatus::Valid, seq: 0 });
+        let work = genesis
+            .header
+            .target
+            .to_target()
+            .map(|t| t.work())
+            .unwrap_or_default();
+        b.put::<BlockIndex>(
+            &id,
+            &IndexEntry {
+                cumulative_work: work,
+                status: BlockStatus::Valid,
+                seq: 0,
+            },
+        );
         b.put::<Heights>(&0, &id);
         for (i, tx) in genesis.txs.iter().enumerate() {
             let index = u32::try_from(i).map_err(|_| StoreError::Corrupt("genesis size".into()))?;
@@ -145,7 +176,10 @@ impl Store {
         for (addr, acc) in genesis_writes(params) {
             b.put::<Accounts>(&addr, &acc);
         }
-        b.put::<Meta>(&MetaKey::SchemaVersion, &SCHEMA_VERSION.to_le_bytes().to_vec());
+        b.put::<Meta>(
+            &MetaKey::SchemaVersion,
+            &SCHEMA_VERSION.to_le_bytes().to_vec(),
+        );
         b.put::<Meta>(&MetaKey::Network, &params.name().as_bytes().to_vec());
         b.put::<Meta>(&MetaKey::Tip, &id.0.to_vec());
         // Genesis id last in key order does not matter: the batch is atomic.
@@ -168,16 +202,23 @@ impl Store {
     }
 
     /// Every entry of table `T`, in key order.
-    pub fn iter<T: Table>(&self) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + '_ {
-        self.db.iterator_cf(self.cf::<T>(), IteratorMode::Start).map(|item| {
-            let (k, v) = item?;
-            Ok((T::Key::from_key(&k)?, T::Value::from_value(&v)?))
-        })
+    pub fn iter<T: Table>(
+        &self,
+    ) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + '_ {
+        self.db
+            .iterator_cf(self.cf::<T>(), IteratorMode::Start)
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((T::Key::from_key(&k)?, T::Value::from_value(&v)?))
+            })
     }
 
     /// A new, empty batch.
     pub fn batch(&self) -> StoreBatch<'_> {
-        StoreBatch { store: self, inner: WriteBatch::default() }
+        StoreBatch {
+            store: self,
+            inner: WriteBatch::default(),
+        }
     }
 
     /// Commits a batch atomically (through the write-ahead log: a killed process loses
@@ -191,8 +232,14 @@ impl Store {
 
     /// The main-chain tip recorded on disk.
     pub fn tip(&self) -> Result<BlockId, StoreError> {
-        let raw = self.get::<Meta>(&MetaKey::Tip)?.ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
-        Ok(Hash(raw.as_slice().try_into().map_err(|_| StoreError::Corrupt("tip".into()))?))
+        let raw = self
+            .get::<Meta>(&MetaKey::Tip)?
+            .ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        Ok(Hash(
+            raw.as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("tip".into()))?,
+        ))
     }
 
     /// Approximate bytes on disk per column family.
@@ -203,7 +250,12 @@ impl Store {
                 let size = self
                     .db
                     .cf_handle(name)
-                    .and_then(|cf| self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size").ok().flatten())
+                    .and_then(|cf| {
+                        self.db
+                            .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
+                            .ok()
+                            .flatten()
+                    })
                     .unwrap_or(0);
                 (*name, size)
             })

@@ -186,7 +186,9 @@ impl Key for Address {
         self.0.to_vec()
     }
     fn from_key(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(Address(bytes.try_into().map_err(|e| corrupt("address key", e))?))
+        Ok(Address(
+            bytes.try_into().map_err(|e| corrupt("address key", e))?,
+        ))
     }
 }
 
@@ -195,7 +197,9 @@ impl Key for u64 {
         self.to_be_bytes().to_vec()
     }
     fn from_key(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(u64::from_be_bytes(bytes.try_into().map_err(|e| corrupt("height key", e))?))
+        Ok(u64::from_be_bytes(
+            bytes.try_into().map_err(|e| corrupt("height key", e))?,
+        ))
     }
 }
 
@@ -243,14 +247,20 @@ impl Value for IndexEntry {
         if bytes.len() != 41 {
             return Err(StoreError::Corrupt("index entry length".into()));
         }
-        let work = cairn_core::Work::from_be_bytes(bytes[..32].try_into().map_err(|e| corrupt("work", e))?);
+        let work = cairn_core::Work::from_be_bytes(
+            bytes[..32].try_into().map_err(|e| corrupt("work", e))?,
+        );
         let status = match bytes[32] {
             1 => BlockStatus::Valid,
             2 => BlockStatus::Invalid,
             s => return Err(StoreError::Corrupt(format!("block status {s}"))),
         };
         let seq = u64::from_le_bytes(bytes[33..].try_into().map_err(|e| corrupt("seq", e))?);
-        Ok(IndexEntry { cumulative_work: work, status, seq })
+        Ok(IndexEntry {
+            cumulative_work: work,
+            status,
+            seq,
+        })
     }
 }
 
@@ -282,10 +292,14 @@ impl Value for Body {
     }
     fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
         let mut r = cairn_core::encoding::Reader::new(bytes);
-        let n = r.count(usize::MAX, cairn_core::tx::COINBASE_LEN).map_err(|e| corrupt("body", e))?;
+        let n = r
+            .count(usize::MAX, cairn_core::tx::COINBASE_LEN)
+            .map_err(|e| corrupt("body", e))?;
         let mut txs = Vec::with_capacity(n);
         for _ in 0..n {
-            txs.push(cairn_core::Transaction::decode_from(&mut r).map_err(|e| corrupt("body tx", e))?);
+            txs.push(
+                cairn_core::Transaction::decode_from(&mut r).map_err(|e| corrupt("body tx", e))?,
+            );
         }
         r.finish().map_err(|e| corrupt("body", e))?;
         Ok(Body(txs))
