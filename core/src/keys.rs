@@ -72,26 +72,61 @@ impl PublicKey {
     }
 
     /// Verifies `sig` over `msg` under the strict rules in the module docs.
+    ///
+    /// The common case (a valid signature) costs one dalek `verify_strict` plus a byte
+    /// comparison; only a failure pays for working out which rule failed.
     pub fn verify_strict(&self, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
-        let key = decode_point(&self.0).ok_or(SignatureError::InvalidPublicKey)?;
+        // dalek's verify_strict rejects small-order A and R, non-canonical S, and (by
+        // comparing the recomputed R with the given bytes) non-canonical R. It accepts a
+        // non-canonical A encoding (y ≥ p), so that is checked here first.
+        let ok = is_canonical_y(&self.0)
+            && VerifyingKey::from_bytes(&self.0).is_ok_and(|vk| {
+                vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0))
+                    .is_ok()
+            });
+        if ok {
+            return Ok(());
+        }
+        Err(self.diagnose(sig))
+    }
+
+    /// Which strict rule a failing signature breaks.
+    fn diagnose(&self, sig: &Signature) -> SignatureError {
+        let Some(key) = decode_point(&self.0) else {
+            return SignatureError::InvalidPublicKey;
+        };
         if key.is_small_order() {
-            return Err(SignatureError::SmallOrderPublicKey);
+            return SignatureError::SmallOrderPublicKey;
         }
         let r_bytes: [u8; 32] = sig.0[..32].try_into().expect("64-byte signature");
         let s_bytes: [u8; 32] = sig.0[32..].try_into().expect("64-byte signature");
-        let r = decode_point(&r_bytes).ok_or(SignatureError::InvalidR)?;
+        let Some(r) = decode_point(&r_bytes) else {
+            return SignatureError::InvalidR;
+        };
         if r.is_small_order() {
-            return Err(SignatureError::SmallOrderR);
+            return SignatureError::SmallOrderR;
         }
         if Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).is_none() {
-            return Err(SignatureError::NonCanonicalS);
+            return SignatureError::NonCanonicalS;
         }
-        // Every strict precondition holds; dalek's verify_strict re-checks them and then
-        // the cofactorless equation.
-        let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::InvalidPublicKey)?;
-        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0))
-            .map_err(|_| SignatureError::Mismatch)
+        SignatureError::Mismatch
     }
+}
+
+/// Whether the y coordinate of an encoded point (the low 255 bits) is below
+/// p = 2^255 − 19. (The one other non-canonical form, a set sign bit with x = 0, only
+/// encodes points of small order, which are rejected anyway.)
+fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+    // Little-endian compare of y with p = 0x7fff…ffed.
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    for i in (1..32).rev() {
+        let p_byte = if i == 31 { 0x7f } else { 0xff };
+        if y[i] != p_byte {
+            return y[i] < p_byte;
+        }
+    }
+    y[0] < 0xed
 }
 
 /// Decodes a point, insisting on the canonical encoding (re-encoding gives the input).
@@ -332,6 +367,31 @@ mod tests {
             sk.public_key().verify_strict(b"m", &sig),
             Err(SignatureError::InvalidR)
         );
+    }
+
+    #[test]
+    fn canonical_y_boundary() {
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert!(!is_canonical_y(&p));
+        let mut below = p;
+        below[0] = 0xec;
+        assert!(is_canonical_y(&below));
+        // The sign bit does not count.
+        below[31] |= 0x80;
+        assert!(is_canonical_y(&below));
+        assert!(is_canonical_y(&[0; 32]));
+        // Fast path and diagnosis agree on every rule for mutated signatures.
+        let sk = key(9);
+        let sig = sk.sign(b"m");
+        for i in 0..64 {
+            let mut s2 = sig;
+            s2.0[i] ^= 0x40;
+            let r = sk.public_key().verify_strict(b"m", &s2);
+            assert!(r.is_err());
+            assert_eq!(r.unwrap_err(), sk.public_key().diagnose(&s2));
+        }
     }
 
     #[test]

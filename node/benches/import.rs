@@ -25,13 +25,7 @@ fn main() {
         .unwrap_or(20);
     let params = easy_params();
     let keys: Vec<SecretKey> = (0..ACCOUNTS)
-        .map(|i| {
-            SecretKey::from_seed(
-                &blake3::hash(&(i as u64).to_le_bytes())
-                    .as_bytes()
-                    .to_owned(),
-            )
-        })
+        .map(|i| SecretKey::from_seed(blake3::hash(&(i as u64).to_le_bytes()).as_bytes()))
         .collect();
     let mut b = ChainBuilder::new(params.clone());
     let chain_id = params.chain_id();
@@ -46,7 +40,7 @@ fn main() {
             from,
             chain_id,
             k.address(),
-            Amount(1_000_000_000_000),
+            Amount(100_000_000_000),
             Amount(1_000),
             nonce,
         ));

@@ -183,7 +183,8 @@ impl Chain {
             .ok_or_else(|| StoreError::Corrupt(format!("tip {tip} not in the block index")))?
             .header
             .height;
-        let mut main = Vec::with_capacity(tip_height as usize + 1);
+        let mut main =
+            Vec::with_capacity(usize::try_from(tip_height).unwrap_or(0).saturating_add(1));
         for h in 0..=tip_height {
             let id = store
                 .get::<Heights>(&h)?
@@ -339,8 +340,12 @@ impl Chain {
             }
         }
         let outcome = first?;
-        if let Some(n) = self.index.get(&id) {
-            if n.status == BlockStatus::Invalid {
+        if self
+            .index
+            .get(&id)
+            .is_some_and(|n| n.status == BlockStatus::Invalid)
+        {
+            {
                 // It failed a state rule (or its branch did) while being connected.
                 return Err(match self.failures.iter().find(|(f, _)| *f == id) {
                     Some((_, reason)) => ChainError::Rejected {
@@ -463,10 +468,10 @@ impl Chain {
     fn remember_invalid(&mut self, id: BlockId, reason: Invalidity) {
         if self.invalid.insert(id, reason).is_none() {
             self.invalid_order.push_back(id);
-            if self.invalid_order.len() > MAX_REMEMBERED_INVALID {
-                if let Some(old) = self.invalid_order.pop_front() {
-                    self.invalid.remove(&old);
-                }
+            if self.invalid_order.len() > MAX_REMEMBERED_INVALID
+                && let Some(old) = self.invalid_order.pop_front()
+            {
+                self.invalid.remove(&old);
             }
         }
     }

@@ -37,10 +37,12 @@ impl OrphanPool {
         while !self.order.is_empty()
             && (self.blocks.len() >= self.max_blocks || self.bytes + size > self.max_bytes)
         {
-            if let Some(old) = self.order.pop_front() {
-                if let Some(b) = self.blocks.remove(&old) {
-                    self.bytes -= b.encoded_len();
-                }
+            if let Some(b) = self
+                .order
+                .pop_front()
+                .and_then(|old| self.blocks.remove(&old))
+            {
+                self.bytes -= b.encoded_len();
             }
         }
         self.bytes += size;

@@ -129,7 +129,10 @@ fn reorg(depth: usize) {
     assert_eq!(accounts_bytes(&chain), replay);
     assert_ne!(accounts_bytes(&chain), state_a);
     for h in 0..=chain.tip().height {
-        assert_eq!(chain.block_id_at(h), Some(b.blocks[h as usize].id()));
+        assert_eq!(
+            chain.block_id_at(h),
+            Some(b.blocks[usize::try_from(h).unwrap()].id())
+        );
     }
 }
 
@@ -348,4 +351,39 @@ fn stores_of_other_networks_or_newer_schemas_are_refused() {
         Store::open(dir.path(), &easy_params()),
         Err(StoreError::NewerSchema { found: 99, .. })
     ));
+}
+
+#[test]
+fn a_reorganisation_cut_short_by_a_crash_is_finished_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut a = ChainBuilder::new(params.clone());
+    let common = extend(&mut a, 3, 1_000);
+    let mut b = a.clone();
+    b.miner = SecretKey::from_seed(&[0x44; 32]).address();
+    let branch_a = extend(&mut a, 5, 1_000);
+    let branch_b = extend(&mut b, 7, 1_000);
+    for k in [1usize, 4, 7] {
+        let dir = dir.path().join(format!("k{k}"));
+        let mut chain = open(&dir, &params);
+        submit_all(&mut chain, &common);
+        submit_all(&mut chain, &branch_a);
+        submit_all(&mut chain, &branch_b);
+        assert_eq!(chain.tip().id, b.tip().id());
+        // Roll back as a crash between the batches of a reorganisation would leave
+        // it: the tip part-way down, every block of both branches stored.
+        for _ in 0..k {
+            chain.disconnect_tip().unwrap();
+        }
+        drop(chain);
+        let chain = open(&dir, &params);
+        assert_eq!(chain.tip().id, b.tip().id(), "k = {k}");
+        let replay: Vec<(Vec<u8>, Vec<u8>)> = b
+            .state
+            .accounts
+            .iter()
+            .map(|(a, acc)| (a.0.to_vec(), acc.to_bytes()))
+            .collect();
+        assert_eq!(accounts_bytes(&chain), replay);
+    }
 }

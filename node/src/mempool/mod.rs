@@ -407,7 +407,8 @@ impl Mempool {
         let tmp = path.with_extension("tmp");
         let mut out = Vec::with_capacity(12 + self.entries.len() * (8 + TRANSFER_LEN));
         out.extend_from_slice(MEMPOOL_MAGIC);
-        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        let count = u32::try_from(self.entries.len()).map_err(std::io::Error::other)?;
+        out.extend_from_slice(&count.to_le_bytes());
         let mut entries: Vec<&Entry> = self.entries.values().collect();
         entries.sort_by_key(|e| e.seq);
         for e in entries {

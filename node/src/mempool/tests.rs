@@ -87,7 +87,7 @@ fn fee_and_validity_rules() {
         m.add(t, &s, 0),
         Err(MempoolError::AlreadyKnown(_))
     ));
-    assert!(m.is_empty() == false && m.len() == 1);
+    assert!(!m.is_empty() && m.len() == 1);
 }
 
 #[test]

@@ -284,7 +284,8 @@ impl Value for TxLocation {
 impl Value for Body {
     fn to_value(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + self.0.iter().map(Encode::encoded_len).sum::<usize>());
-        out.extend_from_slice(&(self.0.len() as u32).to_le_bytes());
+        let count = u32::try_from(self.0.len()).expect("a block's transaction count fits u32");
+        out.extend_from_slice(&count.to_le_bytes());
         for tx in &self.0 {
             tx.encode_to(&mut out);
         }
