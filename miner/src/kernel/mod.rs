@@ -387,22 +387,20 @@ macro_rules! simd_round {
 /// `word7` the last round runs only the two G functions that produce `v[7]` and
 /// `v[15]`, the words of output word 7.
 macro_rules! simd_rounds {
-    ($v:ident, $m:ident, full) => {{
+    (@first_six $v:ident, $m:ident) => {{
         $crate::kernel::simd_g!($v, 0, 5, 10, 15, $m[8], $m[9]);
         $crate::kernel::simd_round!($v, $m, 1);
         $crate::kernel::simd_round!($v, $m, 2);
         $crate::kernel::simd_round!($v, $m, 3);
         $crate::kernel::simd_round!($v, $m, 4);
         $crate::kernel::simd_round!($v, $m, 5);
+    }};
+    ($v:ident, $m:ident, full) => {{
+        $crate::kernel::simd_rounds!(@first_six $v, $m);
         $crate::kernel::simd_round!($v, $m, 6);
     }};
     ($v:ident, $m:ident, word7) => {{
-        $crate::kernel::simd_g!($v, 0, 5, 10, 15, $m[8], $m[9]);
-        $crate::kernel::simd_round!($v, $m, 1);
-        $crate::kernel::simd_round!($v, $m, 2);
-        $crate::kernel::simd_round!($v, $m, 3);
-        $crate::kernel::simd_round!($v, $m, 4);
-        $crate::kernel::simd_round!($v, $m, 5);
+        $crate::kernel::simd_rounds!(@first_six $v, $m);
         let s = &$crate::kernel::MSG_SCHEDULE[6];
         $crate::kernel::simd_g4!(
             $v,
@@ -418,8 +416,103 @@ macro_rules! simd_rounds {
         );
     }};
 }
+
+/// The per-backend entry points, written once: `splat_all`, `to_array`, `setup`,
+/// `scan` and `hash_batch`, compiled with the backend's target features `$feat`. The
+/// expanding module provides `V`, `LANES`, `add`, `xor`, `rot16`, `rot12`, `rot8`,
+/// `rot7`, `splat`, `offsets` (the lane indices 0..LANES) and `le_mask` (bit `i` set
+/// when lane `i` of the first vector is at most the same lane of the second).
+macro_rules! simd_backend {
+    ($feat:literal) => {
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn splat_all<const N: usize>(words: &[u32; N]) -> [V; N] {
+            let mut out = [splat(0); N];
+            for (o, w) in out.iter_mut().zip(words) {
+                *o = splat(*w);
+            }
+            out
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn to_array(x: V) -> [u32; LANES] {
+            // SAFETY: the vector and `[u32; LANES]` have the same size and every bit
+            // pattern is a valid value of both.
+            unsafe { core::mem::transmute::<V, [u32; LANES]>(x) }
+        }
+
+        /// The per-lane state and message for the `LANES` nonces from `base`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn setup(ms: &Midstate, pre: &[V; 8], base: u64) -> ([V; 16], [Option<V>; 16]) {
+            let lo = add(splat(base as u32), offsets());
+            let hi = splat((base >> 32) as u32);
+            let m = [
+                Some(pre[0]),
+                Some(pre[1]),
+                Some(pre[2]),
+                Some(pre[3]),
+                Some(pre[4]),
+                Some(pre[5]),
+                Some(pre[6]),
+                Some(pre[7]),
+                Some(lo),
+                Some(hi),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ];
+            (splat_all(&ms.v), m)
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(super) fn scan(
+            ms: &Midstate,
+            start: u64,
+            batches: u32,
+            target_hi: u32,
+        ) -> Option<(u64, u32)> {
+            let pre = splat_all(&ms.m);
+            let target = splat(target_hi);
+            for b in 0..u64::from(batches) {
+                let base = start + b * BATCH;
+                let mut mask = 0u32;
+                for chunk in 0..BATCH_LEN / LANES {
+                    let (mut v, m) = setup(ms, &pre, base + (chunk * LANES) as u64);
+                    $crate::kernel::simd_rounds!(v, m, word7);
+                    mask |= le_mask(xor(v[7], v[15]), target) << (chunk * LANES);
+                }
+                if mask != 0 {
+                    return Some((base, mask));
+                }
+            }
+            None
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH_LEN] {
+            let pre = splat_all(&ms.m);
+            let mut out = [[0u32; 8]; BATCH_LEN];
+            for chunk in 0..BATCH_LEN / LANES {
+                let (mut v, m) = setup(ms, &pre, start + (chunk * LANES) as u64);
+                $crate::kernel::simd_rounds!(v, m, full);
+                for w in 0..8 {
+                    for (lane, word) in to_array(xor(v[w], v[w + 8])).into_iter().enumerate() {
+                        out[chunk * LANES + lane][w] = word;
+                    }
+                }
+            }
+            out
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
-pub(crate) use {simd_g, simd_g4, simd_round, simd_rounds};
+pub(crate) use {simd_backend, simd_g, simd_g4, simd_round, simd_rounds};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{BATCH, BATCH_LEN, Midstate, simd_rounds};
+use super::{BATCH, BATCH_LEN, Midstate};
 
 type V = __m128i;
 const LANES: usize = 4;
@@ -58,47 +58,8 @@ fn splat(x: u32) -> V {
 
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
-fn splat_all<const N: usize>(words: &[u32; N]) -> [V; N] {
-    let mut out = [splat(0); N];
-    for (o, w) in out.iter_mut().zip(words) {
-        *o = splat(*w);
-    }
-    out
-}
-
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-fn to_array(x: V) -> [u32; LANES] {
-    // SAFETY: `__m128i` and `[u32; 4]` have the same size and every bit pattern is a
-    // valid value of both.
-    unsafe { core::mem::transmute::<V, [u32; LANES]>(x) }
-}
-
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-fn setup(ms: &Midstate, pre: &[V; 8], base: u64) -> ([V; 16], [Option<V>; 16]) {
-    let offsets = _mm_setr_epi32(0, 1, 2, 3);
-    let lo = add(splat(base as u32), offsets);
-    let hi = splat((base >> 32) as u32);
-    let m = [
-        Some(pre[0]),
-        Some(pre[1]),
-        Some(pre[2]),
-        Some(pre[3]),
-        Some(pre[4]),
-        Some(pre[5]),
-        Some(pre[6]),
-        Some(pre[7]),
-        Some(lo),
-        Some(hi),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ];
-    (splat_all(&ms.v), m)
+fn offsets() -> V {
+    _mm_setr_epi32(0, 1, 2, 3)
 }
 
 /// Lanes whose word is at most the target (no unsigned compare in SSE4.1: `w ≤ t` iff
@@ -110,37 +71,4 @@ fn le_mask(w: V, t: V) -> u32 {
     _mm_movemask_ps(_mm_castsi128_ps(le)) as u32
 }
 
-#[target_feature(enable = "sse4.1,ssse3")]
-pub(super) fn scan(ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> Option<(u64, u32)> {
-    let pre = splat_all(&ms.m);
-    let target = splat(target_hi);
-    for b in 0..u64::from(batches) {
-        let base = start + b * BATCH;
-        let mut mask = 0u32;
-        for chunk in 0..BATCH_LEN / LANES {
-            let (mut v, m) = setup(ms, &pre, base + (chunk * LANES) as u64);
-            simd_rounds!(v, m, word7);
-            mask |= le_mask(xor(v[7], v[15]), target) << (chunk * LANES);
-        }
-        if mask != 0 {
-            return Some((base, mask));
-        }
-    }
-    None
-}
-
-#[target_feature(enable = "sse4.1,ssse3")]
-pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH_LEN] {
-    let pre = splat_all(&ms.m);
-    let mut out = [[0u32; 8]; BATCH_LEN];
-    for chunk in 0..BATCH_LEN / LANES {
-        let (mut v, m) = setup(ms, &pre, start + (chunk * LANES) as u64);
-        simd_rounds!(v, m, full);
-        for w in 0..8 {
-            for (lane, word) in to_array(xor(v[w], v[w + 8])).into_iter().enumerate() {
-                out[chunk * LANES + lane][w] = word;
-            }
-        }
-    }
-    out
-}
+super::simd_backend!("sse4.1,ssse3");

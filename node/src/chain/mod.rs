@@ -134,6 +134,8 @@ pub struct Chain {
     /// Set while activating; still set at the next activation only if an error cut
     /// the last one short: then every stored block is reconsidered.
     interrupted: bool,
+    /// The block just stored, so connecting it does not read it back from disk.
+    fresh: Option<Block>,
 }
 
 impl Chain {
@@ -207,6 +209,7 @@ impl Chain {
             pending: TipChange::default(),
             failures: Vec::new(),
             interrupted: false,
+            fresh: None,
         };
         // Descendants of invalid blocks are invalid.
         let invalid: Vec<BlockId> = chain
@@ -460,8 +463,11 @@ impl Chain {
             },
         );
         self.children.entry(prev).or_default().push(id);
+        self.fresh = Some(block);
         let hint = if self.interrupted { None } else { Some(id) };
-        self.activate_best_chain(hint)?;
+        let result = self.activate_best_chain(hint);
+        self.fresh = None;
+        result?;
         Ok(SubmitOutcome::SideChain) // the caller looks at the pending change
     }
 
@@ -582,9 +588,12 @@ impl Chain {
 
     /// Connects the stored block `id`, whose parent is the tip: one atomic batch.
     fn connect(&mut self, id: &BlockId) -> Result<Block, ChainError> {
-        let block = self
-            .block(id)?
-            .ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?;
+        let block = match self.fresh.take_if(|b| b.id() == *id) {
+            Some(b) => b,
+            None => self
+                .block(id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?,
+        };
         let effect = match apply_block(&*self.store, &block, &self.params) {
             Ok(e) => e,
             Err(ApplyError::Reject(reason)) => {

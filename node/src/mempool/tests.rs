@@ -241,3 +241,25 @@ fn save_and_load_round_trip_and_corruption_is_detected() {
     // A missing file is an empty mempool.
     assert_eq!(m4.load(&dir.path().join("none"), &s, 20).unwrap(), 0);
 }
+
+#[test]
+fn truncated_or_bit_flipped_transfers_change_nothing() {
+    let (mut m, s) = pool(100);
+    m.add(tx(1, 0, 2_000), &s, 0).unwrap();
+    let before = m.transfers();
+    let good = Transaction::Transfer(tx(0, 0, 2_000)).to_bytes();
+    for i in 0..good.len() {
+        for mutant in [good[..i].to_vec(), {
+            let mut b = good.clone();
+            b[i] ^= 0x10;
+            b
+        }] {
+            let Ok(Transaction::Transfer(t)) = Transaction::from_bytes(&mutant) else {
+                continue;
+            };
+            // Decodes: then a rule must refuse it (signature, chain id, fee, nonce…).
+            assert!(m.add(t, &s, 0).is_err(), "mutant at byte {i} admitted");
+            assert_eq!(m.transfers(), before);
+        }
+    }
+}
