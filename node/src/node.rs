@@ -155,17 +155,21 @@ impl Node {
         let result = inner.chain.submit_block(block, now);
         // The tip can move even when the block is refused (a reorganisation to its
         // branch cut short by an invalid block): follow it either way.
+        let taken;
         let change = match &result {
-            Ok(SubmitOutcome::NewTip(change)) => change.clone(),
-            _ => inner.chain.take_change(),
+            Ok(SubmitOutcome::NewTip(change)) => change,
+            _ => {
+                taken = inner.chain.take_change();
+                &taken
+            }
         };
         if !change.connected.is_empty() || !change.disconnected.is_empty() {
             self.signals.cancel.store(true, Ordering::SeqCst);
             let Inner { chain, mempool } = &mut *inner;
-            if let Err(e) = mempool.update(&**chain.store(), returned_transfers(&change), now) {
+            if let Err(e) = mempool.update(&**chain.store(), returned_transfers(change), now) {
                 warn!(target: "mempool", "revalidation failed: {e}");
             }
-            log_tip_change(&previous, &chain.tip(), &change, &source);
+            log_tip_change(&previous, &chain.tip(), change, &source);
         }
         result
     }
@@ -228,6 +232,9 @@ fn mempool_path(datadir: &Path) -> PathBuf {
 
 /// Transfers of disconnected blocks that are not in the blocks connected instead.
 fn returned_transfers(change: &TipChange) -> Vec<Transfer> {
+    if change.disconnected.is_empty() {
+        return Vec::new(); // the common case: hash nothing
+    }
     let confirmed: std::collections::HashSet<TxId> =
         change.connected.iter().flat_map(|b| b.txids()).collect();
     change
