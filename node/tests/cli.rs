@@ -64,3 +64,33 @@ fn dev_and_genesis_conflict() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn bad_flags_are_clear_errors_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--dev", "--coinbase", "cairn1notanaddress"],
+            "invalid address",
+        ),
+        (&["--dev", "--mine-backend", "gpu"], "unknown backend"),
+        (&["--mine"], "--mine needs --coinbase"),
+        (&["--dev-tx-rate", "5"], "--dev"),
+    ];
+    for (args, expect) in cases {
+        let out = node()
+            .args(args)
+            .arg("--datadir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

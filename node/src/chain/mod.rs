@@ -280,14 +280,13 @@ impl Chain {
     pub fn child_context(&self, parent: &BlockId, now_ms: u64) -> Option<HeaderContext> {
         let p = self.index.get(parent)?;
         let mut recent = Vec::with_capacity(MEDIAN_TIME_SPAN);
-        let mut cur = Some((*parent, p));
-        while let Some((id, n)) = cur {
+        let mut cur = Some(p);
+        while let Some(n) = cur {
             recent.push(n.header.timestamp_ms);
             if recent.len() == MEDIAN_TIME_SPAN || n.header.height == 0 {
                 break;
             }
-            cur = self.index.get(&n.header.prev).map(|x| (n.header.prev, x));
-            let _ = id;
+            cur = self.index.get(&n.header.prev);
         }
         recent.reverse();
         Some(HeaderContext {
@@ -376,7 +375,7 @@ impl Chain {
     }
 
     /// Validates and stores one block, and activates it if it has the most work.
-    fn submit_one(&mut self, block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
+    fn submit_one(&mut self, mut block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
         let id = block.id();
         if let Some(n) = self.index.get(&id) {
             return if n.status == BlockStatus::Invalid {
@@ -442,7 +441,10 @@ impl Chain {
         self.next_seq += 1;
         let mut b = self.store.batch();
         b.put::<Headers>(&id, &block.header);
-        b.put::<Bodies>(&id, &Body(block.txs.clone()));
+        // Move the transactions into the stored value and back: no copy of the body.
+        let body = Body(std::mem::take(&mut block.txs));
+        b.put::<Bodies>(&id, &body);
+        block.txs = body.0;
         b.put::<BlockIndex>(
             &id,
             &IndexEntry {

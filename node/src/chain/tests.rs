@@ -23,6 +23,15 @@ fn accounts_bytes(chain: &Chain) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// The accounts of an independent in-memory replay, in the store's byte form.
+fn replay_bytes(b: &ChainBuilder) -> Vec<(Vec<u8>, Vec<u8>)> {
+    b.state
+        .accounts
+        .iter()
+        .map(|(a, acc)| (a.0.to_vec(), acc.to_bytes()))
+        .collect()
+}
+
 fn total_balance(chain: &Chain) -> u128 {
     chain
         .store()
@@ -120,13 +129,7 @@ fn reorg(depth: usize) {
         params.supply_at(chain.tip().height).0 as u128
     );
     // The store agrees with an independent replay of branch B.
-    let replay: Vec<(Vec<u8>, Vec<u8>)> = b
-        .state
-        .accounts
-        .iter()
-        .map(|(a, acc)| (a.0.to_vec(), acc.to_bytes()))
-        .collect();
-    assert_eq!(accounts_bytes(&chain), replay);
+    assert_eq!(accounts_bytes(&chain), replay_bytes(&b));
     assert_ne!(accounts_bytes(&chain), state_a);
     for h in 0..=chain.tip().height {
         assert_eq!(
@@ -378,12 +381,6 @@ fn a_reorganisation_cut_short_by_a_crash_is_finished_on_restart() {
         drop(chain);
         let chain = open(&dir, &params);
         assert_eq!(chain.tip().id, b.tip().id(), "k = {k}");
-        let replay: Vec<(Vec<u8>, Vec<u8>)> = b
-            .state
-            .accounts
-            .iter()
-            .map(|(a, acc)| (a.0.to_vec(), acc.to_bytes()))
-            .collect();
-        assert_eq!(accounts_bytes(&chain), replay);
+        assert_eq!(accounts_bytes(&chain), replay_bytes(&b));
     }
 }

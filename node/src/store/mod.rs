@@ -241,26 +241,6 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt("tip".into()))?,
         ))
     }
-
-    /// Approximate bytes on disk per column family.
-    pub fn sizes(&self) -> Vec<(&'static str, u64)> {
-        COLUMN_FAMILIES
-            .iter()
-            .map(|name| {
-                let size = self
-                    .db
-                    .cf_handle(name)
-                    .and_then(|cf| {
-                        self.db
-                            .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
-                            .ok()
-                            .flatten()
-                    })
-                    .unwrap_or(0);
-                (*name, size)
-            })
-            .collect()
-    }
 }
 
 impl AccountView for Store {
