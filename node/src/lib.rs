@@ -5,19 +5,28 @@
 //! connected through [`store`] write batches) → the [`mempool`] follows the new tip →
 //! the [`mining`] loop restarts on it.
 //!
+//! Blocks and transfers from peers arrive through [`network`] (gossip, validated by the
+//! node behind the [`network::ChainAccess`] trait) and [`sync`] (headers first, then
+//! bodies), and go into the same `Node::submit_block`.
+//!
 //! Layout: `store/` RocksDB and its typed tables, `chain/` block tree, fork choice and
 //! reorganisation, `mempool/` pending transfers, `mining/` templates and the built-in
-//! miner, `node.rs` the wiring.
+//! miner, `network/` libp2p, `sync/` block download, `node.rs` the node,
+//! `service.rs` the node with its network, sync and miner.
 
 pub mod chain;
 pub mod mempool;
 pub mod mining;
+pub mod network;
 pub mod node;
+pub mod service;
 pub mod store;
+pub mod sync;
 
 use std::path::PathBuf;
 
-pub use crate::node::{BlockSource, Node, NodeConfig};
+pub use crate::node::{BlockSource, Node, NodeConfig, NodeEvent, TxSource};
+pub use crate::service::{Service, ServiceConfig};
 
 /// Everything that can stop a node from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -31,4 +40,10 @@ pub enum NodeError {
     /// The chain could not be loaded.
     #[error(transparent)]
     Chain(#[from] chain::ChainError),
+    /// The network could not start.
+    #[error(transparent)]
+    Network(#[from] network::NetworkError),
+    /// A thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
 }

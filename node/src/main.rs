@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,9 +10,12 @@ use cairn_core::genesis::dev_keys;
 use cairn_core::{Address, Amount, ChainParams, Transfer};
 use cairn_miner::Backend;
 use cairn_node::mempool::MempoolConfig;
-use cairn_node::mining::{self, MiningConfig};
-use cairn_node::{Node, NodeConfig};
+use cairn_node::mining::MiningConfig;
+use cairn_node::network::NetworkConfig;
+use cairn_node::sync::SyncConfig;
+use cairn_node::{Node, NodeConfig, Service, ServiceConfig};
 use clap::Parser;
+use libp2p::Multiaddr;
 use tracing::{info, warn};
 
 /// Runs a Cairn full node: keeps the ledger in RocksDB and can mine.
@@ -45,13 +46,39 @@ struct Cli {
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8645")]
     rpc_listen: SocketAddr,
 
-    /// Peer-to-peer listen address, a libp2p multiaddr (used from the p2p release on).
+    /// Peer-to-peer listen address, a libp2p multiaddr (repeatable). Port 0 picks a
+    /// free port.
     #[arg(
         long,
         value_name = "MULTIADDR",
         default_value = "/ip4/0.0.0.0/tcp/8646"
     )]
-    listen: String,
+    listen: Vec<Multiaddr>,
+
+    /// A peer to connect to at start, e.g. /ip4/192.0.2.7/tcp/8646 (repeatable; a
+    /// trailing /p2p/<peer id> is optional).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootnode: Vec<Multiaddr>,
+
+    /// Find peers on the local network with mDNS.
+    #[arg(long)]
+    mdns: bool,
+
+    /// Run without any peer-to-peer networking.
+    #[arg(long, conflicts_with_all = ["bootnode", "mdns"])]
+    offline: bool,
+
+    /// Most inbound peer connections.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_inbound: u32,
+
+    /// Outbound peer connections to keep.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    outbound: u32,
+
+    /// How long a misbehaving peer stays banned, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    ban_seconds: u64,
 
     /// Log filter, e.g. `info` or `info,chain=debug` (RUST_LOG overrides it).
     #[arg(long, value_name = "FILTER", default_value = "info")]
@@ -154,7 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         (true, Some(b)) => b.checked()?,
         (true, None) => Backend::from_env()?,
     };
-    let config = NodeConfig {
+    let node_config = NodeConfig {
         params: params.clone(),
         datadir: datadir.clone(),
         mempool: MempoolConfig {
@@ -162,6 +189,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             min_fee: Amount(cli.min_fee),
             ..MempoolConfig::default()
         },
+    };
+    let network = (!cli.offline).then(|| NetworkConfig {
+        listen: cli.listen.clone(),
+        bootnodes: cli.bootnode.clone(),
+        mdns: cli.mdns,
+        max_inbound: cli.max_inbound,
+        target_outbound: cli.outbound,
+        ban_duration: Duration::from_secs(cli.ban_seconds),
+        ..NetworkConfig::new(&datadir)
+    });
+    let mining = match (mine, coinbase) {
+        (true, Some(coinbase)) => Some(MiningConfig {
+            coinbase,
+            threads: cli.mine_threads.unwrap_or(0),
+            backend,
+        }),
+        _ => None,
     };
     info!(
         target: "node",
@@ -172,43 +216,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         datadir = %datadir.display(),
         "starting"
     );
-    let node = Node::open(config)
-        .with_context(|| format!("cannot open the node in {}", datadir.display()))?;
-
-    let mut threads = Vec::new();
-    let hashes = Arc::new(AtomicU64::new(0));
-    if let (true, Some(coinbase)) = (mine, coinbase) {
-        let config = MiningConfig {
-            coinbase,
-            threads: cli.mine_threads.unwrap_or(0),
-            backend,
-        };
-        let (n, h) = (node.clone(), hashes.clone());
-        threads.push(
-            std::thread::Builder::new()
-                .name("miner".into())
-                .spawn(move || mining::run(n, config, h))?,
-        );
-    }
-    if let Some(rate) = cli.dev_tx_rate.filter(|r| *r > 0) {
-        let n = node.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("dev-load".into())
-                .spawn(move || dev_load(&n, rate))?,
-        );
-    }
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name("cairn-rt")
         .build()?;
-    runtime.block_on(wait_for_signal())?;
-    info!(target: "node", "shutting down");
-    node.request_shutdown();
-    for t in threads {
-        let _ = t.join();
-    }
-    node.shutdown();
+    runtime.block_on(async {
+        let service = Service::start(ServiceConfig {
+            node: node_config,
+            network,
+            sync: SyncConfig::default(),
+            mining,
+        })
+        .with_context(|| format!("cannot start the node in {}", datadir.display()))?;
+        let mut threads = Vec::new();
+        if let Some(rate) = cli.dev_tx_rate.filter(|r| *r > 0) {
+            let n = service.node().clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("dev-load".into())
+                    .spawn(move || dev_load(&n, rate))?,
+            );
+        }
+        wait_for_signal().await?;
+        info!(target: "node", "shutting down");
+        service.node().request_shutdown();
+        for t in threads {
+            let _ = t.join();
+        }
+        service.stop();
+        anyhow::Ok(())
+    })?;
     info!(target: "node", "stopped");
     Ok(())
 }

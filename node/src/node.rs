@@ -14,6 +14,7 @@ use crate::chain::{Chain, ChainError, SubmitOutcome, TipChange, TipInfo};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::mining::{MinerSignals, build_template};
 use crate::store::Store;
+use crate::store::schema::Peers;
 
 /// Where a block came from (for logs and, later, peer scoring).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,39 @@ pub enum BlockSource {
     /// The RPC (`mining_submitWork`, tests).
     Rpc,
 }
+
+/// Where a transfer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxSource {
+    /// This node's own user (RPC, wallet, dev load).
+    Local,
+    /// A peer (gossip).
+    Peer,
+}
+
+/// What happened in the node, for the network relay and subscribers.
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// The main chain moved.
+    TipChanged {
+        /// Blocks added to the main chain, lowest first.
+        connected: Vec<Arc<Block>>,
+        /// Ids of blocks taken off it, tip first.
+        disconnected: Vec<cairn_core::BlockId>,
+        /// Where the block that moved it came from.
+        source: BlockSource,
+    },
+    /// A transfer entered the mempool.
+    TransferAdded {
+        /// The transfer.
+        tx: Arc<Transfer>,
+        /// Where it came from.
+        source: TxSource,
+    },
+}
+
+/// Events buffered per subscriber; a slower one misses the oldest (and is told so).
+const EVENT_BUFFER: usize = 4_096;
 
 /// What a node needs to start.
 #[derive(Debug, Clone)]
@@ -49,6 +83,7 @@ pub struct Node {
     datadir: PathBuf,
     signals: MinerSignals,
     shutdown: AtomicBool,
+    events: tokio::sync::broadcast::Sender<NodeEvent>,
 }
 
 impl std::fmt::Debug for Node {
@@ -103,6 +138,7 @@ impl Node {
             datadir: config.datadir,
             signals: MinerSignals::default(),
             shutdown: AtomicBool::new(false),
+            events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         }))
     }
 
@@ -170,17 +206,70 @@ impl Node {
                 warn!(target: "mempool", "revalidation failed: {e}");
             }
             log_tip_change(&previous, &chain.tip(), change, &source);
+            if self.events.receiver_count() > 0 {
+                let _ = self.events.send(NodeEvent::TipChanged {
+                    connected: change.connected.iter().cloned().map(Arc::new).collect(),
+                    disconnected: change.disconnected.iter().map(Block::id).collect(),
+                    source,
+                });
+            }
         }
         result
     }
 
-    /// Admits a transfer into the mempool.
+    /// Admits a transfer from this node's user into the mempool.
     pub fn submit_transfer(&self, tx: Transfer) -> Result<TxId, MempoolError> {
+        self.submit_transfer_from(tx, TxSource::Local)
+    }
+
+    /// Admits a transfer into the mempool.
+    pub fn submit_transfer_from(
+        &self,
+        tx: Transfer,
+        source: TxSource,
+    ) -> Result<TxId, MempoolError> {
         let mut inner = self.lock();
         let Inner { chain, mempool } = &mut *inner;
+        let announce = (self.events.receiver_count() > 0).then(|| tx.clone());
         let id = mempool.add(tx, &**chain.store(), now_ms())?;
         self.signals.mempool_changed.store(true, Ordering::SeqCst);
+        if let Some(tx) = announce {
+            let _ = self.events.send(NodeEvent::TransferAdded {
+                tx: Arc::new(tx),
+                source,
+            });
+        }
         Ok(id)
+    }
+
+    /// Subscribes to the node's events.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    /// Persists a peer ban (`peer` is the peer id's bytes).
+    pub fn save_ban(&self, peer: &[u8], until_ms: u64) -> Result<(), crate::store::StoreError> {
+        let inner = self.lock();
+        let store = inner.chain.store();
+        let mut b = store.batch();
+        b.put::<Peers>(&peer.to_vec(), &until_ms.to_le_bytes().to_vec());
+        store.write(b)
+    }
+
+    /// The persisted bans that have not expired: peer id bytes and expiry.
+    pub fn load_bans(&self) -> Vec<(Vec<u8>, u64)> {
+        let inner = self.lock();
+        let now = now_ms();
+        inner
+            .chain
+            .store()
+            .iter::<Peers>()
+            .filter_map(Result::ok)
+            .filter_map(|(peer, v)| {
+                let until = u64::from_le_bytes(v.as_slice().try_into().ok()?);
+                (until > now).then_some((peer, until))
+            })
+            .collect()
     }
 
     /// A block template paying `coinbase`.

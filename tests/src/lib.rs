@@ -1,2 +1,389 @@
-//! `cairn-tests`: the multi-node harness and end-to-end scenarios. Real nodes on
-//! loopback with random ports and temp dirs arrive with the node and p2p issues.
+//! Cairn's multi-node test harness: real nodes (RocksDB, libp2p over TCP on
+//! 127.0.0.1 with random ports) in temporary directories, started in this process
+//! ([`TestNode`]) or as `cairn-node` processes ([`NodeProcess`]).
+//!
+//! Everything a node writes lives in its own temporary directory, removed when the
+//! node is dropped.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_core::genesis::dev_keys;
+use cairn_core::testkit::solve_naive;
+use cairn_core::{Address, Amount, Block, BlockId, ChainParams, CompactTarget, Transfer};
+use cairn_node::chain::TipInfo;
+use cairn_node::mempool::MempoolConfig;
+use cairn_node::network::NetworkConfig;
+use cairn_node::store::schema::Accounts;
+use cairn_node::sync::SyncConfig;
+use cairn_node::{BlockSource, Node, NodeConfig, Service, ServiceConfig};
+use libp2p::{Multiaddr, PeerId};
+
+/// A test network: the dev network's rules with a PoW limit of about 256 hashes a
+/// block, so blocks are mined in microseconds but invalid PoW is still caught.
+pub fn test_params() -> ChainParams {
+    params_named("test", 1_767_225_600_000)
+}
+
+/// Another network with the same rules and a different genesis.
+pub fn other_params() -> ChainParams {
+    params_named("other", 1_767_225_600_001)
+}
+
+fn params_named(name: &str, timestamp_ms: u64) -> ChainParams {
+    let mut cfg = ChainParams::dev().config().clone();
+    cfg.name = name.into();
+    cfg.timestamp_ms = timestamp_ms;
+    cfg.initial_target = CompactTarget(0x2001_0000);
+    cfg.pow_limit = CompactTarget(0x2001_0000);
+    ChainParams::from_config(cfg).expect("valid test parameters")
+}
+
+/// Logs to the test's output when `RUST_LOG` is set.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it
+/// held.
+pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Like [`eventually`] with an async condition.
+pub async fn eventually_async<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if cond().await {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Options for a test node.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOptions {
+    /// Peers to connect to at start.
+    pub bootnodes: Vec<Multiaddr>,
+    /// Use this data directory instead of a fresh one (to restart a node).
+    pub datadir: Option<PathBuf>,
+}
+
+/// A node running in this process.
+pub struct TestNode {
+    service: Option<Service>,
+    params: ChainParams,
+    datadir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    /// The address peers dial, with `/p2p/<peer id>`.
+    pub addr: Multiaddr,
+    /// Its peer id.
+    pub peer_id: PeerId,
+}
+
+impl std::fmt::Debug for TestNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNode")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl TestNode {
+    /// Starts a node of `params` listening on a random loopback port. Call from a
+    /// multi-threaded tokio runtime.
+    pub async fn start(params: &ChainParams, options: NodeOptions) -> TestNode {
+        init_logs();
+        let (dir, datadir) = match options.datadir {
+            Some(d) => (None, d),
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().to_path_buf();
+                (Some(dir), path)
+            }
+        };
+        let network = NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+            bootnodes: options.bootnodes,
+            ban_duration: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(10),
+            ..NetworkConfig::new(&datadir)
+        };
+        let service = Service::start(ServiceConfig {
+            node: NodeConfig {
+                params: params.clone(),
+                datadir: datadir.clone(),
+                mempool: MempoolConfig::default(),
+            },
+            network: Some(network),
+            sync: SyncConfig {
+                status_interval: Duration::from_secs(2),
+                ..SyncConfig::default()
+            },
+            mining: None,
+        })
+        .expect("node starts");
+        let client = service.network().expect("networked").clone();
+        let peer_id = client.local_peer_id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listen = loop {
+            let l = client.listen_addrs().await;
+            if !l.is_empty() {
+                break l;
+            }
+            assert!(Instant::now() < deadline, "node did not start listening");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let addr = listen[0]
+            .clone()
+            .with_p2p(peer_id)
+            .expect("no /p2p suffix yet");
+        TestNode {
+            service: Some(service),
+            params: params.clone(),
+            datadir,
+            _dir: dir,
+            addr,
+            peer_id,
+        }
+    }
+
+    fn service(&self) -> &Service {
+        self.service.as_ref().expect("node is running")
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Arc<Node> {
+        self.service().node()
+    }
+
+    /// The data directory.
+    pub fn datadir(&self) -> &Path {
+        &self.datadir
+    }
+
+    /// The main-chain tip.
+    pub fn tip(&self) -> TipInfo {
+        self.node().tip()
+    }
+
+    /// Ids of the connected peers.
+    pub async fn peers(&self) -> Vec<PeerId> {
+        let client = self.service().network().expect("networked");
+        client.peers().await.into_iter().map(|p| p.peer).collect()
+    }
+
+    /// Connects to another node.
+    pub async fn dial(&self, addr: &Multiaddr) {
+        let client = self.service().network().expect("networked");
+        client.dial(addr.clone()).await;
+    }
+
+    /// Builds a block on the tip paying `coinbase` (mempool transfers included),
+    /// mines it and submits it as this node's miner would (so it is gossiped).
+    pub fn mine_block(&self, coinbase: Address) -> Block {
+        let mut block = self.node().block_template(coinbase);
+        assert!(
+            solve_naive(&mut block.header, 1 << 24),
+            "no nonce found for {}",
+            block.header.target
+        );
+        self.node()
+            .submit_block(block.clone(), BlockSource::Miner)
+            .expect("a mined template is valid");
+        block
+    }
+
+    /// Submits a block directly (not gossiped).
+    pub fn import(&self, block: Block) {
+        self.node()
+            .submit_block(block, BlockSource::Rpc)
+            .expect("valid block");
+    }
+
+    /// Whether the mempool holds `tx`.
+    pub fn mempool_has(&self, tx: &cairn_core::TxId) -> bool {
+        self.node().with_state(|_, m| m.contains(tx))
+    }
+
+    /// The confirmed balance of `address`.
+    pub fn balance(&self, address: &Address) -> u64 {
+        self.node().with_state(|c, _| {
+            c.store()
+                .get::<Accounts>(address)
+                .ok()
+                .flatten()
+                .map_or(0, |a| a.balance.0)
+        })
+    }
+
+    /// The sum of all confirmed balances equals the subsidy schedule at the tip.
+    pub fn supply_is_conserved(&self) -> bool {
+        self.node().with_state(|c, _| {
+            let total: u128 = c
+                .store()
+                .iter::<Accounts>()
+                .map(|r| u128::from(r.expect("readable").1.balance.0))
+                .sum();
+            total == u128::from(self.params.supply_at(c.tip().height).0)
+        })
+    }
+
+    /// Stops the node (gracefully), keeping its data directory.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.service.take() {
+            s.stop();
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A signed transfer of `amount` from dev account `from` to `to`, with the nonce
+/// after what `node` knows (confirmed and pending).
+pub fn dev_transfer(node: &Node, from: usize, to: Address, amount: u64) -> Transfer {
+    let key = &dev_keys()[from];
+    let sender = key.address();
+    let nonce = node.with_state(|c, m| {
+        let confirmed = c
+            .store()
+            .get::<Accounts>(&sender)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.nonce);
+        m.next_nonce(&sender, confirmed)
+    });
+    Transfer::new_signed(
+        key,
+        node.params().chain_id(),
+        to,
+        Amount(amount),
+        Amount(10_000),
+        nonce,
+    )
+}
+
+/// Where `cargo test` put the `cairn-node` binary (next to the test executable's
+/// `deps/` directory). `cargo test --workspace` builds it.
+pub fn node_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>/deps/<test>");
+    let bin = dir.join("cairn-node");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p cairn-node` (or `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `cairn-node` process whose log is read line by line.
+pub struct NodeProcess {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl std::fmt::Debug for NodeProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeProcess")
+            .field("pid", &self.child.id())
+            .finish()
+    }
+}
+
+impl NodeProcess {
+    /// Starts `cairn-node` with `args` (logging at info, colours off).
+    pub fn spawn(args: &[String]) -> NodeProcess {
+        let mut child = Command::new(node_binary())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cairn-node starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        NodeProcess { child, lines: rx }
+    }
+
+    /// Waits up to `timeout` for a log line for which `f` returns `Some`.
+    pub fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut f: impl FnMut(&str) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.lines.recv_timeout(left).ok()?;
+            if let Some(v) = f(&line) {
+                return Some(v);
+            }
+        }
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The height in a "new tip height=N …" log line.
+pub fn tip_height_in(line: &str) -> Option<u64> {
+    let rest = line.split("new tip height=").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Block ids of a chain, for comparing.
+pub fn ids(blocks: &[Block]) -> Vec<BlockId> {
+    blocks.iter().map(Block::id).collect()
+}

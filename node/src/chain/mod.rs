@@ -8,6 +8,7 @@
 //! that moves the tip pointer. A block that fails a state rule while being connected is
 //! marked invalid with all its descendants, and the best remaining chain is activated.
 
+mod headers;
 mod orphans;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -22,6 +23,7 @@ use cairn_core::validation::{
 use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Work};
 use tracing::{debug, info, warn};
 
+pub use self::headers::{HeaderCursor, HeaderError, Known};
 pub use self::orphans::OrphanPool;
 use crate::store::schema::{
     Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Meta, MetaKey,

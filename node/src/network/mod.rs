@@ -1,0 +1,415 @@
+//! The peer-to-peer network: libp2p over TCP + noise + yamux, gossipsub for blocks and
+//! transfers, a request-response protocol for sync, identify, ping, Kademlia (with
+//! bootnodes) and optional mDNS.
+//!
+//! Shape (after rust-libp2p's `file-sharing` example): an [`EventLoop`] task owns the
+//! `Swarm`; the rest of the node holds a cloneable [`Client`] that sends commands over
+//! a bounded channel, and reads [`NetworkEvent`]s from another bounded channel. The
+//! network never sees the chain manager: gossip is validated and sync requests are
+//! served through the [`ChainAccess`] trait, on blocking threads.
+
+mod behaviour;
+pub mod codec;
+mod event_loop;
+mod peers;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_core::{Block, BlockHeader, ChainParams, Transfer};
+use libp2p::{Multiaddr, PeerId, identity};
+use tokio::sync::{mpsc, oneshot};
+
+pub use crate::network::codec::{ChainStatus, SyncRequest, SyncResponse};
+pub use crate::network::event_loop::EventLoop;
+
+/// Capacity of the command channel (client → event loop).
+const COMMAND_CAPACITY: usize = 1_024;
+/// Capacity of the event channel (event loop → node).
+const EVENT_CAPACITY: usize = 1_024;
+
+/// Why the network could not start or a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The node key file cannot be read or written.
+    #[error("node key {path}: {reason}")]
+    NodeKey {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A listen address or transport could not be set up.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The transport or behaviour could not be built.
+    #[error("cannot build the network stack: {0}")]
+    Build(String),
+    /// The event loop has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+    /// The peer did not answer a request.
+    #[error("request to {peer} failed: {reason}")]
+    Request {
+        /// The peer.
+        peer: PeerId,
+        /// Timeout, connection closed, bad response, …
+        reason: RequestFailure,
+    },
+}
+
+/// How an outbound request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestFailure {
+    /// No answer in time: the peer stalls.
+    Timeout,
+    /// The answer could not be decoded or broke the protocol's limits.
+    BadResponse(String),
+    /// The connection closed or could not be made.
+    Unreachable(String),
+}
+
+impl fmt::Display for RequestFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestFailure::Timeout => f.write_str("timed out"),
+            RequestFailure::BadResponse(e) => write!(f, "bad response: {e}"),
+            RequestFailure::Unreachable(e) => write!(f, "unreachable: {e}"),
+        }
+    }
+}
+
+/// What the chain side says about a gossiped block or transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid and new: forward it.
+    Accept,
+    /// Known, stale or not valid right now through no fault of the sender: drop it.
+    Ignore,
+    /// Invalid: drop it and penalise the sender.
+    Reject(String),
+    /// A block whose parent is unknown: drop it and sync headers from the sender.
+    Unconnected,
+}
+
+/// What the network needs from the chain: gossip validation and sync data. Every
+/// method may block (locks, disk, signature checks) and is called on a blocking
+/// thread, never on the async executor.
+pub trait ChainAccess: Send + Sync + 'static {
+    /// Validates (and on success imports) a gossiped block.
+    fn on_block(&self, block: Block, from: PeerId) -> Verdict;
+    /// Validates (and on success admits) a gossiped transfer.
+    fn on_transfer(&self, tx: Transfer, from: PeerId) -> Verdict;
+    /// This node's tip.
+    fn status(&self) -> ChainStatus;
+    /// Main-chain headers after the first locator entry on our main chain, at most
+    /// `max`.
+    fn headers_after(&self, locator: &[cairn_core::BlockId], max: usize) -> Vec<BlockHeader>;
+    /// The longest prefix of `ids` whose blocks we store, within about `max_bytes`.
+    fn blocks(&self, ids: &[cairn_core::BlockId], max_bytes: usize) -> Vec<Block>;
+}
+
+/// Settings of the network.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to connect to at start (and to reconnect to when alone).
+    pub bootnodes: Vec<Multiaddr>,
+    /// Discover peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Where the node key is kept (created on first start).
+    pub key_path: PathBuf,
+    /// Most inbound connections.
+    pub max_inbound: u32,
+    /// Outbound connections the node tries to keep.
+    pub target_outbound: u32,
+    /// How long a misbehaving peer stays banned.
+    pub ban_duration: Duration,
+    /// Bans loaded from the store: peer and expiry (ms since the epoch).
+    pub bans: Vec<(PeerId, u64)>,
+    /// How long an outbound request may take.
+    pub request_timeout: Duration,
+}
+
+impl NetworkConfig {
+    /// Defaults for a node whose key lives in `datadir`.
+    pub fn new(datadir: &Path) -> NetworkConfig {
+        NetworkConfig {
+            listen: vec!["/ip4/0.0.0.0/tcp/8646".parse().expect("valid multiaddr")],
+            bootnodes: Vec::new(),
+            mdns: false,
+            key_path: datadir.join("node_key"),
+            max_inbound: 64,
+            target_outbound: 8,
+            ban_duration: Duration::from_secs(24 * 3600),
+            bans: Vec::new(),
+            request_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A connected peer, as the event loop sees it.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// Its id.
+    pub peer: PeerId,
+    /// The address of the connection.
+    pub address: Multiaddr,
+    /// Whether it dialled us.
+    pub inbound: bool,
+    /// Its gossipsub score.
+    pub gossip_score: f64,
+    /// Our misbehaviour points against it (banned at 100).
+    pub penalty: u32,
+    /// What it runs (identify's agent version), once known.
+    pub agent: Option<String>,
+}
+
+/// What the network reports to the node.
+#[derive(Debug, Clone)]
+pub enum NetworkEvent {
+    /// A peer of our network connected (after identify confirmed the network).
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// Whether it dialled us.
+        inbound: bool,
+    },
+    /// A peer's last connection closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A gossiped block does not connect to our chain: sync from its sender.
+    UnconnectedBlock {
+        /// Who sent it.
+        peer: PeerId,
+        /// Its header.
+        header: BlockHeader,
+    },
+    /// A peer was banned (to persist the ban).
+    Banned {
+        /// The peer.
+        peer: PeerId,
+        /// Expiry, ms since the epoch.
+        until_ms: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+pub(crate) enum Command {
+    PublishBlock(Arc<Block>),
+    PublishTransfer(Arc<Transfer>),
+    Request {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, NetworkError>>,
+    },
+    Penalize {
+        peer: PeerId,
+        points: u32,
+        reason: String,
+    },
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Dial(Multiaddr),
+}
+
+/// A cloneable handle on the network.
+#[derive(Clone)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("peer", &self.local_peer_id)
+            .finish()
+    }
+}
+
+impl Client {
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// Gossips a block (one this node mined or was given over RPC). Never blocks:
+    /// dropped with a warning if the network is overloaded.
+    pub fn publish_block(&self, block: Arc<Block>) {
+        self.try_send(Command::PublishBlock(block));
+    }
+
+    /// Gossips a transfer submitted to this node. Never blocks.
+    pub fn publish_transfer(&self, tx: Arc<Transfer>) {
+        self.try_send(Command::PublishTransfer(tx));
+    }
+
+    fn try_send(&self, command: Command) {
+        if let Err(e) = self.commands.try_send(command) {
+            tracing::warn!(target: "net", "network command dropped: {e}");
+        }
+    }
+
+    /// Sends a sync request and waits for the answer (or the request timeout).
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                peer,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// Adds misbehaviour points against a peer; at 100 it is banned and disconnected.
+    pub async fn penalize(&self, peer: PeerId, points: u32, reason: impl Into<String>) {
+        let reason = reason.into();
+        let _ = self
+            .commands
+            .send(Command::Penalize {
+                peer,
+                points,
+                reason,
+            })
+            .await;
+    }
+
+    /// The connected peers.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Peers(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The addresses the node listens on (with the real port when 0 was asked).
+    pub async fn listen_addrs(&self) -> Vec<Multiaddr> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::ListenAddrs(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Connects to a peer.
+    pub async fn dial(&self, addr: Multiaddr) {
+        let _ = self.commands.send(Command::Dial(addr)).await;
+    }
+}
+
+/// The names that keep networks apart: every protocol and topic carries the chain id
+/// and the start of the genesis id.
+#[derive(Debug, Clone)]
+pub struct Names {
+    /// The sync request-response protocol.
+    pub sync: libp2p::StreamProtocol,
+    /// The Kademlia protocol.
+    pub kad: libp2p::StreamProtocol,
+    /// Identify's protocol version (peers announcing another one are dropped).
+    pub identify: String,
+    /// The gossipsub protocol id prefix.
+    pub gossip_prefix: String,
+    /// The blocks topic.
+    pub blocks_topic: String,
+    /// The transfers topic.
+    pub txs_topic: String,
+}
+
+impl Names {
+    /// The names for a network.
+    pub fn new(params: &ChainParams) -> Names {
+        let genesis = params.genesis_id().to_string();
+        let net = format!("/cairn/{}-{}", params.chain_id(), &genesis[..16]);
+        let protocol = |suffix: &str| {
+            libp2p::StreamProtocol::try_from_owned(format!("{net}/{suffix}"))
+                .expect("protocol names start with a slash")
+        };
+        Names {
+            sync: protocol("sync/1"),
+            kad: protocol("kad/1"),
+            identify: format!("{net}/1"),
+            gossip_prefix: format!("{net}/meshsub"),
+            blocks_topic: format!("{net}/blocks/1"),
+            txs_topic: format!("{net}/txs/1"),
+        }
+    }
+}
+
+/// Loads the node key from `path`, or creates it (mode 0600) on first start.
+pub fn load_or_create_key(path: &Path) -> Result<identity::Keypair, NetworkError> {
+    let err = |reason: String| NetworkError::NodeKey {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => identity::Keypair::from_protobuf_encoding(&bytes).map_err(|e| {
+            err(format!(
+                "not a valid key ({e}); move it away to make a new one"
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = identity::Keypair::generate_ed25519();
+            let bytes = key.to_protobuf_encoding().map_err(|e| err(e.to_string()))?;
+            write_private(path, &bytes).map_err(|e| err(e.to_string()))?;
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Starts the network: builds the swarm, listens, dials the bootnodes, and spawns the
+/// event loop on the current tokio runtime. Returns the client and the event stream.
+pub fn start(
+    params: &ChainParams,
+    config: NetworkConfig,
+    chain: Arc<dyn ChainAccess>,
+) -> Result<(Client, mpsc::Receiver<NetworkEvent>), NetworkError> {
+    let key = load_or_create_key(&config.key_path)?;
+    let local_peer_id = key.public().to_peer_id();
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+    let event_loop = EventLoop::new(params, config, key, chain, commands_rx, events_tx)?;
+    tokio::spawn(event_loop.run());
+    Ok((
+        Client {
+            commands: commands_tx,
+            local_peer_id,
+        },
+        events_rx,
+    ))
+}

@@ -1,0 +1,257 @@
+//! A running node with everything around it: the network, sync, the gossip relay and
+//! the built-in miner. `cairn-node` and the multi-node test harness both start nodes
+//! through [`Service::start`].
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use cairn_core::validation::RejectReason;
+use cairn_core::{Block, BlockHeader, BlockId, Encode, Transfer};
+use libp2p::PeerId;
+use tracing::{debug, warn};
+
+use crate::chain::{ChainError, Known, SubmitOutcome};
+use crate::mempool::MempoolError;
+use crate::mining::{self, MiningConfig};
+use crate::network::{self, ChainAccess, ChainStatus, Client, NetworkConfig, Verdict};
+use crate::node::{BlockSource, NodeEvent, TxSource};
+use crate::sync::{self, SyncConfig, SyncHandle};
+use crate::{Node, NodeConfig, NodeError};
+
+/// How far below the tip a gossiped block may fork and still be stored: deeper
+/// branches come through headers-first sync, which only fetches heavier ones.
+pub const MAX_GOSSIP_FORK_DEPTH: u64 = 6;
+
+/// Everything a node service needs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The node itself.
+    pub node: NodeConfig,
+    /// The network (None: a node without peers).
+    pub network: Option<NetworkConfig>,
+    /// Sync settings.
+    pub sync: SyncConfig,
+    /// Built-in mining (None: no mining).
+    pub mining: Option<MiningConfig>,
+}
+
+/// A node and its network, sync and mining.
+#[derive(Debug)]
+pub struct Service {
+    node: Arc<Node>,
+    network: Option<Client>,
+    sync: Option<SyncHandle>,
+    hashes: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Service {
+    /// Opens the node and starts the rest. Call from inside a multi-threaded tokio
+    /// runtime.
+    pub fn start(config: ServiceConfig) -> Result<Service, NodeError> {
+        let node = Node::open(config.node)?;
+        let mut tasks = Vec::new();
+        let (network, sync) = match config.network {
+            Some(mut net) => {
+                net.bans = node
+                    .load_bans()
+                    .into_iter()
+                    .filter_map(|(p, until)| Some((PeerId::from_bytes(&p).ok()?, until)))
+                    .collect();
+                let access = Arc::new(NodeAccess { node: node.clone() });
+                let (client, events) = network::start(node.params(), net, access)?;
+                let sync = sync::start(node.clone(), client.clone(), events, config.sync);
+                tasks.push(tokio::spawn(relay(node.clone(), client.clone())));
+                (Some(client), Some(sync))
+            }
+            None => (None, None),
+        };
+        let hashes = Arc::new(AtomicU64::new(0));
+        let mut threads = Vec::new();
+        if let Some(mining) = config.mining {
+            let (n, h) = (node.clone(), hashes.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("miner".into())
+                    .spawn(move || mining::run(n, mining, h))
+                    .map_err(NodeError::Thread)?,
+            );
+        }
+        Ok(Service {
+            node,
+            network,
+            sync,
+            hashes,
+            threads,
+            tasks,
+        })
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// The network client (None for a node without peers).
+    pub fn network(&self) -> Option<&Client> {
+        self.network.as_ref()
+    }
+
+    /// Sync status (None for a node without peers).
+    pub fn sync(&self) -> Option<&SyncHandle> {
+        self.sync.as_ref()
+    }
+
+    /// Hashes tried by the built-in miner so far.
+    pub fn hashes(&self) -> &Arc<AtomicU64> {
+        &self.hashes
+    }
+
+    /// Stops mining and the network, then saves the mempool. Threads the caller
+    /// started that submit to the node must be joined before this.
+    pub fn stop(self) {
+        self.node.request_shutdown();
+        for t in self.threads {
+            let _ = t.join();
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.node.shutdown();
+        // Dropping the last client stops the network's event loop.
+        drop(self.network);
+    }
+}
+
+/// Gossips what this node produced: blocks it mined or was given over RPC, and
+/// transfers its users sent. Blocks and transfers from peers are forwarded by
+/// gossipsub itself once validated.
+async fn relay(node: Arc<Node>, client: Client) {
+    let mut events = node.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(NodeEvent::TipChanged {
+                connected, source, ..
+            }) => {
+                if matches!(source, BlockSource::Miner | BlockSource::Rpc) {
+                    for block in connected {
+                        client.publish_block(block);
+                    }
+                }
+            }
+            Ok(NodeEvent::TransferAdded {
+                tx,
+                source: TxSource::Local,
+            }) => client.publish_transfer(tx),
+            Ok(NodeEvent::TransferAdded { .. }) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                warn!(target: "net", "relay fell behind; {n} events not gossiped");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// The chain side of the network: the node behind the [`ChainAccess`] trait.
+#[derive(Debug)]
+pub struct NodeAccess {
+    node: Arc<Node>,
+}
+
+impl NodeAccess {
+    /// Wraps a node.
+    pub fn new(node: Arc<Node>) -> NodeAccess {
+        NodeAccess { node }
+    }
+}
+
+/// Transfer rules that no change of state can make pass: breaking them is the
+/// sender's fault.
+fn transfer_is_malformed(reason: &RejectReason) -> bool {
+    matches!(
+        reason,
+        RejectReason::Malformed(_)
+            | RejectReason::WrongChainId { .. }
+            | RejectReason::EmptyTransfer { .. }
+            | RejectReason::AmountOverflow { .. }
+            | RejectReason::BadSignature { .. }
+    )
+}
+
+impl ChainAccess for NodeAccess {
+    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
+        let id = block.id();
+        let (this, parent, tip_height) = self
+            .node
+            .with_state(|c, _| (c.known(&id), c.known(&block.header.prev), c.tip().height));
+        match (this, parent) {
+            (Known::Stored { .. }, _) => return Verdict::Ignore,
+            (Known::Invalid, _) => return Verdict::Reject(format!("block {id} is invalid")),
+            (_, Known::Invalid) => {
+                return Verdict::Reject(format!("block {id} extends an invalid block"));
+            }
+            (_, Known::Unknown) => return Verdict::Unconnected,
+            (_, Known::Stored { height, .. }) => {
+                if height.saturating_add(1 + MAX_GOSSIP_FORK_DEPTH) < tip_height {
+                    debug!(target: "net", %id, height = height + 1, "stale side-branch block ignored");
+                    return Verdict::Ignore;
+                }
+            }
+        }
+        match self
+            .node
+            .submit_block(block, BlockSource::Peer(from.to_string()))
+        {
+            Ok(SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain) => Verdict::Accept,
+            Ok(SubmitOutcome::Duplicate | SubmitOutcome::Orphan) => Verdict::Ignore,
+            Err(ChainError::Rejected {
+                reason: RejectReason::TimestampTooFarInFuture { .. },
+                ..
+            })
+            | Err(ChainError::Store(_)) => Verdict::Ignore,
+            Err(e) => Verdict::Reject(e.to_string()),
+        }
+    }
+
+    fn on_transfer(&self, tx: Transfer, _from: PeerId) -> Verdict {
+        match self.node.submit_transfer_from(tx, TxSource::Peer) {
+            Ok(_) => Verdict::Accept,
+            Err(MempoolError::Invalid(reason)) if transfer_is_malformed(&reason) => {
+                Verdict::Reject(reason.to_string())
+            }
+            Err(_) => Verdict::Ignore,
+        }
+    }
+
+    fn status(&self) -> ChainStatus {
+        let tip = self.node.tip();
+        ChainStatus {
+            genesis: self.node.params().genesis_id(),
+            tip: tip.id,
+            height: tip.height,
+            work: tip.work,
+        }
+    }
+
+    fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
+        self.node.with_state(|c, _| c.headers_after(locator, max))
+    }
+
+    fn blocks(&self, ids: &[BlockId], max_bytes: usize) -> Vec<Block> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for id in ids {
+            let Ok(Some(block)) = self.node.with_state(|c, _| c.block(id)) else {
+                break;
+            };
+            let len = block.encoded_len();
+            if !out.is_empty() && bytes + len > max_bytes {
+                break;
+            }
+            bytes += len;
+            out.push(block);
+        }
+        out
+    }
+}
