@@ -243,7 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         for t in threads {
             let _ = t.join();
         }
-        service.stop();
+        service.stop().await;
         anyhow::Ok(())
     })?;
     info!(target: "node", "stopped");

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use cairn_core::validation::RejectReason;
 use cairn_core::{Block, BlockHeader, BlockId, Encode, Transfer};
@@ -43,15 +44,20 @@ pub struct Service {
     sync: Option<SyncHandle>,
     hashes: Arc<AtomicU64>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    relay: Option<tokio::task::JoinHandle<()>>,
+    sync_task: Option<tokio::task::JoinHandle<()>>,
+    network_task: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How long each part may take to stop before it is left behind.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Service {
     /// Opens the node and starts the rest. Call from inside a multi-threaded tokio
     /// runtime.
     pub fn start(config: ServiceConfig) -> Result<Service, NodeError> {
         let node = Node::open(config.node)?;
-        let mut tasks = Vec::new();
+        let (mut relay_task, mut sync_task, mut network_task) = (None, None, None);
         let (network, sync) = match config.network {
             Some(mut net) => {
                 net.bans = node
@@ -60,9 +66,11 @@ impl Service {
                     .filter_map(|(p, until)| Some((PeerId::from_bytes(&p).ok()?, until)))
                     .collect();
                 let access = Arc::new(NodeAccess { node: node.clone() });
-                let (client, events) = network::start(node.params(), net, access)?;
-                let sync = sync::start(node.clone(), client.clone(), events, config.sync);
-                tasks.push(tokio::spawn(relay(node.clone(), client.clone())));
+                let (client, events, task) = network::start(node.params(), net, access)?;
+                network_task = Some(task);
+                let (sync, task) = sync::start(node.clone(), client.clone(), events, config.sync);
+                sync_task = Some(task);
+                relay_task = Some(tokio::spawn(relay(node.clone(), client.clone())));
                 (Some(client), Some(sync))
             }
             None => (None, None),
@@ -84,7 +92,9 @@ impl Service {
             sync,
             hashes,
             threads,
-            tasks,
+            relay: relay_task,
+            sync_task,
+            network_task,
         })
     }
 
@@ -108,19 +118,42 @@ impl Service {
         &self.hashes
     }
 
-    /// Stops mining and the network, then saves the mempool. Threads the caller
+    /// Stops mining, sync and the network, saves the mempool, and returns once the
+    /// store is closed (unless the caller still holds the node). Threads the caller
     /// started that submit to the node must be joined before this.
-    pub fn stop(self) {
+    pub async fn stop(mut self) {
         self.node.request_shutdown();
-        for t in self.threads {
-            let _ = t.join();
+        for t in std::mem::take(&mut self.threads) {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
-        for t in &self.tasks {
-            t.abort();
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+            let _ = relay.await;
+        }
+        // Sync notices the shutdown within a tick; the event loop ends once the last
+        // client (sync's and ours) is gone.
+        if let Some(task) = self.sync_task.take()
+            && tokio::time::timeout(STOP_TIMEOUT, task).await.is_err()
+        {
+            warn!(target: "node", "sync did not stop in time");
+        }
+        self.network = None;
+        if let Some(task) = self.network_task.take()
+            && tokio::time::timeout(STOP_TIMEOUT, task).await.is_err()
+        {
+            warn!(target: "node", "the network did not stop in time");
         }
         self.node.shutdown();
-        // Dropping the last client stops the network's event loop.
-        drop(self.network);
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        // Dropped without `stop`: let everything wind down on its own.
+        self.node.request_shutdown();
+        if let Some(relay) = &self.relay {
+            relay.abort();
+        }
     }
 }
 

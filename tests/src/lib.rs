@@ -256,16 +256,10 @@ impl TestNode {
     }
 
     /// Stops the node (gracefully), keeping its data directory.
-    pub fn stop(&mut self) {
+    pub async fn stop(&mut self) {
         if let Some(s) = self.service.take() {
-            s.stop();
+            s.stop().await;
         }
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -46,7 +46,8 @@ impl Topics {
 
 /// Score parameters for one topic: only invalid messages count (quiet topics are
 /// normal on a blockchain, so missing deliveries are not punished). One rejected
-/// message takes a peer to -100, past the ban threshold.
+/// message takes a peer to -1000, far past the ban threshold, and still past it
+/// when the ban check runs a second later after decay (0.9² × -1000).
 fn topic_score() -> TopicScoreParams {
     TopicScoreParams {
         topic_weight: 1.0,
@@ -54,8 +55,8 @@ fn topic_score() -> TopicScoreParams {
         first_message_deliveries_weight: 0.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        invalid_message_deliveries_weight: -100.0,
-        invalid_message_deliveries_decay: 0.5,
+        invalid_message_deliveries_weight: -1_000.0,
+        invalid_message_deliveries_decay: 0.9,
         ..TopicScoreParams::default()
     }
 }
@@ -71,14 +72,18 @@ impl Behaviour {
         let local = key.public().to_peer_id();
         let build = |e: &dyn std::fmt::Display| NetworkError::Build(e.to_string());
 
-        // Gossip: content-addressed ids, so one block or transfer from two origins is
-        // one message; nothing is forwarded before the chain side says `Accept`.
+        // Gossip: ids from topic and content, so one block or transfer from two
+        // origins is one message; nothing is forwarded before the chain side says `Accept`.
         let gossip_config = gossipsub::ConfigBuilder::default()
             .protocol_id_prefix(names.gossip_prefix.clone())
             .validation_mode(gossipsub::ValidationMode::Strict)
             .validate_messages()
             .message_id_fn(|m: &gossipsub::Message| {
-                gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+                let mut h = blake3::Hasher::new();
+                h.update(m.topic.as_str().as_bytes());
+                h.update(&[0]);
+                h.update(&m.data);
+                gossipsub::MessageId::from(h.finalize().as_bytes().to_vec())
             })
             .heartbeat_interval(Duration::from_millis(700))
             // The envelope adds the signature, key and topic to the block.

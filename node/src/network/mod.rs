@@ -392,24 +392,33 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// A started network: the client, the event stream, and the event loop's task (which
+/// ends once every client is dropped).
+pub type Started = (
+    Client,
+    mpsc::Receiver<NetworkEvent>,
+    tokio::task::JoinHandle<()>,
+);
+
 /// Starts the network: builds the swarm, listens, dials the bootnodes, and spawns the
-/// event loop on the current tokio runtime. Returns the client and the event stream.
+/// event loop on the current tokio runtime.
 pub fn start(
     params: &ChainParams,
     config: NetworkConfig,
     chain: Arc<dyn ChainAccess>,
-) -> Result<(Client, mpsc::Receiver<NetworkEvent>), NetworkError> {
+) -> Result<Started, NetworkError> {
     let key = load_or_create_key(&config.key_path)?;
     let local_peer_id = key.public().to_peer_id();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
     let event_loop = EventLoop::new(params, config, key, chain, commands_rx, events_tx)?;
-    tokio::spawn(event_loop.run());
+    let task = tokio::spawn(event_loop.run());
     Ok((
         Client {
             commands: commands_tx,
             local_peer_id,
         },
         events_rx,
+        task,
     ))
 }

@@ -123,13 +123,13 @@ impl SyncHandle {
 }
 
 /// Starts the sync manager on the current tokio runtime; it also persists the bans
-/// the network reports.
+/// the network reports. Its task ends when the node shuts down or the network stops.
 pub fn start(
     node: Arc<Node>,
     client: Client,
     events: mpsc::Receiver<NetworkEvent>,
     config: SyncConfig,
-) -> SyncHandle {
+) -> (SyncHandle, tokio::task::JoinHandle<()>) {
     let tip = node.tip();
     let (tx, rx) = watch::channel(SyncStatus {
         height: tip.height,
@@ -152,8 +152,8 @@ pub fn start(
         tasks: FuturesUnordered::new(),
         status: tx,
     };
-    tokio::spawn(manager.run(events));
-    SyncHandle { status: rx }
+    let task = tokio::spawn(manager.run(events));
+    (SyncHandle { status: rx }, task)
 }
 
 struct SyncManager {
@@ -560,7 +560,7 @@ impl SyncManager {
 
     fn request_blocks(&mut self, tip: &crate::chain::TipInfo) {
         // Bodies only for a header chain with more work than ours.
-        if !self.cursor.as_ref().is_some_and(|c| c.work > tip.work) {
+        if self.cursor.as_ref().is_none_or(|c| c.work <= tip.work) {
             return;
         }
         let mut runs: Vec<Vec<BlockId>> = Vec::new();

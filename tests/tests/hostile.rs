@@ -1,0 +1,332 @@
+//! Hostile peers: a raw libp2p peer (gossipsub and the sync protocol, nothing else)
+//! that gossips garbage, blocks with invalid PoW, invalid blocks and oversized
+//! messages, or serves headers with invalid PoW. Each is penalised, banned and
+//! disconnected, the node's tip does not move, and an honest peer keeps syncing.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use cairn_core::genesis::dev_keys;
+use cairn_core::testkit::solve_naive;
+use cairn_core::{Amount, Block, ChainParams, Encode, Transaction, Work};
+use cairn_node::network::codec::SyncCodec;
+use cairn_node::network::{ChainStatus, Names, SyncRequest, SyncResponse};
+use cairn_tests::{NodeOptions, TestNode, eventually, eventually_async, test_params};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, noise, tcp, yamux};
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// What the hostile peer answers to sync requests.
+#[derive(Clone)]
+enum Answers {
+    /// Nothing useful: its own genesis tip.
+    Honest(ChainStatus),
+    /// Claims enormous work on the node's network and serves these (invalid)
+    /// headers.
+    Lying(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+}
+
+struct Hostile {
+    swarm: Swarm<Behaviour>,
+    names: Names,
+    answers: Answers,
+    node: PeerId,
+}
+
+impl Hostile {
+    async fn connect(params: &ChainParams, node: &TestNode, answers: Answers) -> Hostile {
+        let names = Names::new(params);
+        let swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|key| {
+                let config = gossipsub::ConfigBuilder::default()
+                    .protocol_id_prefix(names.gossip_prefix.clone())
+                    .max_transmit_size(4 * 1024 * 1024)
+                    .heartbeat_interval(Duration::from_millis(200))
+                    .build()
+                    .unwrap();
+                let gossipsub =
+                    gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)
+                        .unwrap();
+                let sync = request_response::Behaviour::with_codec(
+                    SyncCodec,
+                    [(names.sync.clone(), ProtocolSupport::Full)],
+                    request_response::Config::default(),
+                );
+                Behaviour { gossipsub, sync }
+            })
+            .unwrap()
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        let mut h = Hostile {
+            swarm,
+            names,
+            answers,
+            node: node.peer_id,
+        };
+        for topic in [h.blocks(), h.txs()] {
+            h.swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
+        }
+        h.swarm.dial(node.addr.clone()).unwrap();
+        // Ready once the node has told us it is subscribed to both topics.
+        let mut subscribed = 0;
+        let ok = h
+            .drive(Duration::from_secs(10), |e| {
+                if matches!(
+                    e,
+                    SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                        gossipsub::Event::Subscribed { .. }
+                    ))
+                ) {
+                    subscribed += 1;
+                }
+                subscribed >= 2
+            })
+            .await;
+        assert!(ok, "the hostile peer could not join the node's topics");
+        h
+    }
+
+    fn blocks(&self) -> IdentTopic {
+        IdentTopic::new(self.names.blocks_topic.clone())
+    }
+
+    fn txs(&self) -> IdentTopic {
+        IdentTopic::new(self.names.txs_topic.clone())
+    }
+
+    fn publish(&mut self, topic: IdentTopic, data: Vec<u8>) {
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, data)
+            .unwrap();
+    }
+
+    /// Polls the swarm (answering sync requests) until `stop` returns true for an
+    /// event, or `timeout`; returns whether it stopped.
+    async fn drive(
+        &mut self,
+        timeout: Duration,
+        mut stop: impl FnMut(&SwarmEvent<BehaviourEvent>) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let event = tokio::select! {
+                e = self.swarm.select_next_some() => e,
+                () = tokio::time::sleep_until(deadline) => return false,
+            };
+            let event = match event {
+                SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                })) => {
+                    let response = self.answer(&request);
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response);
+                    continue;
+                }
+                other => other,
+            };
+            if stop(&event) {
+                return true;
+            }
+        }
+    }
+
+    fn answer(&self, request: &SyncRequest) -> SyncResponse {
+        match (&self.answers, request) {
+            (Answers::Honest(s), SyncRequest::Status) => SyncResponse::Status(*s),
+            (Answers::Lying(genesis, h), SyncRequest::Status) => {
+                SyncResponse::Status(ChainStatus {
+                    genesis: *genesis,
+                    tip: h.last().unwrap().id(),
+                    height: 1_000_000,
+                    work: Work::from_be_bytes([0xff; 32]),
+                })
+            }
+            (Answers::Lying(_, h), SyncRequest::Headers { .. }) => SyncResponse::Headers(h.clone()),
+            (_, SyncRequest::Headers { .. }) => SyncResponse::Headers(vec![]),
+            (_, SyncRequest::Blocks { .. }) => SyncResponse::Blocks(vec![]),
+        }
+    }
+
+    /// Whether the node closes the connection within `timeout`.
+    async fn disconnected(&mut self, timeout: Duration) -> bool {
+        let node = self.node;
+        self.drive(timeout, |e| {
+            matches!(e, SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if *peer_id == node)
+        })
+        .await
+    }
+
+    /// Whether a new connection to the node is refused (or closed at once).
+    async fn redial_refused(&mut self, addr: &Multiaddr) -> bool {
+        if self.swarm.dial(addr.clone()).is_err() {
+            return true;
+        }
+        let node = self.node;
+        self.drive(Duration::from_secs(10), |e| match e {
+            SwarmEvent::OutgoingConnectionError { .. } => true,
+            SwarmEvent::ConnectionClosed { peer_id, .. } => *peer_id == node,
+            _ => false,
+        })
+        .await
+    }
+}
+
+/// A block on the node's tip with valid PoW (unless `bad_pow`) and `tamper` applied.
+fn block_on_tip(node: &TestNode, tamper: impl FnOnce(&mut Block), bad_pow: bool) -> Block {
+    let mut block = node.node().block_template(dev_keys()[4].address());
+    tamper(&mut block);
+    block.header.tx_root = block.compute_tx_root();
+    let target = block.header.target.to_target().unwrap();
+    if bad_pow {
+        while target.is_met_by(&block.header.pow_hash()) {
+            block.header.nonce += 1;
+        }
+    } else {
+        assert!(solve_naive(&mut block.header, 1 << 24));
+    }
+    block
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    for _ in 0..200 {
+        a.mine_block(dev_keys()[0].address());
+    }
+    let honest = TestNode::start(
+        &params,
+        NodeOptions {
+            bootnodes: vec![a.addr.clone()],
+            ..NodeOptions::default()
+        },
+    )
+    .await;
+    let status = ChainStatus {
+        genesis: params.genesis_id(),
+        tip: params.genesis_id(),
+        height: 0,
+        work: Work::default(),
+    };
+
+    let mut garbage = vec![0xde, 0xad, 0xbe, 0xef];
+    garbage.extend_from_slice(&[7u8; 300]);
+    let bad_pow = block_on_tip(&a, |_| {}, true);
+    let excess_coinbase = block_on_tip(
+        &a,
+        |b| {
+            if let Transaction::Coinbase(c) = &mut b.txs[0] {
+                c.amount = Amount(c.amount.0 + 1);
+            }
+        },
+        false,
+    );
+    let cases: Vec<(&str, bool, Vec<u8>)> = vec![
+        ("garbage block", true, garbage.clone()),
+        ("garbage transfer", false, garbage),
+        ("block with invalid PoW", true, bad_pow.to_bytes()),
+        (
+            "block paying its miner too much",
+            true,
+            excess_coinbase.to_bytes(),
+        ),
+        ("oversized transfer message", false, vec![1u8; 4_096]),
+    ];
+    let tip_before = a.tip().id;
+    for (what, block_topic, data) in cases {
+        let mut h = Hostile::connect(&params, &a, Answers::Honest(status)).await;
+        let topic = if block_topic { h.blocks() } else { h.txs() };
+        h.publish(topic, data);
+        assert!(
+            h.disconnected(Duration::from_secs(10)).await,
+            "{what}: the node kept the hostile peer"
+        );
+        assert!(
+            h.redial_refused(&a.addr).await,
+            "{what}: the banned peer could connect again"
+        );
+        assert_eq!(a.tip().id, tip_before, "{what}: the tip moved");
+    }
+
+    // Headers with invalid PoW, served to the node's sync.
+    let mut headers = Vec::new();
+    let mut prev = a.tip();
+    for _ in 0..3 {
+        let mut h = prev.header;
+        h.prev = prev.id;
+        h.height += 1;
+        h.timestamp_ms += 1_000;
+        let target = h.target.to_target().unwrap();
+        while target.is_met_by(&h.pow_hash()) {
+            h.nonce += 1;
+        }
+        headers.push(h);
+        prev.id = h.id();
+        prev.header = h;
+    }
+    let mut h = Hostile::connect(&params, &a, Answers::Lying(params.genesis_id(), headers)).await;
+    assert!(
+        h.disconnected(Duration::from_secs(20)).await,
+        "a peer serving invalid-PoW headers was kept"
+    );
+    assert_eq!(a.tip().id, tip_before);
+
+    // Meanwhile the honest peer synced everything.
+    assert!(
+        eventually(Duration::from_secs(30), || honest.tip().id == tip_before).await,
+        "the honest peer stopped syncing: {} of {}",
+        honest.tip().height,
+        a.tip().height
+    );
+    assert!(
+        eventually_async(Duration::from_secs(5), || async {
+            a.peers().await.contains(&honest.peer_id)
+        })
+        .await,
+        "the honest peer was disconnected"
+    );
+    // And it still follows new blocks.
+    let next = a.mine_block(dev_keys()[0].address());
+    assert!(eventually(Duration::from_secs(20), || honest.tip().id == next.id()).await);
+
+    // Bans outlive a restart (they are kept in the store).
+    let mut a = a;
+    a.stop().await;
+    let restarted = TestNode::start(
+        &params,
+        NodeOptions {
+            datadir: Some(a.datadir().to_path_buf()),
+            ..NodeOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(restarted.peer_id, a.peer_id, "the node key persists");
+    assert!(
+        h.redial_refused(&restarted.addr).await,
+        "a banned peer could connect after a restart"
+    );
+}
