@@ -195,6 +195,58 @@ impl ChainBuilder {
     }
 }
 
+/// Accounts that [`full_blocks`] moves coins between.
+pub const LOAD_ACCOUNTS: usize = 1_000;
+
+/// A load for benchmarks: a block funding [`LOAD_ACCOUNTS`] accounts from the dev
+/// accounts, then `n` full blocks of transfers between them, one second apart, built
+/// and fully validated on `params`. Returns the blocks after genesis.
+pub fn full_blocks(params: &ChainParams, n: usize) -> Vec<Block> {
+    let keys: Vec<SecretKey> = (0..LOAD_ACCOUNTS)
+        .map(|i| SecretKey::from_seed(blake3::hash(&(i as u64).to_le_bytes()).as_bytes()))
+        .collect();
+    let chain_id = params.chain_id();
+    let mut b = ChainBuilder::new(params.clone());
+    let funding = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            Transfer::new_signed(
+                &dev_keys()[i % 10],
+                chain_id,
+                k.address(),
+                Amount(100_000_000_000),
+                Amount(1_000),
+                (i / 10) as u64,
+            )
+        })
+        .collect();
+    b.extend(funding, 1_000);
+    let per_block = (params.max_block_bytes() - 96 - 4 - 41) / 145;
+    let mut nonces = vec![0u64; LOAD_ACCOUNTS];
+    let mut next_sender = 0usize;
+    for _ in 0..n {
+        let txs = (0..per_block)
+            .map(|j| {
+                let s = next_sender % LOAD_ACCOUNTS;
+                next_sender += 1;
+                let tx = Transfer::new_signed(
+                    &keys[s],
+                    chain_id,
+                    keys[(s * 7 + j) % LOAD_ACCOUNTS].address(),
+                    Amount(1_000 + j as u64),
+                    Amount(1_000),
+                    nonces[s],
+                );
+                nonces[s] += 1;
+                tx
+            })
+            .collect();
+        b.extend(txs, 1_000);
+    }
+    b.blocks.split_off(1)
+}
+
 /// The target of an easy-params block, for tests that need one.
 pub fn easy_target() -> Target {
     CompactTarget::MAX.to_target().expect("canonical")

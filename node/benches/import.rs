@@ -8,14 +8,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_core::genesis::dev_keys;
+use cairn_core::Transfer;
 use cairn_core::keys::{VerifyItem, verify_batch};
-use cairn_core::testkit::{ChainBuilder, easy_params};
-use cairn_core::{Amount, Block, SecretKey, Transfer};
+use cairn_core::testkit::{LOAD_ACCOUNTS, easy_params, full_blocks};
 use cairn_node::chain::Chain;
 use cairn_node::store::Store;
-
-const ACCOUNTS: usize = 1_000;
 
 fn main() {
     let blocks_wanted: usize = std::env::args()
@@ -24,51 +21,8 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
     let params = easy_params();
-    let keys: Vec<SecretKey> = (0..ACCOUNTS)
-        .map(|i| SecretKey::from_seed(blake3::hash(&(i as u64).to_le_bytes()).as_bytes()))
-        .collect();
-    let mut b = ChainBuilder::new(params.clone());
-    let chain_id = params.chain_id();
-    eprintln!("building {blocks_wanted} full blocks between {ACCOUNTS} accounts...");
-    // Fund every account from the dev accounts (100 transfers each per block).
-    let mut funding = Vec::new();
-    let mut nonces = vec![0u64; ACCOUNTS];
-    for (i, k) in keys.iter().enumerate() {
-        let from = &dev_keys()[i % 10];
-        let nonce = (i / 10) as u64;
-        funding.push(Transfer::new_signed(
-            from,
-            chain_id,
-            k.address(),
-            Amount(100_000_000_000),
-            Amount(1_000),
-            nonce,
-        ));
-    }
-    let mut blocks: Vec<Block> = vec![b.build(funding, 1_000)];
-    b.connect(blocks[0].clone()).expect("funding block");
-    let per_block = (params.max_block_bytes() - 96 - 4 - 41) / 145;
-    let mut next_sender = 0usize;
-    for _ in 0..blocks_wanted {
-        let mut txs = Vec::with_capacity(per_block);
-        for j in 0..per_block {
-            let s = next_sender % ACCOUNTS;
-            next_sender += 1;
-            let to = keys[(s * 7 + j) % ACCOUNTS].address();
-            txs.push(Transfer::new_signed(
-                &keys[s],
-                chain_id,
-                to,
-                Amount(1_000 + j as u64),
-                Amount(1_000),
-                nonces[s],
-            ));
-            nonces[s] += 1;
-        }
-        let blk = b.build(txs, 1_000);
-        b.connect(blk.clone()).expect("built blocks are valid");
-        blocks.push(blk);
-    }
+    eprintln!("building {blocks_wanted} full blocks between {LOAD_ACCOUNTS} accounts...");
+    let blocks = full_blocks(&params, blocks_wanted);
     let measured = &blocks[1..];
     let txs: usize = measured.iter().map(|b| b.txs.len() - 1).sum();
 

@@ -133,6 +133,7 @@ impl TestNode {
             bootnodes: options.bootnodes,
             ban_duration: Duration::from_secs(600),
             request_timeout: Duration::from_secs(10),
+            discovery_interval: Duration::from_secs(1),
             ..NetworkConfig::new(&datadir)
         };
         let service = Service::start(ServiceConfig {

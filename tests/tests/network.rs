@@ -150,3 +150,26 @@ async fn nodes_of_different_networks_never_exchange_blocks() {
     assert!(!y.mempool_has(&txid), "a transfer crossed networks");
     assert_eq!(x.tip().height, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_discovers_peers_beyond_its_bootnode() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    let boot = NodeOptions {
+        bootnodes: vec![a.addr.clone()],
+        ..NodeOptions::default()
+    };
+    let b = TestNode::start(&params, boot.clone()).await;
+    let c = TestNode::start(&params, boot.clone()).await;
+    // D knows only A; Kademlia tells it about B and C.
+    let d = TestNode::start(&params, boot).await;
+    assert!(
+        cairn_tests::eventually_async(T, || async {
+            let peers = d.peers().await;
+            peers.contains(&b.peer_id) && peers.contains(&c.peer_id)
+        })
+        .await,
+        "D did not find B and C: {:?}",
+        d.peers().await
+    );
+}

@@ -198,7 +198,8 @@ impl EventLoop {
         if ticks.is_multiple_of(60) {
             self.book.decay();
         }
-        if ticks.is_multiple_of(10) {
+        let every = self.config.discovery_interval.as_secs().max(1);
+        if ticks.is_multiple_of(every) {
             self.discover();
         }
     }
@@ -213,6 +214,7 @@ impl EventLoop {
         }
         if self.peers.is_empty() {
             self.dial_bootnodes();
+            return;
         }
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
         let mut candidates = Vec::new();

@@ -137,6 +137,8 @@ pub struct NetworkConfig {
     pub bans: Vec<(PeerId, u64)>,
     /// How long an outbound request may take.
     pub request_timeout: Duration,
+    /// How often the node looks for more peers while below `target_outbound`.
+    pub discovery_interval: Duration,
 }
 
 impl NetworkConfig {
@@ -152,6 +154,7 @@ impl NetworkConfig {
             ban_duration: Duration::from_secs(24 * 3600),
             bans: Vec::new(),
             request_timeout: Duration::from_secs(20),
+            discovery_interval: Duration::from_secs(10),
         }
     }
 }

@@ -1,0 +1,151 @@
+//! Propagation in a 5-node loopback network: from submit to every mempool (a
+//! transfer) and from mined to every tip (a block), p50 and p99.
+//!
+//! `cargo bench -p cairn-tests --bench propagation` (after `--`: number of transfers
+//! and of blocks, default 300 and 100). Each node records when its own event stream
+//! reports the transfer or the new tip; a sample's latency is the slowest node's.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn_core::Hash;
+use cairn_core::genesis::dev_keys;
+use cairn_core::testkit::solve_naive;
+use cairn_node::{BlockSource, NodeEvent};
+use cairn_tests::{NodeOptions, TestNode, dev_transfer, eventually, eventually_async, test_params};
+
+const NODES: usize = 5;
+
+type Seen = Arc<Mutex<HashMap<Hash, Vec<Instant>>>>;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let txs = args.first().copied().unwrap_or(300);
+    let blocks = args.get(1).copied().unwrap_or(100);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(txs, blocks));
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1_000.0
+}
+
+async fn run(n_txs: usize, n_blocks: usize) {
+    let params = test_params();
+    let first = TestNode::start(&params, NodeOptions::default()).await;
+    let mut nodes = vec![first];
+    for _ in 1..NODES {
+        let boot = nodes.iter().map(|n| n.addr.clone()).collect();
+        let node = TestNode::start(
+            &params,
+            NodeOptions {
+                bootnodes: boot,
+                ..NodeOptions::default()
+            },
+        )
+        .await;
+        nodes.push(node);
+    }
+    for n in &nodes {
+        assert!(
+            eventually_async(Duration::from_secs(20), || async {
+                n.peers().await.len() >= NODES - 1
+            })
+            .await,
+            "the network did not form"
+        );
+    }
+    // Let the gossip meshes settle (a few heartbeats).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let seen: Seen = Arc::default();
+    for n in &nodes {
+        let mut events = n.node().subscribe();
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(e) = events.recv().await {
+                let now = Instant::now();
+                let key = match e {
+                    NodeEvent::TransferAdded { tx, .. } => tx.id(),
+                    NodeEvent::TipChanged { connected, .. } => match connected.last() {
+                        Some(b) => b.id(),
+                        None => continue,
+                    },
+                };
+                seen.lock().unwrap().entry(key).or_default().push(now);
+            }
+        });
+    }
+    let wait_all = |key: Hash| {
+        let seen = seen.clone();
+        async move {
+            eventually(Duration::from_secs(10), || {
+                seen.lock()
+                    .unwrap()
+                    .get(&key)
+                    .is_some_and(|v| v.len() == NODES)
+            })
+            .await
+        }
+    };
+
+    let mut tx_lat = Vec::new();
+    for i in 0..n_txs {
+        let origin = &nodes[i % NODES];
+        let to = dev_keys()[(i + 1) % 10].address();
+        let tx = dev_transfer(origin.node(), i % 10, to, 1_000);
+        let start = Instant::now();
+        let id = origin.node().submit_transfer(tx).unwrap();
+        assert!(
+            wait_all(id).await,
+            "transfer {i} did not reach every mempool"
+        );
+        let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
+        tx_lat.push(last - start);
+    }
+
+    let mut block_lat = Vec::new();
+    for i in 0..n_blocks {
+        let origin = &nodes[i % NODES];
+        let mut block = origin.node().block_template(dev_keys()[0].address());
+        assert!(solve_naive(&mut block.header, 1 << 24));
+        let id = block.id();
+        let start = Instant::now();
+        origin
+            .node()
+            .submit_block(block, BlockSource::Miner)
+            .unwrap();
+        assert!(wait_all(id).await, "block {i} did not reach every node");
+        let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
+        block_lat.push(last - start);
+    }
+    tx_lat.sort();
+    block_lat.sort();
+    let block_txs: usize = {
+        let tip = nodes[0].tip().height;
+        (1..=tip)
+            .map(|h| nodes[0].node().block_at(h).unwrap().unwrap().txs.len())
+            .sum()
+    };
+    println!(
+        "{{\"nodes\": {NODES}, \"txs\": {}, \"tx_p50_ms\": {:.2}, \"tx_p99_ms\": {:.2}, \"tx_max_ms\": {:.2}, \"blocks\": {}, \"block_p50_ms\": {:.2}, \"block_p99_ms\": {:.2}, \"block_max_ms\": {:.2}, \"txs_in_blocks\": {block_txs}}}",
+        tx_lat.len(),
+        percentile(&tx_lat, 0.5),
+        percentile(&tx_lat, 0.99),
+        percentile(&tx_lat, 1.0),
+        block_lat.len(),
+        percentile(&block_lat, 0.5),
+        percentile(&block_lat, 0.99),
+        percentile(&block_lat, 1.0),
+    );
+}
