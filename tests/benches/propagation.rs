@@ -35,8 +35,9 @@ fn main() {
     runtime.block_on(run(txs, blocks));
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+/// The `pct`-th percentile (nearest rank) in milliseconds.
+fn percentile(sorted: &[Duration], pct: usize) -> f64 {
+    let i = ((sorted.len() - 1) * pct).div_ceil(100);
     sorted[i].as_secs_f64() * 1_000.0
 }
 
@@ -140,12 +141,12 @@ async fn run(n_txs: usize, n_blocks: usize) {
     println!(
         "{{\"nodes\": {NODES}, \"txs\": {}, \"tx_p50_ms\": {:.2}, \"tx_p99_ms\": {:.2}, \"tx_max_ms\": {:.2}, \"blocks\": {}, \"block_p50_ms\": {:.2}, \"block_p99_ms\": {:.2}, \"block_max_ms\": {:.2}, \"txs_in_blocks\": {block_txs}}}",
         tx_lat.len(),
-        percentile(&tx_lat, 0.5),
-        percentile(&tx_lat, 0.99),
-        percentile(&tx_lat, 1.0),
+        percentile(&tx_lat, 50),
+        percentile(&tx_lat, 99),
+        percentile(&tx_lat, 100),
         block_lat.len(),
-        percentile(&block_lat, 0.5),
-        percentile(&block_lat, 0.99),
-        percentile(&block_lat, 1.0),
+        percentile(&block_lat, 50),
+        percentile(&block_lat, 99),
+        percentile(&block_lat, 100),
     );
 }

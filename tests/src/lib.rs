@@ -93,6 +93,8 @@ pub struct NodeOptions {
     pub bootnodes: Vec<Multiaddr>,
     /// Use this data directory instead of a fresh one (to restart a node).
     pub datadir: Option<PathBuf>,
+    /// How long a sync request may go unanswered (default 10 s).
+    pub request_timeout: Option<Duration>,
 }
 
 /// A node running in this process.
@@ -132,7 +134,7 @@ impl TestNode {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
             bootnodes: options.bootnodes,
             ban_duration: Duration::from_secs(600),
-            request_timeout: Duration::from_secs(10),
+            request_timeout: options.request_timeout.unwrap_or(Duration::from_secs(10)),
             discovery_interval: Duration::from_secs(1),
             ..NetworkConfig::new(&datadir)
         };
@@ -198,6 +200,12 @@ impl TestNode {
     pub async fn peers(&self) -> Vec<PeerId> {
         let client = self.service().network().expect("networked");
         client.peers().await.into_iter().map(|p| p.peer).collect()
+    }
+
+    /// The network's counters.
+    pub async fn stats(&self) -> cairn_node::network::NetworkStats {
+        let client = self.service().network().expect("networked");
+        client.stats().await
     }
 
     /// Connects to another node.

@@ -32,6 +32,9 @@ enum Answers {
     /// Claims enormous work on the node's network and serves these (invalid)
     /// headers.
     Lying(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+    /// Claims enormous work, serves these (valid) headers, and never answers a
+    /// request for blocks.
+    Stalling(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
 }
 
 struct Hostile {
@@ -39,6 +42,7 @@ struct Hostile {
     names: Names,
     answers: Answers,
     node: PeerId,
+    held: Vec<request_response::ResponseChannel<SyncResponse>>,
 }
 
 impl Hostile {
@@ -77,6 +81,7 @@ impl Hostile {
             names,
             answers,
             node: node.peer_id,
+            held: Vec::new(),
         };
         for topic in [h.blocks(), h.txs()] {
             h.swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
@@ -138,6 +143,13 @@ impl Hostile {
                         },
                     ..
                 })) => {
+                    if matches!(
+                        (&self.answers, &request),
+                        (Answers::Stalling(..), SyncRequest::Blocks { .. })
+                    ) {
+                        self.held.push(channel);
+                        continue;
+                    }
                     let response = self.answer(&request);
                     let _ = self
                         .swarm
@@ -157,7 +169,7 @@ impl Hostile {
     fn answer(&self, request: &SyncRequest) -> SyncResponse {
         match (&self.answers, request) {
             (Answers::Honest(s), SyncRequest::Status) => SyncResponse::Status(*s),
-            (Answers::Lying(genesis, h), SyncRequest::Status) => {
+            (Answers::Lying(genesis, h) | Answers::Stalling(genesis, h), SyncRequest::Status) => {
                 SyncResponse::Status(ChainStatus {
                     genesis: *genesis,
                     tip: h.last().unwrap().id(),
@@ -165,7 +177,9 @@ impl Hostile {
                     work: Work::from_be_bytes([0xff; 32]),
                 })
             }
-            (Answers::Lying(_, h), SyncRequest::Headers { .. }) => SyncResponse::Headers(h.clone()),
+            (Answers::Lying(_, h) | Answers::Stalling(_, h), SyncRequest::Headers { .. }) => {
+                SyncResponse::Headers(h.clone())
+            }
             (_, SyncRequest::Headers { .. }) => SyncResponse::Headers(vec![]),
             (_, SyncRequest::Blocks { .. }) => SyncResponse::Blocks(vec![]),
         }
@@ -328,5 +342,52 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
     assert!(
         h.redial_refused(&restarted.addr).await,
         "a banned peer could connect after a restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stalls_is_banned_and_its_blocks_come_from_others() {
+    let params = test_params();
+    let honest = TestNode::start(&params, NodeOptions::default()).await;
+    for _ in 0..80 {
+        honest.mine_block(dev_keys()[0].address());
+    }
+    let headers = honest
+        .node()
+        .with_state(|c, _| c.headers_after(&[params.genesis_id()], 2_000));
+    assert_eq!(headers.len(), 80);
+    let fresh = TestNode::start(
+        &params,
+        NodeOptions {
+            request_timeout: Some(Duration::from_secs(2)),
+            ..NodeOptions::default()
+        },
+    )
+    .await;
+    // The staller is the fresh node's only peer at first: it gets the header
+    // request and the first block requests, and answers none of the latter.
+    let mut staller = Hostile::connect(
+        &params,
+        &fresh,
+        Answers::Stalling(params.genesis_id(), headers),
+    )
+    .await;
+    // Answer its status and header requests (its block requests are held) for less
+    // than the request timeout.
+    staller.drive(Duration::from_millis(700), |_| false).await;
+    assert!(
+        !staller.held.is_empty(),
+        "the node never asked the staller for blocks"
+    );
+    fresh.dial(&honest.addr).await;
+    assert!(
+        staller.disconnected(Duration::from_secs(20)).await,
+        "the stalling peer was kept"
+    );
+    let tip = honest.tip().id;
+    assert!(
+        eventually(Duration::from_secs(30), || fresh.tip().id == tip).await,
+        "sync did not recover from the staller: {} of 80",
+        fresh.tip().height
     );
 }

@@ -80,6 +80,32 @@ async fn a_fresh_node_catches_up_with_a_long_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_come_from_every_peer_that_has_them() {
+    let params = test_params();
+    let blocks = long_chain(&params, 400, 2);
+    let a = node_with_chain(&params, &blocks).await;
+    let b = node_with_chain(&params, &blocks).await;
+    let c = TestNode::start(
+        &params,
+        NodeOptions {
+            bootnodes: vec![a.addr.clone(), b.addr.clone()],
+            ..NodeOptions::default()
+        },
+    )
+    .await;
+    let tip = a.tip().id;
+    assert!(eventually(Duration::from_secs(60), || c.tip().id == tip).await);
+    let (sa, sb) = (a.stats().await, b.stats().await);
+    assert_eq!(sa.blocks_served + sb.blocks_served, 400, "{sa:?} {sb:?}");
+    assert!(
+        sa.blocks_served > 0 && sb.blocks_served > 0,
+        "one peer served everything: a={} b={}",
+        sa.blocks_served,
+        sb.blocks_served
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_half_way_through_sync_resumes_on_restart() {
     let params = test_params();
     let n = 1_200;
@@ -123,6 +149,7 @@ async fn a_node_killed_half_way_through_sync_resumes_on_restart() {
         NodeOptions {
             bootnodes: vec![a.addr.clone()],
             datadir: Some(datadir.clone()),
+            ..NodeOptions::default()
         },
     )
     .await;

@@ -17,7 +17,7 @@ use crate::network::behaviour::{BAN_GOSSIP_SCORE, Behaviour, BehaviourEvent, Top
 use crate::network::codec::{MAX_BLOCKS, MAX_HEADERS, SOFT_RESPONSE_BYTES};
 use crate::network::peers::PeerBook;
 use crate::network::{
-    ChainAccess, Command, Names, NetworkConfig, NetworkError, NetworkEvent, PeerInfo,
+    ChainAccess, Command, Names, NetworkConfig, NetworkError, NetworkEvent, NetworkStats, PeerInfo,
     RequestFailure, SyncRequest, SyncResponse, Verdict,
 };
 use crate::node::now_ms;
@@ -68,6 +68,7 @@ pub struct EventLoop {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetworkError>>>,
     peers: HashMap<PeerId, Connected>,
     book: PeerBook,
+    stats: NetworkStats,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -135,6 +136,7 @@ impl EventLoop {
             pending: HashMap::new(),
             peers: HashMap::new(),
             book,
+            stats: NetworkStats::default(),
         };
         event_loop.dial_bootnodes();
         Ok(event_loop)
@@ -251,6 +253,7 @@ impl EventLoop {
         let duration = u64::try_from(self.config.ban_duration.as_millis()).unwrap_or(u64::MAX);
         let until_ms = now_ms().saturating_add(duration);
         warn!(target: "net", %peer, "banning peer: {reason}");
+        self.stats.bans += 1;
         self.book.ban(peer, until_ms);
         self.swarm.behaviour_mut().blocked.block_peer(peer);
         self.swarm.behaviour_mut().kad.remove_peer(&peer);
@@ -300,6 +303,9 @@ impl EventLoop {
                     .collect();
                 let _ = reply.send(peers);
             }
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats);
+            }
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
@@ -318,7 +324,10 @@ impl EventLoop {
             self.topics.txs.clone()
         };
         match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
-            Ok(id) => debug!(target: "net", %id, block, "published"),
+            Ok(id) => {
+                self.stats.gossip_published += 1;
+                debug!(target: "net", %id, block, "published");
+            }
             Err(gossipsub::PublishError::Duplicate) => {}
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
                 debug!(target: "net", "nothing to publish to: no peers");
@@ -365,6 +374,7 @@ impl EventLoop {
                         MessageAcceptance::Ignore
                     }
                     Verdict::Reject(reason) => {
+                        self.stats.gossip_rejected += 1;
                         self.penalize(source, INVALID_POINTS, reason);
                         MessageAcceptance::Reject
                     }
@@ -375,6 +385,10 @@ impl EventLoop {
                     .report_message_validation_result(&id, &source, acceptance);
             }
             Done::Served { channel, response } => {
+                self.stats.requests_served += 1;
+                if let SyncResponse::Blocks(b) = &response {
+                    self.stats.blocks_served += b.len() as u64;
+                }
                 let _ = self
                     .swarm
                     .behaviour_mut()
@@ -385,6 +399,7 @@ impl EventLoop {
     }
 
     fn on_gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
+        self.stats.gossip_in += 1;
         let report = |s: &mut Self, acceptance| {
             s.swarm
                 .behaviour_mut()
@@ -396,6 +411,7 @@ impl EventLoop {
             let block = match Block::from_bytes(&message.data) {
                 Ok(b) => b,
                 Err(e) => {
+                    self.stats.gossip_rejected += 1;
                     self.penalize(source, GARBAGE_POINTS, &format!("undecodable block: {e}"));
                     return report(self, MessageAcceptance::Reject);
                 }
@@ -414,6 +430,7 @@ impl EventLoop {
             let tx = match Transaction::from_bytes(&message.data) {
                 Ok(Transaction::Transfer(t)) => t,
                 Ok(Transaction::Coinbase(_)) => {
+                    self.stats.gossip_rejected += 1;
                     self.penalize(source, GARBAGE_POINTS, "coinbase gossiped as a transfer");
                     return report(self, MessageAcceptance::Reject);
                 }

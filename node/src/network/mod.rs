@@ -176,6 +176,23 @@ pub struct PeerInfo {
     pub agent: Option<String>,
 }
 
+/// Counters since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Gossip messages received (before validation).
+    pub gossip_in: u64,
+    /// Gossip messages rejected as invalid.
+    pub gossip_rejected: u64,
+    /// Gossip messages this node published.
+    pub gossip_published: u64,
+    /// Sync requests answered.
+    pub requests_served: u64,
+    /// Blocks sent in answers to sync requests.
+    pub blocks_served: u64,
+    /// Peers banned.
+    pub bans: u64,
+}
+
 /// What the network reports to the node.
 #[derive(Debug, Clone)]
 pub enum NetworkEvent {
@@ -224,6 +241,7 @@ pub(crate) enum Command {
     },
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Stats(oneshot::Sender<NetworkStats>),
     Dial(Multiaddr),
 }
 
@@ -310,6 +328,15 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::ListenAddrs(tx)).await.is_err() {
             return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Counters since start.
+    pub async fn stats(&self) -> NetworkStats {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stats(tx)).await.is_err() {
+            return NetworkStats::default();
         }
         rx.await.unwrap_or_default()
     }
