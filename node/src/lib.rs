@@ -11,7 +11,7 @@
 //!
 //! Layout: `store/` RocksDB and its typed tables, `chain/` block tree, fork choice and
 //! reorganisation, `mempool/` pending transfers, `mining/` templates and the built-in
-//! miner, `network/` libp2p, `sync/` block download, `node.rs` the node,
+//! miner, `network/` libp2p, `sync/` block download, `rpc/` JSON-RPC and WebSocket, `node.rs` the node,
 //! `service.rs` the node with its network, sync and miner.
 
 pub mod chain;
@@ -19,6 +19,7 @@ pub mod mempool;
 pub mod mining;
 pub mod network;
 pub mod node;
+pub mod rpc;
 pub mod service;
 pub mod store;
 pub mod sync;
@@ -43,6 +44,9 @@ pub enum NodeError {
     /// The network could not start.
     #[error(transparent)]
     Network(#[from] network::NetworkError),
+    /// The RPC server could not start.
+    #[error(transparent)]
+    Rpc(#[from] rpc::RpcStartError),
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),

@@ -12,6 +12,7 @@ use cairn_miner::Backend;
 use cairn_node::mempool::MempoolConfig;
 use cairn_node::mining::MiningConfig;
 use cairn_node::network::NetworkConfig;
+use cairn_node::rpc::RpcConfig;
 use cairn_node::sync::SyncConfig;
 use cairn_node::{Node, NodeConfig, Service, ServiceConfig};
 use clap::Parser;
@@ -42,9 +43,23 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     datadir: Option<PathBuf>,
 
-    /// JSON-RPC (HTTP and WebSocket) listen address (served from the RPC release on).
+    /// JSON-RPC listen address: HTTP POST on `/`, WebSocket on `/ws`. Keep it on
+    /// 127.0.0.1 unless a firewall or proxy stands in front.
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8645")]
     rpc_listen: SocketAddr,
+
+    /// Token for the admin RPC methods (default: a random one in <datadir>/.cookie).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CAIRN_RPC_TOKEN",
+        hide_env_values = true
+    )]
+    rpc_token: Option<String>,
+
+    /// Do not serve JSON-RPC.
+    #[arg(long)]
+    no_rpc: bool,
 
     /// Peer-to-peer listen address, a libp2p multiaddr (repeatable). Port 0 picks a
     /// free port.
@@ -216,6 +231,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         datadir = %datadir.display(),
         "starting"
     );
+    let rpc = (!cli.no_rpc).then(|| RpcConfig {
+        listen: cli.rpc_listen,
+        token: cli.rpc_token.clone(),
+        generate: cli.dev,
+        ..RpcConfig::new(&datadir)
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cairn-rt")
@@ -226,7 +247,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             network,
             sync: SyncConfig::default(),
             mining,
+            rpc,
         })
+        .await
         .with_context(|| format!("cannot start the node in {}", datadir.display()))?;
         let mut threads = Vec::new();
         if let Some(rate) = cli.dev_tx_rate.filter(|r| *r > 0) {

@@ -256,20 +256,24 @@ impl Node {
         store.write(b)
     }
 
-    /// The persisted bans that have not expired: peer id bytes and expiry.
+    /// The persisted bans that have not expired: peer id bytes and expiry. Expired
+    /// (and unreadable) entries are deleted.
     pub fn load_bans(&self) -> Vec<(Vec<u8>, u64)> {
         let inner = self.lock();
+        let store = inner.chain.store();
         let now = now_ms();
-        inner
-            .chain
-            .store()
-            .iter::<Peers>()
-            .filter_map(Result::ok)
-            .filter_map(|(peer, v)| {
-                let until = u64::from_le_bytes(v.as_slice().try_into().ok()?);
-                (until > now).then_some((peer, until))
-            })
-            .collect()
+        let mut live = Vec::new();
+        let mut batch = store.batch();
+        for (peer, v) in store.iter::<Peers>().filter_map(Result::ok) {
+            match <[u8; 8]>::try_from(v.as_slice()).map(u64::from_le_bytes) {
+                Ok(until) if until > now => live.push((peer, until)),
+                _ => batch.delete::<Peers>(&peer),
+            }
+        }
+        if let Err(e) = store.write(batch) {
+            warn!(target: "node", "cannot prune expired bans: {e}");
+        }
+        live
     }
 
     /// A block template paying `coinbase`.

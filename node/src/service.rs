@@ -16,6 +16,7 @@ use crate::mempool::MempoolError;
 use crate::mining::{self, MiningConfig};
 use crate::network::{self, ChainAccess, ChainStatus, Client, NetworkConfig, Verdict};
 use crate::node::{BlockSource, NodeEvent, TxSource};
+use crate::rpc::{self, RpcConfig, RpcContext, RpcServer};
 use crate::sync::{self, SyncConfig, SyncHandle};
 use crate::{Node, NodeConfig, NodeError};
 
@@ -34,6 +35,8 @@ pub struct ServiceConfig {
     pub sync: SyncConfig,
     /// Built-in mining (None: no mining).
     pub mining: Option<MiningConfig>,
+    /// The JSON-RPC server (None: no RPC).
+    pub rpc: Option<RpcConfig>,
 }
 
 /// A node and its network, sync and mining.
@@ -47,6 +50,7 @@ pub struct Service {
     relay: Option<tokio::task::JoinHandle<()>>,
     sync_task: Option<tokio::task::JoinHandle<()>>,
     network_task: Option<tokio::task::JoinHandle<()>>,
+    rpc: Option<RpcServer>,
 }
 
 /// How long each part may take to stop before it is left behind.
@@ -55,7 +59,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 impl Service {
     /// Opens the node and starts the rest. Call from inside a multi-threaded tokio
     /// runtime.
-    pub fn start(config: ServiceConfig) -> Result<Service, NodeError> {
+    pub async fn start(config: ServiceConfig) -> Result<Service, NodeError> {
         let node = Node::open(config.node)?;
         let (mut relay_task, mut sync_task, mut network_task) = (None, None, None);
         let (network, sync) = match config.network {
@@ -86,10 +90,26 @@ impl Service {
                     .map_err(NodeError::Thread)?,
             );
         }
+        let rpc = match config.rpc {
+            Some(rpc) => Some(
+                rpc::serve(
+                    rpc,
+                    RpcContext {
+                        node: node.clone(),
+                        network: network.clone(),
+                        sync: sync.clone(),
+                        generate: false,
+                    },
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(Service {
             node,
             network,
             sync,
+            rpc,
             hashes,
             threads,
             relay: relay_task,
@@ -113,6 +133,11 @@ impl Service {
         self.sync.as_ref()
     }
 
+    /// Where the RPC server listens, if it runs.
+    pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.rpc.as_ref().map(|r| r.addr)
+    }
+
     /// Hashes tried by the built-in miner so far.
     pub fn hashes(&self) -> &Arc<AtomicU64> {
         &self.hashes
@@ -122,6 +147,9 @@ impl Service {
     /// store is closed (unless the caller still holds the node). Threads the caller
     /// started that submit to the node must be joined before this.
     pub async fn stop(mut self) {
+        if let Some(rpc) = self.rpc.take() {
+            rpc.stop();
+        }
         self.node.request_shutdown();
         for t in std::mem::take(&mut self.threads) {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -153,6 +181,9 @@ impl Drop for Service {
         self.node.request_shutdown();
         if let Some(relay) = &self.relay {
             relay.abort();
+        }
+        if let Some(rpc) = &self.rpc {
+            rpc.stop();
         }
     }
 }
@@ -215,18 +246,26 @@ fn transfer_is_malformed(reason: &RejectReason) -> bool {
 impl ChainAccess for NodeAccess {
     fn on_block(&self, block: Block, from: PeerId) -> Verdict {
         let id = block.id();
+        // Proof of work first: nothing else is worth doing for a block without it.
+        if let Err(reason) =
+            cairn_core::validation::validate_header_standalone(&block.header, self.node.params())
+        {
+            return Verdict::Reject(format!("block {id}: {reason}"));
+        }
         let (this, parent, tip_height) = self
             .node
             .with_state(|c, _| (c.known(&id), c.known(&block.header.prev), c.tip().height));
         match (this, parent) {
             (Known::Stored { .. }, _) => return Verdict::Ignore,
+            // Peers forward only blocks that became their tip, after every rule
+            // (state included): an invalid one is the sender's fault.
             (Known::Invalid, _) => return Verdict::Reject(format!("block {id} is invalid")),
             (_, Known::Invalid) => {
                 return Verdict::Reject(format!("block {id} extends an invalid block"));
             }
             (_, Known::Unknown) => return Verdict::Unconnected,
             (_, Known::Stored { height, .. }) => {
-                if height.saturating_add(1 + MAX_GOSSIP_FORK_DEPTH) < tip_height {
+                if height.saturating_add(MAX_GOSSIP_FORK_DEPTH) < tip_height {
                     debug!(target: "net", %id, height = height + 1, "stale side-branch block ignored");
                     return Verdict::Ignore;
                 }
@@ -236,8 +275,11 @@ impl ChainAccess for NodeAccess {
             .node
             .submit_block(block, BlockSource::Peer(from.to_string()))
         {
-            Ok(SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain) => Verdict::Accept,
-            Ok(SubmitOutcome::Duplicate | SubmitOutcome::Orphan) => Verdict::Ignore,
+            // Only blocks that became our tip are passed on (as Bitcoin announces only
+            // tips); a side block is kept but not forwarded.
+            Ok(SubmitOutcome::NewTip(_)) => Verdict::Accept,
+            Ok(_) => Verdict::Ignore,
+            // Clocks differ: a block from the future is not proof of malice.
             Err(ChainError::Rejected {
                 reason: RejectReason::TimestampTooFarInFuture { .. },
                 ..

@@ -18,6 +18,7 @@ use cairn_core::{Address, Amount, Block, BlockId, ChainParams, CompactTarget, Tr
 use cairn_node::chain::TipInfo;
 use cairn_node::mempool::MempoolConfig;
 use cairn_node::network::NetworkConfig;
+use cairn_node::rpc::RpcConfig;
 use cairn_node::store::schema::Accounts;
 use cairn_node::sync::SyncConfig;
 use cairn_node::{BlockSource, Node, NodeConfig, Service, ServiceConfig};
@@ -107,7 +108,12 @@ pub struct TestNode {
     pub addr: Multiaddr,
     /// Its peer id.
     pub peer_id: PeerId,
+    /// Where its JSON-RPC server listens.
+    pub rpc_addr: std::net::SocketAddr,
 }
+
+/// The admin token of every test node's RPC.
+pub const RPC_TOKEN: &str = "test-token";
 
 impl std::fmt::Debug for TestNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,8 +156,16 @@ impl TestNode {
                 ..SyncConfig::default()
             },
             mining: None,
+            rpc: Some(RpcConfig {
+                listen: "127.0.0.1:0".parse().expect("socket address"),
+                token: Some(RPC_TOKEN.into()),
+                generate: true,
+                ..RpcConfig::new(&datadir)
+            }),
         })
+        .await
         .expect("node starts");
+        let rpc_addr = service.rpc_addr().expect("rpc runs");
         let client = service.network().expect("networked").clone();
         let peer_id = client.local_peer_id();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -168,6 +182,7 @@ impl TestNode {
             .with_p2p(peer_id)
             .expect("no /p2p suffix yet");
         TestNode {
+            rpc_addr,
             service: Some(service),
             params: params.clone(),
             datadir,
@@ -389,4 +404,49 @@ pub fn tip_height_in(line: &str) -> Option<u64> {
 /// Block ids of a chain, for comparing.
 pub fn ids(blocks: &[Block]) -> Vec<BlockId> {
     blocks.iter().map(Block::id).collect()
+}
+
+/// One HTTP/1.1 POST of `body` to `addr` (with the bearer `token`, if any): the status
+/// and the body parsed as JSON (None when empty or not JSON).
+pub async fn http_post(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    token: Option<&str>,
+) -> (u16, Option<serde_json::Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    // A server may answer (413) before reading an oversized body: ignore write errors.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("an HTTP status line");
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).ok())
+}
+
+/// Calls `method` over HTTP with the test token: `Ok(result)` or `Err(error object)`.
+pub async fn rpc(
+    addr: std::net::SocketAddr,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (status, reply) = http_post(addr, body.to_string().as_bytes(), Some(RPC_TOKEN)).await;
+    let mut reply = reply.unwrap_or_else(|| panic!("{method}: HTTP {status} without a JSON body"));
+    assert_eq!(reply["id"], 1);
+    match reply.get_mut("error") {
+        Some(e) => Err(e.take()),
+        None => Ok(reply["result"].take()),
+    }
 }

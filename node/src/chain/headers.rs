@@ -67,6 +67,11 @@ impl HeaderCursor {
         self.ctx.parent_height
     }
 
+    /// Sets the local time that the future-drift rule is checked against.
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.ctx.now_ms = now_ms;
+    }
+
     /// Checks `header` as the next one and moves past it.
     pub fn advance(
         &mut self,

@@ -105,6 +105,17 @@ pub enum MempoolError {
     Store(#[from] StoreError),
 }
 
+/// Pending effect of the mempool on one address ([`Mempool::pending_for`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingSummary {
+    /// Amounts plus fees it sends.
+    pub debits: u64,
+    /// Amounts it receives.
+    pub credits: u64,
+    /// Transfers it sends.
+    pub count: u64,
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     tx: Transfer,
@@ -171,6 +182,28 @@ impl Mempool {
     /// The sender's next nonce counting pending transfers, given its confirmed nonce.
     pub fn next_nonce(&self, sender: &Address, confirmed: u64) -> u64 {
         confirmed + self.by_sender.get(sender).map_or(0, |q| q.len() as u64)
+    }
+
+    /// What pending transfers do to `address`: what it sends (amounts plus fees),
+    /// what it receives, and how many transfers it sends.
+    pub fn pending_for(&self, address: &Address) -> PendingSummary {
+        let mut s = PendingSummary::default();
+        if let Some(queue) = self.by_sender.get(address) {
+            for id in queue.values() {
+                if let Some(e) = self.entries.get(id) {
+                    s.debits = s
+                        .debits
+                        .saturating_add(e.tx.amount.0.saturating_add(e.tx.fee.0));
+                    s.count += 1;
+                }
+            }
+        }
+        for e in self.entries.values() {
+            if e.tx.recipient == *address {
+                s.credits = s.credits.saturating_add(e.tx.amount.0);
+            }
+        }
+        s
     }
 
     /// Admits a transfer checked against the confirmed state `view`, at time `now_ms`.

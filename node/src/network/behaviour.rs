@@ -98,6 +98,10 @@ impl Behaviour {
         let mut score = PeerScoreParams {
             // Every test network and many LANs put all peers on one address.
             ip_colocation_factor_weight: 0.0,
+            // Only invalid messages count: protocol races (a GRAFT during backoff, a
+            // broken IWANT promise) and slow links are not grounds for a ban.
+            behaviour_penalty_weight: 0.0,
+            slow_peer_weight: 0.0,
             ..PeerScoreParams::default()
         };
         score.topics.insert(topics.blocks.hash(), topic_score());

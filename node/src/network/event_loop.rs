@@ -22,9 +22,14 @@ use crate::network::{
 };
 use crate::node::now_ms;
 
-/// Most gossip validations and sync requests being worked on at once; beyond this,
-/// gossip is ignored and requests are dropped (the peer sees a failed request).
-const MAX_BLOCKING: usize = 128;
+/// Most gossip validations being worked on at once; beyond this, gossip is ignored.
+const MAX_VALIDATING: usize = 128;
+/// Most inbound sync requests being served at once, and per peer; beyond this,
+/// requests are dropped (the peer sees a failed request).
+const MAX_SERVING: usize = 32;
+const MAX_SERVING_PER_PEER: usize = 4;
+/// Capacity of the channel that brings blocking work back to the loop.
+const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
 /// Penalty for a message that does not even decode.
 const GARBAGE_POINTS: u32 = 100;
 /// Penalty for an invalid block or transfer.
@@ -41,6 +46,7 @@ enum Done {
         header: Option<cairn_core::BlockHeader>,
     },
     Served {
+        peer: PeerId,
         channel: ResponseChannel<SyncResponse>,
         response: SyncResponse,
     },
@@ -64,7 +70,8 @@ pub struct EventLoop {
     events: mpsc::Sender<NetworkEvent>,
     done_tx: mpsc::Sender<Done>,
     done_rx: mpsc::Receiver<Done>,
-    blocking: usize,
+    validating: usize,
+    serving: HashMap<PeerId, usize>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetworkError>>>,
     peers: HashMap<PeerId, Connected>,
     book: PeerBook,
@@ -117,7 +124,9 @@ impl EventLoop {
         let now = now_ms();
         for (peer, until) in &config.bans {
             if *until > now {
-                book.ban(*peer, *until);
+                if let Some(evicted) = book.ban(*peer, *until) {
+                    swarm.behaviour_mut().blocked.unblock_peer(evicted);
+                }
                 swarm.behaviour_mut().blocked.block_peer(*peer);
             }
         }
@@ -132,7 +141,8 @@ impl EventLoop {
             events,
             done_tx,
             done_rx,
-            blocking: 0,
+            validating: 0,
+            serving: HashMap::new(),
             pending: HashMap::new(),
             peers: HashMap::new(),
             book,
@@ -254,7 +264,9 @@ impl EventLoop {
         let until_ms = now_ms().saturating_add(duration);
         warn!(target: "net", %peer, "banning peer: {reason}");
         self.stats.bans += 1;
-        self.book.ban(peer, until_ms);
+        if let Some(evicted) = self.book.ban(peer, until_ms) {
+            self.swarm.behaviour_mut().blocked.unblock_peer(evicted);
+        }
         self.swarm.behaviour_mut().blocked.block_peer(peer);
         self.swarm.behaviour_mut().kad.remove_peer(&peer);
         self.emit(NetworkEvent::Banned {
@@ -336,23 +348,43 @@ impl EventLoop {
         }
     }
 
-    /// Runs `work` on a blocking thread if there is room, sending its result back to
-    /// the loop. Returns false (and does nothing) when too much is queued already.
-    fn spawn_blocking(&mut self, work: impl FnOnce() -> Done + Send + 'static) -> bool {
-        if self.blocking >= MAX_BLOCKING {
-            return false;
-        }
-        self.blocking += 1;
+    /// Runs `work` on a blocking thread, sending its result back to the loop.
+    fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static) {
         let tx = self.done_tx.clone();
         tokio::task::spawn_blocking(move || {
             // Capacity equals the number of tasks allowed at once, so this never waits.
             let _ = tx.blocking_send(work());
         });
+    }
+
+    /// Validates gossip on a blocking thread if there is room; false when full.
+    fn spawn_validation(&mut self, work: impl FnOnce() -> Done + Send + 'static) -> bool {
+        if self.validating >= MAX_VALIDATING {
+            return false;
+        }
+        self.validating += 1;
+        self.spawn_blocking(work);
+        true
+    }
+
+    /// Serves a request on a blocking thread if there is room overall and for this
+    /// peer; false when full.
+    fn spawn_serving(
+        &mut self,
+        peer: PeerId,
+        work: impl FnOnce() -> Done + Send + 'static,
+    ) -> bool {
+        let total: usize = self.serving.values().sum();
+        let mine = self.serving.get(&peer).copied().unwrap_or(0);
+        if total >= MAX_SERVING || mine >= MAX_SERVING_PER_PEER {
+            return false;
+        }
+        *self.serving.entry(peer).or_insert(0) += 1;
+        self.spawn_blocking(work);
         true
     }
 
     fn on_done(&mut self, done: Done) {
-        self.blocking = self.blocking.saturating_sub(1);
         match done {
             Done::Gossip {
                 id,
@@ -360,6 +392,7 @@ impl EventLoop {
                 verdict,
                 header,
             } => {
+                self.validating = self.validating.saturating_sub(1);
                 debug!(target: "net", %id, peer = %source, ?verdict, "gossip validated");
                 let acceptance = match &verdict {
                     Verdict::Accept => MessageAcceptance::Accept,
@@ -384,7 +417,17 @@ impl EventLoop {
                     .gossipsub
                     .report_message_validation_result(&id, &source, acceptance);
             }
-            Done::Served { channel, response } => {
+            Done::Served {
+                peer,
+                channel,
+                response,
+            } => {
+                if let Some(n) = self.serving.get_mut(&peer) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.serving.remove(&peer);
+                    }
+                }
                 self.stats.requests_served += 1;
                 if let SyncResponse::Blocks(b) = &response {
                     self.stats.blocks_served += b.len() as u64;
@@ -418,7 +461,7 @@ impl EventLoop {
             };
             let header = block.header;
             let mid = id.clone();
-            if !self.spawn_blocking(move || Done::Gossip {
+            if !self.spawn_validation(move || Done::Gossip {
                 id: mid,
                 source,
                 verdict: chain.on_block(block, source),
@@ -444,7 +487,7 @@ impl EventLoop {
                 }
             };
             let mid = id.clone();
-            if !self.spawn_blocking(move || Done::Gossip {
+            if !self.spawn_validation(move || Done::Gossip {
                 id: mid,
                 source,
                 verdict: chain.on_transfer(tx, source),
@@ -465,7 +508,7 @@ impl EventLoop {
         channel: ResponseChannel<SyncResponse>,
     ) {
         let chain = self.chain.clone();
-        let accepted = self.spawn_blocking(move || {
+        let accepted = self.spawn_serving(peer, move || {
             let response = match request {
                 SyncRequest::Status => SyncResponse::Status(chain.status()),
                 SyncRequest::Headers { locator, max } => {
@@ -477,7 +520,11 @@ impl EventLoop {
                     SyncResponse::Blocks(chain.blocks(ids, SOFT_RESPONSE_BYTES))
                 }
             };
-            Done::Served { channel, response }
+            Done::Served {
+                peer,
+                channel,
+                response,
+            }
         });
         if !accepted {
             debug!(target: "net", %peer, "busy: sync request dropped");

@@ -196,7 +196,8 @@ pub struct NetworkStats {
 /// What the network reports to the node.
 #[derive(Debug, Clone)]
 pub enum NetworkEvent {
-    /// A peer of our network connected (after identify confirmed the network).
+    /// A peer connected (its first connection). A peer of another network is
+    /// dropped once identify or its first sync answer tells it apart.
     PeerConnected {
         /// The peer.
         peer: PeerId,

@@ -36,16 +36,20 @@ impl PeerBook {
         });
     }
 
-    /// Bans `peer` until `until_ms`.
-    pub(crate) fn ban(&mut self, peer: PeerId, until_ms: u64) {
+    /// Bans `peer` until `until_ms`. Returns the ban evicted to make room (the one
+    /// expiring first), if any, so the caller can unblock that peer.
+    pub(crate) fn ban(&mut self, peer: PeerId, until_ms: u64) -> Option<PeerId> {
         self.penalties.remove(&peer);
+        let mut evicted = None;
         if self.bans.len() >= MAX_BANS
             && !self.bans.contains_key(&peer)
             && let Some(first) = self.bans.iter().min_by_key(|(_, u)| **u).map(|(p, _)| *p)
         {
             self.bans.remove(&first);
+            evicted = Some(first);
         }
         self.bans.insert(peer, until_ms);
+        evicted
     }
 
     pub(crate) fn is_banned(&self, peer: &PeerId, now_ms: u64) -> bool {

@@ -36,6 +36,9 @@ use crate::sync::progress::Progress;
 
 /// Penalty that bans at once: invalid data, or a peer of another network.
 const BAN: u32 = 100;
+/// Penalty for a stall or a claim of work not backed by headers: two within a
+/// minute ban (points halve every minute).
+const STRIKE: u32 = 50;
 
 /// Settings of the sync manager.
 #[derive(Debug, Clone)]
@@ -99,7 +102,7 @@ type Task = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 enum Outcome {
     Status(PeerId, Result<SyncResponse, NetworkError>),
-    Headers(PeerId, Result<SyncResponse, NetworkError>),
+    Headers(PeerId, u64, Result<SyncResponse, NetworkError>),
     Blocks(PeerId, Vec<BlockId>, Result<SyncResponse, NetworkError>),
     Imported(ImportResult),
 }
@@ -107,18 +110,27 @@ enum Outcome {
 struct ImportResult {
     imported: usize,
     failure: Option<(BlockId, ChainError)>,
+    /// The queue generation and header peer the blocks came from.
+    generation: u64,
+    peer: Option<PeerId>,
 }
 
 /// A handle on the running sync manager.
 #[derive(Debug, Clone)]
 pub struct SyncHandle {
     status: watch::Receiver<SyncStatus>,
+    heights: Arc<std::sync::Mutex<HashMap<PeerId, u64>>>,
 }
 
 impl SyncHandle {
     /// Where sync stands.
     pub fn status(&self) -> SyncStatus {
         *self.status.borrow()
+    }
+
+    /// The tip height each peer last reported.
+    pub fn peer_heights(&self) -> HashMap<PeerId, u64> {
+        self.heights.lock().map(|h| h.clone()).unwrap_or_default()
     }
 }
 
@@ -136,7 +148,9 @@ pub fn start(
         target: tip.height,
         syncing: false,
     });
+    let heights = Arc::new(std::sync::Mutex::new(HashMap::new()));
     let manager = SyncManager {
+        heights: heights.clone(),
         progress: Progress::new(config.progress_interval),
         node,
         client,
@@ -149,11 +163,18 @@ pub fn start(
         headers_inflight: false,
         headers_more: false,
         importing: false,
+        generation: 0,
         tasks: FuturesUnordered::new(),
         status: tx,
     };
     let task = tokio::spawn(manager.run(events));
-    (SyncHandle { status: rx }, task)
+    (
+        SyncHandle {
+            status: rx,
+            heights,
+        },
+        task,
+    )
 }
 
 struct SyncManager {
@@ -172,8 +193,12 @@ struct SyncManager {
     /// The last header response was full: there are more.
     headers_more: bool,
     importing: bool,
+    /// Bumped whenever the queue is dropped, so answers and imports for an old queue
+    /// are recognised.
+    generation: u64,
     tasks: FuturesUnordered<Task>,
     status: watch::Sender<SyncStatus>,
+    heights: Arc<std::sync::Mutex<HashMap<PeerId, u64>>>,
     progress: Progress,
 }
 
@@ -212,6 +237,9 @@ impl SyncManager {
                 // It claims a block we cannot place: ask for its tip now.
                 if let Some(p) = self.peers.get_mut(&peer)
                     && header.height > self.node.tip().height
+                    && !p.asking
+                    && p.status_at
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
                 {
                     p.status_at = None;
                 }
@@ -231,6 +259,9 @@ impl SyncManager {
 
     fn forget(&mut self, peer: &PeerId) {
         self.peers.remove(peer);
+        if let Ok(mut h) = self.heights.lock() {
+            h.remove(peer);
+        }
         for slot in self.slots.values_mut() {
             if matches!(slot, Slot::InFlight(p) if p == peer) {
                 *slot = Slot::Wanted;
@@ -248,7 +279,10 @@ impl SyncManager {
                 Outcome::Status(peer, client.request(peer, SyncRequest::Status).await)
             }),
             r @ SyncRequest::Headers { .. } => {
-                Box::pin(async move { Outcome::Headers(peer, client.request(peer, r).await) })
+                let generation = self.generation;
+                Box::pin(async move {
+                    Outcome::Headers(peer, generation, client.request(peer, r).await)
+                })
             }
             SyncRequest::Blocks { ids } => Box::pin(async move {
                 let r = client
@@ -271,7 +305,7 @@ impl SyncManager {
             NetworkError::Request {
                 reason: RequestFailure::Timeout,
                 ..
-            } => self.penalize(peer, BAN, format!("stalled on {what}")),
+            } => self.penalize(peer, STRIKE, format!("stalled on {what}")),
             NetworkError::Request {
                 reason: RequestFailure::BadResponse(r),
                 ..
@@ -283,9 +317,11 @@ impl SyncManager {
     fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Status(peer, r) => self.on_status(peer, r),
-            Outcome::Headers(peer, r) => {
+            Outcome::Headers(peer, generation, r) => {
                 self.headers_inflight = false;
                 match r {
+                    // Asked for a queue since dropped: the answer proves nothing.
+                    Ok(SyncResponse::Headers(_)) if generation != self.generation => {}
                     Ok(SyncResponse::Headers(h)) => self.on_headers(peer, h),
                     Ok(_) => self.penalize(peer, BAN, "wrong response to a headers request".into()),
                     Err(e) => {
@@ -326,6 +362,9 @@ impl SyncManager {
         match r {
             Ok(SyncResponse::Status(s)) if s.genesis == self.node.params().genesis_id() => {
                 p.status = Some(s);
+                if let Ok(mut h) = self.heights.lock() {
+                    h.insert(peer, s.height);
+                }
             }
             Ok(SyncResponse::Status(_)) => {
                 self.penalize(peer, BAN, "peer of another network".into());
@@ -336,6 +375,7 @@ impl SyncManager {
     }
 
     fn reset_queue(&mut self) {
+        self.generation += 1;
         self.order.clear();
         self.slots.clear();
         self.cursor = None;
@@ -346,11 +386,9 @@ impl SyncManager {
     fn on_headers(&mut self, peer: PeerId, headers: Vec<BlockHeader>) {
         let full = headers.len() >= MAX_HEADERS;
         let Some(first) = headers.first() else {
-            // Nothing after our locator: the peer's claim was stale.
+            // Nothing after our locator although it claimed more work: stale or a lie.
             self.headers_more = false;
-            if let Some(p) = self.peers.get_mut(&peer) {
-                p.status_at = None;
-            }
+            self.unbacked_claim(peer);
             return;
         };
         let params = self.node.params().clone();
@@ -384,6 +422,20 @@ impl SyncManager {
         self.queue_headers(peer, &headers, &params, full);
     }
 
+    /// A peer claimed more work than its headers showed: forget the claim (so other
+    /// peers get their turn) and count a strike against it.
+    fn unbacked_claim(&mut self, peer: PeerId) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.status = None;
+            p.status_at = None;
+        }
+        self.penalize(
+            peer,
+            STRIKE,
+            "claimed more work than its headers show".into(),
+        );
+    }
+
     fn queue_headers(
         &mut self,
         peer: PeerId,
@@ -394,15 +446,32 @@ impl SyncManager {
         let Some(cursor) = self.cursor.as_mut() else {
             return;
         };
+        cursor.set_now(now_ms());
         let mut invalid = None;
+        let mut early = false;
         for (i, h) in headers.iter().enumerate() {
             if let Err(e) = cursor.advance(h, params, i) {
+                // A header from (our idea of) the future: not proof of malice; queue
+                // what came before and ask again later.
+                early = matches!(
+                    e,
+                    crate::chain::HeaderError::Invalid {
+                        reason: cairn_core::RejectReason::TimestampTooFarInFuture { .. },
+                        ..
+                    }
+                );
                 invalid = Some(e);
                 break;
             }
             let id = h.id();
             self.order.push_back(*h);
             self.slots.insert(id, Slot::Wanted);
+        }
+        if early {
+            debug!(target: "sync", %peer, "headers from the future; stopping there for now");
+            self.header_peer = Some(peer);
+            self.headers_more = false;
+            return;
         }
         if let Some(e) = invalid {
             warn!(target: "sync", %peer, "invalid headers: {e}");
@@ -417,6 +486,7 @@ impl SyncManager {
             // The whole branch has no more work than ours: its bodies are not wanted.
             debug!(target: "sync", %peer, "peer's branch is not heavier; dropped");
             self.reset_queue();
+            self.unbacked_claim(peer);
         } else if let Some(c) = &self.cursor {
             debug!(target: "sync", %peer, height = c.height(), queued = self.order.len(), "headers queued");
         }
@@ -461,6 +531,7 @@ impl SyncManager {
     fn on_imported(&mut self, r: ImportResult) {
         self.importing = false;
         self.progress.imported(r.imported);
+        let current = r.generation == self.generation;
         if let Some((id, e)) = r.failure {
             match &e {
                 ChainError::Store(_) => warn!(target: "sync", "import stopped: {e}"),
@@ -470,12 +541,14 @@ impl SyncManager {
                 } => debug!(target: "sync", %id, "block from the future; will retry"),
                 _ => {
                     warn!(target: "sync", %id, "synced block is invalid: {e}");
-                    if let Some(peer) = self.header_peer {
+                    if let Some(peer) = r.peer {
                         self.penalize(peer, BAN, format!("served an invalid chain: {e}"));
                     }
                 }
             }
-            self.reset_queue();
+            if current {
+                self.reset_queue();
+            }
         }
     }
 
@@ -497,6 +570,21 @@ impl SyncManager {
         }
         if self.order.is_empty() && !self.headers_more {
             self.cursor = None;
+        }
+        // A queue that is not heavier than our tip and can grow no more (its header
+        // peer has nothing more, has left, or the queue is full) will never be
+        // downloaded: drop it so other peers get their turn.
+        if let Some(c) = &self.cursor
+            && c.work <= tip.work
+            && !self.headers_inflight
+            && (!self.headers_more || self.order.len() >= self.config.max_queue)
+        {
+            if let Some(peer) = self.header_peer
+                && self.order.len() >= self.config.max_queue
+            {
+                self.penalize(peer, STRIKE, "a long branch without more work".into());
+            }
+            self.reset_queue();
         }
 
         // Tips of peers not heard from lately.
@@ -642,16 +730,17 @@ impl SyncManager {
         }
         self.importing = true;
         let node = self.node.clone();
-        let source = BlockSource::Peer(
-            self.header_peer
-                .map_or_else(|| "sync".to_string(), |p| p.to_string()),
-        );
+        let (generation, peer) = (self.generation, self.header_peer);
+        let source = BlockSource::Peer(peer.map_or_else(|| "sync".to_string(), |p| p.to_string()));
         self.tasks.push(Box::pin(async move {
             let r = tokio::task::spawn_blocking(move || import_blocks(&node, batch, &source)).await;
-            Outcome::Imported(r.unwrap_or(ImportResult {
-                imported: 0,
-                failure: None,
-            }))
+            let (imported, failure) = r.unwrap_or((0, None));
+            Outcome::Imported(ImportResult {
+                imported,
+                failure,
+                generation,
+                peer,
+            })
         }));
     }
 
@@ -683,22 +772,19 @@ impl SyncManager {
     }
 }
 
-fn import_blocks(node: &Node, blocks: Vec<Block>, source: &BlockSource) -> ImportResult {
+/// Imports `blocks` in order; stops at the first failure.
+fn import_blocks(
+    node: &Node,
+    blocks: Vec<Block>,
+    source: &BlockSource,
+) -> (usize, Option<(BlockId, ChainError)>) {
     let mut imported = 0;
     for block in blocks {
         let id = block.id();
         match node.submit_block(block, source.clone()) {
             Ok(_) => imported += 1,
-            Err(e) => {
-                return ImportResult {
-                    imported,
-                    failure: Some((id, e)),
-                };
-            }
+            Err(e) => return (imported, Some((id, e))),
         }
     }
-    ImportResult {
-        imported,
-        failure: None,
-    }
+    (imported, None)
 }

@@ -1,0 +1,347 @@
+//! JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (`GET /ws`) on one port (axum).
+//!
+//! Every method is one entry of [`methods::METHODS`]: the dispatcher and the OpenRPC
+//! document (`rpc.discover`) are built from the same table. Reads run on blocking
+//! threads (they take the node's lock); bodies, batches and concurrent requests are
+//! bounded; methods that change the node beyond submitting transactions need the
+//! token (`--rpc-token`, or the cookie file `<datadir>/.cookie` written at start).
+
+pub mod methods;
+mod openrpc;
+pub mod types;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tracing::{error, info};
+
+use crate::network::Client;
+use crate::node::Node;
+use crate::rpc::methods::{Handler, find};
+use crate::rpc::types::{ErrorCode, Request, RpcError, response};
+use crate::sync::SyncHandle;
+
+/// Settings of the RPC server.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Where to listen (127.0.0.1 by default: the RPC is for this machine).
+    pub listen: SocketAddr,
+    /// The admin token; None: a random one is written to `cookie`.
+    pub token: Option<String>,
+    /// Where the generated token is written.
+    pub cookie: PathBuf,
+    /// Largest request body (HTTP) or message (WebSocket).
+    pub max_body_bytes: usize,
+    /// Most requests in one batch.
+    pub max_batch: usize,
+    /// Most requests (HTTP bodies or WebSocket messages) handled at once.
+    pub max_concurrency: usize,
+    /// Most WebSocket connections at once.
+    pub max_connections: usize,
+    /// Serve `node_generate` (the dev network turns it on).
+    pub generate: bool,
+}
+
+impl RpcConfig {
+    /// Defaults for a node whose data lives in `datadir`.
+    pub fn new(datadir: &Path) -> RpcConfig {
+        RpcConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            token: None,
+            cookie: datadir.join(".cookie"),
+            max_body_bytes: 1024 * 1024,
+            max_batch: 100,
+            max_concurrency: 64,
+            max_connections: 256,
+            generate: false,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcStartError {
+    /// The address is taken or not ours.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    /// The cookie could not be written.
+    #[error("cannot write the RPC cookie {0}: {1}")]
+    Cookie(PathBuf, std::io::Error),
+}
+
+/// What handlers see.
+pub struct RpcContext {
+    /// The node.
+    pub node: Arc<Node>,
+    /// The network, if any.
+    pub network: Option<Client>,
+    /// Sync status, if networked.
+    pub sync: Option<SyncHandle>,
+    /// Whether `node_generate` is served.
+    pub generate: bool,
+}
+
+impl std::fmt::Debug for RpcContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcContext").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    ctx: Arc<RpcContext>,
+    token: Arc<String>,
+    limits: Arc<Semaphore>,
+    connections: Arc<Semaphore>,
+    config: Arc<RpcConfig>,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RpcServer {
+    /// The bound address (with the real port when 0 was asked).
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RpcServer {
+    /// Stops accepting and drops open connections.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// Binds and serves on the current tokio runtime.
+pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcStartError> {
+    let token = match &config.token {
+        Some(t) => t.clone(),
+        None => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| {
+                RpcStartError::Cookie(config.cookie.clone(), std::io::Error::other(e.to_string()))
+            })?;
+            let t = hex::encode(bytes);
+            write_cookie(&config.cookie, &t)
+                .map_err(|e| RpcStartError::Cookie(config.cookie.clone(), e))?;
+            t
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| RpcStartError::Bind(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| RpcStartError::Bind(config.listen, e))?;
+    let ctx = RpcContext {
+        generate: config.generate,
+        ..ctx
+    };
+    let state = AppState {
+        ctx: Arc::new(ctx),
+        token: Arc::new(token),
+        limits: Arc::new(Semaphore::new(config.max_concurrency)),
+        connections: Arc::new(Semaphore::new(config.max_connections)),
+        config: Arc::new(config),
+    };
+    let app = Router::new()
+        .route("/", post(http_rpc))
+        .route("/ws", get(ws_upgrade))
+        .with_state(state);
+    info!(target: "rpc", "JSON-RPC on http://{addr}/ and ws://{addr}/ws");
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            error!(target: "rpc", "server stopped: {e}");
+        }
+    });
+    Ok(RpcServer { addr, task })
+}
+
+fn write_cookie(path: &Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(token.as_bytes())
+}
+
+fn authorized(headers: &HeaderMap, query_token: Option<&str>, token: &str) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = bearer.or(query_token);
+    given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let Ok(_permit) = state.limits.clone().try_acquire_owned() else {
+        let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &response(Value::Null, Err(e)),
+        );
+    };
+    let max = state.config.max_body_bytes;
+    let bytes: Bytes = match axum::body::to_bytes(body, max).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = RpcError::new(
+                ErrorCode::InvalidRequest,
+                format!("request body over {max} bytes"),
+            );
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &response(Value::Null, Err(e)),
+            );
+        }
+    };
+    let auth = authorized(&headers, None, &state.token);
+    match handle_text(&state, &bytes, auth).await {
+        Some(v) => json_response(StatusCode::OK, &v),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// Handles one body or message: a request or a batch. None when nothing is to be
+/// answered (notifications only).
+async fn handle_text(state: &AppState, bytes: &[u8], auth: bool) -> Option<Value> {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(response(
+                Value::Null,
+                Err(RpcError::new(ErrorCode::ParseError, e.to_string())),
+            ));
+        }
+    };
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Some(response(
+                    Value::Null,
+                    Err(RpcError::new(ErrorCode::InvalidRequest, "empty batch")),
+                ));
+            }
+            let max = state.config.max_batch;
+            if items.len() > max {
+                return Some(response(
+                    Value::Null,
+                    Err(RpcError::new(
+                        ErrorCode::InvalidRequest,
+                        format!("batch of {} requests exceeds {max}", items.len()),
+                    )),
+                ));
+            }
+            let answers = futures::future::join_all(
+                items
+                    .into_iter()
+                    .map(|item| handle_one(state.ctx.clone(), item, auth)),
+            )
+            .await;
+            let answers: Vec<Value> = answers.into_iter().flatten().collect();
+            (!answers.is_empty()).then_some(Value::Array(answers))
+        }
+        single => handle_one(state.ctx.clone(), single, auth).await,
+    }
+}
+
+async fn handle_one(ctx: Arc<RpcContext>, item: Value, auth: bool) -> Option<Value> {
+    let request = match Request::parse(item) {
+        Ok(r) => r,
+        Err((id, e)) => return Some(response(id, Err(e))),
+    };
+    let id = request.id.clone();
+    let result = call(ctx, request, auth).await;
+    id.map(|id| response(id, result))
+}
+
+/// Runs one checked request.
+pub async fn call(ctx: Arc<RpcContext>, request: Request, auth: bool) -> Result<Value, RpcError> {
+    if request.method == "rpc.discover" {
+        static DOC: OnceLock<Value> = OnceLock::new();
+        return Ok(DOC.get_or_init(openrpc::document).clone());
+    }
+    let Some(method) = find(&request.method) else {
+        return Err(RpcError::new(
+            ErrorCode::MethodNotFound,
+            format!("no method `{}` (rpc.discover lists them)", request.method),
+        ));
+    };
+    if method.admin && !auth {
+        return Err(RpcError::new(
+            ErrorCode::Unauthorized,
+            format!(
+                "`{}` needs the RPC token (Authorization: Bearer …)",
+                method.name
+            ),
+        ));
+    }
+    let params = request.params;
+    let name = method.name;
+    let outcome = match method.handler {
+        Handler::Blocking(f) => tokio::task::spawn_blocking(move || f(&ctx, &params))
+            .await
+            .map_err(|_| ()),
+        Handler::Async(f) => std::panic::AssertUnwindSafe(f(ctx, params))
+            .catch_unwind()
+            .await
+            .map_err(|_| ()),
+    };
+    outcome.unwrap_or_else(|()| {
+        error!(target: "rpc", method = name, "handler panicked");
+        Err(RpcError::new(ErrorCode::Internal, "the handler failed"))
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct WsQuery {
+    token: Option<String>,
+}
+
+async fn ws_upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<WsQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    let auth = authorized(&headers, q.token.as_deref(), &state.token);
+    let max = state.config.max_body_bytes;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            ws::connection(socket, state, auth).await;
+            drop(permit);
+        })
+}

@@ -1,0 +1,261 @@
+//! WebSocket connections: the same requests as HTTP, plus subscriptions.
+//!
+//! `{"method":"subscribe","params":["newHeads",{"fromHeight":N}]}` answers with a
+//! subscription id, then sends `{"method":"subscription","params":{"subscription":id,
+//! "result":header}}` for every main-chain block from `fromHeight` (replayed from the
+//! store) and then for every block connected after. After a reorganisation the new
+//! branch's headers are sent again from the fork point, so a client keeps the last
+//! header it got for each height. `newPendingTxs` sends each transfer admitted to the
+//! mempool. `unsubscribe` takes the id.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tracing::debug;
+
+use crate::node::NodeEvent;
+use crate::rpc::methods::{header_json, tx_json};
+use crate::rpc::types::{ErrorCode, Request, RpcError, response};
+use crate::rpc::{AppState, RpcContext, call};
+
+/// Most subscriptions per connection.
+const MAX_SUBSCRIPTIONS: usize = 16;
+/// Messages queued for a client before it is considered too slow.
+const OUTBOX: usize = 4_096;
+
+pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outbox) = mpsc::channel::<Value>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(v) = outbox.recv().await {
+            if sink
+                .send(Message::Text(v.to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut subs: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut next_id: u64 = 1;
+    while let Some(Ok(msg)) = stream.next().await {
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        subs.retain(|_, t| !t.is_finished());
+        let Ok(_permit) = state.limits.clone().try_acquire_owned() else {
+            let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
+            if out.send(response(Value::Null, Err(e))).await.is_err() {
+                break;
+            }
+            continue;
+        };
+        let reply = match serde_json::from_str::<Value>(&text) {
+            Ok(v @ Value::Object(_)) => match Request::parse(v) {
+                Ok(req) if req.method == "subscribe" || req.method == "unsubscribe" => {
+                    let id = req.id.clone();
+                    let r = if req.method == "subscribe" {
+                        subscribe(&state.ctx, &req, &out, &mut subs, &mut next_id)
+                    } else {
+                        unsubscribe(&req, &mut subs)
+                    };
+                    id.map(|id| response(id, r))
+                }
+                Ok(req) => {
+                    let id = req.id.clone();
+                    let r = call(state.ctx.clone(), req, auth).await;
+                    id.map(|id| response(id, r))
+                }
+                Err((id, e)) => Some(response(id, Err(e))),
+            },
+            // Batches and everything else go through the common path.
+            _ => super::handle_text(&state, text.as_bytes(), auth).await,
+        };
+        if let Some(r) = reply
+            && out.send(r).await.is_err()
+        {
+            break;
+        }
+    }
+    for (_, t) in subs {
+        t.abort();
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+fn unsubscribe(
+    req: &Request,
+    subs: &mut HashMap<String, tokio::task::JoinHandle<()>>,
+) -> Result<Value, RpcError> {
+    let id: String = req.params.get(0, "subscription")?;
+    match subs.remove(&id) {
+        Some(t) => {
+            t.abort();
+            Ok(Value::Bool(true))
+        }
+        None => Ok(Value::Bool(false)),
+    }
+}
+
+fn subscribe(
+    ctx: &Arc<RpcContext>,
+    req: &Request,
+    out: &mpsc::Sender<Value>,
+    subs: &mut HashMap<String, tokio::task::JoinHandle<()>>,
+    next_id: &mut u64,
+) -> Result<Value, RpcError> {
+    let topic: String = req.params.get(0, "topic")?;
+    if subs.len() >= MAX_SUBSCRIPTIONS {
+        return Err(RpcError::params(format!(
+            "at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
+        )));
+    }
+    let options: Value = req.params.opt(1, "options")?.unwrap_or(Value::Null);
+    let id = format!("0x{:x}", *next_id);
+    *next_id += 1;
+    // Subscribe to events before replaying, so nothing falls in between.
+    let events = ctx.node.subscribe();
+    let task = match topic.as_str() {
+        "newHeads" => {
+            let from = match options.get("fromHeight") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    RpcError::params("fromHeight must be a non-negative integer")
+                })?),
+            };
+            tokio::spawn(new_heads(
+                ctx.clone(),
+                events,
+                out.clone(),
+                id.clone(),
+                from,
+            ))
+        }
+        "newPendingTxs" => tokio::spawn(new_pending_txs(events, out.clone(), id.clone())),
+        other => {
+            return Err(RpcError::params(format!(
+                "unknown topic `{other}` (newHeads, newPendingTxs)"
+            )));
+        }
+    };
+    subs.insert(id.clone(), task);
+    Ok(Value::String(id))
+}
+
+fn notification(id: &str, result: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "method": "subscription",
+        "params": { "subscription": id, "result": result },
+    })
+}
+
+/// Sends main-chain headers from `from` up to the tip, returning the last height sent.
+async fn replay(ctx: &RpcContext, out: &mpsc::Sender<Value>, id: &str, from: u64) -> Option<u64> {
+    let mut h = from;
+    let mut last = None;
+    loop {
+        let node = ctx.node.clone();
+        // In chunks, each read under the lock on a blocking thread.
+        let chunk = tokio::task::spawn_blocking(move || {
+            node.with_state(|c, _| {
+                (h..h.saturating_add(256))
+                    .map_while(|x| c.block_id_at(x))
+                    .filter_map(|bid| c.block(&bid).ok().flatten())
+                    .map(|b| b.header)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await
+        .ok()?;
+        if chunk.is_empty() {
+            return last;
+        }
+        for header in &chunk {
+            out.send(notification(id, header_json(header))).await.ok()?;
+            last = Some(header.height);
+        }
+        h = last? + 1;
+    }
+}
+
+async fn new_heads(
+    ctx: Arc<RpcContext>,
+    mut events: broadcast::Receiver<NodeEvent>,
+    out: mpsc::Sender<Value>,
+    id: String,
+    from: Option<u64>,
+) {
+    let mut sent_up_to = match from {
+        Some(f) => replay(&ctx, &out, &id, f).await,
+        None => None,
+    };
+    loop {
+        match events.recv().await {
+            Ok(NodeEvent::TipChanged {
+                connected,
+                disconnected,
+                ..
+            }) => {
+                for block in connected.iter() {
+                    let h = block.header.height;
+                    // An extension the replay already covered arrives again as an
+                    // event: skip it. After a reorganisation every header is new.
+                    if disconnected.is_empty() && sent_up_to.is_some_and(|s| h <= s) {
+                        continue;
+                    }
+                    if out
+                        .send(notification(&id, header_json(&block.header)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    sent_up_to = Some(h);
+                }
+            }
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                // Too slow for live events: catch up from the store instead.
+                debug!(target: "rpc", skipped = n, "newHeads subscriber lagged; replaying");
+                let resume = sent_up_to.map_or(0, |s| s + 1);
+                sent_up_to = replay(&ctx, &out, &id, resume).await.or(sent_up_to);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn new_pending_txs(
+    mut events: broadcast::Receiver<NodeEvent>,
+    out: mpsc::Sender<Value>,
+    id: String,
+) {
+    loop {
+        match events.recv().await {
+            Ok(NodeEvent::TransferAdded { tx, .. }) => {
+                let v = tx_json(&cairn_core::Transaction::Transfer((*tx).clone()));
+                if out.send(notification(&id, v)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                let e = json!({ "error": ErrorCode::Busy.message(), "skipped": n });
+                if out.send(notification(&id, e)).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
