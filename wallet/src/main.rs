@@ -1,38 +1,482 @@
-//! `cairn-wallet`: keys, balances and payments over a node's JSON-RPC. The commands
-//! arrive with the RPC/wallet issue; this release only documents the interface.
+//! `cairn-wallet`: keys, balances and payments over a node's JSON-RPC.
 
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cairn_core::{Amount, Encode, Transaction};
+use cairn_wallet::{
+    KdfParams, Keystore, RpcClient, WalletError, account_key, build_transfer, new_mnemonic,
+    parse_address, parse_coins,
+};
 use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 /// Cairn wallet: create or restore keys, check balances, send coins.
+///
+/// Keys come from a BIP-39 mnemonic (account i is m/44'/7777'/i') and are kept
+/// encrypted (Argon2id + XChaCha20-Poly1305) in <wallet-dir>/wallet.json. The
+/// password comes from --password-file, else CAIRN_WALLET_PASSWORD, else a prompt.
+///
+/// Start:  cairn-wallet new          (shows the mnemonic once: write it down)
+///         cairn-wallet balance
+///         cairn-wallet send --to cairn1… --amount 1.5 --wait 1
 #[derive(Debug, Parser)]
-#[command(name = "cairn-wallet", version, about, long_about)]
+#[command(
+    name = "cairn-wallet",
+    version,
+    about,
+    long_about,
+    verbatim_doc_comment
+)]
 struct Cli {
+    /// Directory of the wallet (default: ~/.cairn/wallet).
+    #[arg(long, global = true, value_name = "DIR", env = "CAIRN_WALLET_DIR")]
+    wallet_dir: Option<PathBuf>,
+
+    /// The node's JSON-RPC URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "CAIRN_RPC",
+        default_value = "http://127.0.0.1:8645"
+    )]
+    rpc: String,
+
+    /// Read the password from this file (first line).
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+
+    /// Print JSON instead of text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show the address of account INDEX of a BIP-39 mnemonic (read from stdin).
+    /// Create a wallet with a new random mnemonic (shown once).
+    New {
+        /// Mnemonic length: 12 or 24 words.
+        #[arg(long, default_value_t = 12, value_parser = parse_words)]
+        words: usize,
+    },
+    /// Create a wallet from an existing mnemonic (read from --mnemonic-file or stdin).
+    Restore {
+        /// File holding the mnemonic.
+        #[arg(long, value_name = "FILE")]
+        mnemonic_file: Option<PathBuf>,
+    },
+    /// Show an address (account 0 needs no password).
     Address {
-        /// Account index (m/44'/7777'/INDEX').
-        #[arg(default_value_t = 0)]
+        /// Account index.
+        #[arg(long, default_value_t = 0)]
         index: u32,
+    },
+    /// Show the balance, confirmed and with pending transfers.
+    Balance {
+        /// Account index.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+    },
+    /// Send coins.
+    Send {
+        /// Recipient address (cairn1…).
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+        /// Amount in coins, e.g. 1.5.
+        #[arg(long, value_name = "COINS")]
+        amount: String,
+        /// Fee in coins, or `auto` (the node's estimate for the next few blocks).
+        #[arg(long, value_name = "auto|COINS", default_value = "auto")]
+        fee: String,
+        /// Wait for this many confirmations.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        wait: u64,
+        /// Seconds to wait at most with --wait.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        timeout: u64,
+        /// Account index to send from.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+    },
+    /// Confirmed transfers from and to the address, newest first.
+    History {
+        /// Account index.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+        /// How many blocks back to look.
+        #[arg(long, default_value_t = 1_000)]
+        blocks: u64,
+    },
+    /// A transaction's status.
+    Tx {
+        /// Transaction id (hex).
+        txid: String,
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn parse_words(s: &str) -> Result<usize, String> {
+    match s {
+        "12" => Ok(12),
+        "24" => Ok(24),
+        _ => Err("12 or 24".into()),
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let json_out = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json_out {
+                println!("{}", json!({ "error": format!("{e:#}") }));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn wallet_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    match &cli.wallet_dir {
+        Some(d) => Ok(d.clone()),
+        None => {
+            let home = std::env::var_os("HOME").context("HOME is not set: pass --wallet-dir")?;
+            Ok(PathBuf::from(home).join(".cairn").join("wallet"))
+        }
+    }
+}
+
+fn keystore_path(cli: &Cli) -> anyhow::Result<PathBuf> {
+    Ok(wallet_dir(cli)?.join("wallet.json"))
+}
+
+fn load_keystore(path: &Path) -> Result<Keystore, WalletError> {
+    if !path.exists() {
+        return Err(WalletError::NoWallet(path.to_path_buf()));
+    }
+    Keystore::load(path)
+}
+
+/// The password: --password-file, CAIRN_WALLET_PASSWORD, or a prompt (twice when
+/// `confirm`).
+fn password(cli: &Cli, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(f) = &cli.password_file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the password file {}", f.display()))?,
+        );
+        return Ok(Zeroizing::new(
+            text.lines().next().unwrap_or_default().to_string(),
+        ));
+    }
+    if let Ok(p) = std::env::var("CAIRN_WALLET_PASSWORD") {
+        return Ok(Zeroizing::new(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: use --password-file or CAIRN_WALLET_PASSWORD when not on a terminal");
+    }
+    let p = Zeroizing::new(rpassword::prompt_password("Password: ")?);
+    if confirm {
+        let again = Zeroizing::new(rpassword::prompt_password("Repeat password: ")?);
+        if *p != *again {
+            bail!("the passwords differ");
+        }
+        if p.len() < 8 {
+            bail!("use a password of at least 8 characters");
+        }
+    }
+    Ok(p)
+}
+
+fn create(cli: &Cli, mnemonic: &str, show: bool) -> anyhow::Result<()> {
+    let path = keystore_path(cli)?;
+    if path.exists() {
+        return Err(WalletError::Exists(path).into());
+    }
+    let address = account_key(mnemonic, 0)?.address().to_string();
+    let pw = password(cli, true)?;
+    let ks = Keystore::seal(mnemonic, &address, &pw, KdfParams::DEFAULT)?;
+    ks.save(&path)?;
+    if cli.json {
+        let mut v = json!({ "address": address, "keystore": path.display().to_string() });
+        if show {
+            v["mnemonic"] = json!(mnemonic);
+        }
+        println!("{v}");
+    } else {
+        if show {
+            println!("Your recovery phrase (shown once; write it down and keep it offline):\n");
+            println!("    {mnemonic}\n");
+        }
+        println!("Address:  {address}");
+        println!("Keystore: {}", path.display());
+    }
+    Ok(())
+}
+
+fn address_of(cli: &Cli, index: u32) -> anyhow::Result<String> {
+    let ks = load_keystore(&keystore_path(cli)?)?;
+    if index == 0 {
+        return Ok(ks.address);
+    }
+    let m = ks.open(&password(cli, false)?)?;
+    Ok(account_key(&m, index)?.address().to_string())
+}
+
+fn coins(units: &Value) -> String {
+    units
+        .as_str()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or_else(|| units.to_string(), |u| Amount(u).to_string())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::New { words } => {
+            let m = new_mnemonic(*words)?;
+            create(&cli, &m, true)
+        }
+        Command::Restore { mnemonic_file } => {
+            let text = Zeroizing::new(match mnemonic_file {
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?,
+                None => {
+                    if std::io::stdin().is_terminal() {
+                        eprint!("Recovery phrase: ");
+                        std::io::stderr().flush()?;
+                    }
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line
+                }
+            });
+            let phrase = Zeroizing::new(text.split_whitespace().collect::<Vec<_>>().join(" "));
+            account_key(&phrase, 0)?; // validates the words and checksum
+            create(&cli, &phrase, false)
+        }
         Command::Address { index } => {
-            let mut phrase = String::new();
-            std::io::stdin().read_line(&mut phrase)?;
-            let seed = cairn_core::hd::mnemonic_to_seed(phrase.trim(), "")?;
-            println!(
-                "{}",
-                cairn_core::hd::account_key(&seed[..], index)?.address()
-            );
+            let a = address_of(&cli, *index)?;
+            if cli.json {
+                println!("{}", json!({ "address": a, "index": index }));
+            } else {
+                println!("{a}");
+            }
             Ok(())
         }
+        Command::Balance { index } => {
+            let a = address_of(&cli, *index)?;
+            let rpc = RpcClient::new(&cli.rpc);
+            let acct = rpc.call("state_getAccount", json!([a]))?;
+            if cli.json {
+                println!("{acct}");
+            } else {
+                println!("Address:   {a}");
+                println!("Balance:   {}", coins(&acct["balance"]));
+                println!(
+                    "Pending:   {} ({} outgoing transfer(s) pending)",
+                    coins(&acct["pendingBalance"]),
+                    acct["pendingTxs"]
+                );
+                println!("Next nonce: {}", acct["pendingNonce"]);
+            }
+            Ok(())
+        }
+        Command::Send {
+            to,
+            amount,
+            fee,
+            wait,
+            timeout,
+            index,
+        } => send(&cli, to, amount, fee, *wait, *timeout, *index),
+        Command::History { index, blocks } => {
+            let a = address_of(&cli, *index)?;
+            let rpc = RpcClient::new(&cli.rpc);
+            let h = rpc.call("state_getHistory", json!([a, blocks]))?;
+            if cli.json {
+                println!("{h}");
+                return Ok(());
+            }
+            let items = h.as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                println!("No transfers in the last {blocks} blocks.");
+            }
+            for t in items {
+                let (dir, other) = if t["type"] == "coinbase" {
+                    ("mined", String::new())
+                } else if t["from"] == json!(a) {
+                    ("sent", format!("to {}", t["to"].as_str().unwrap_or("?")))
+                } else {
+                    (
+                        "received",
+                        format!("from {}", t["from"].as_str().unwrap_or("?")),
+                    )
+                };
+                println!(
+                    "height {:>8}  {:<8} {:>20}  {}  {}",
+                    t["height"],
+                    dir,
+                    coins(&t["amount"]),
+                    other,
+                    t["id"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(())
+        }
+        Command::Tx { txid } => {
+            let rpc = RpcClient::new(&cli.rpc);
+            let t = rpc.call("tx_get", json!([txid]))?;
+            if cli.json {
+                println!("{t}");
+            } else {
+                println!("Transaction {}", t["id"].as_str().unwrap_or(txid));
+                println!("Status:  {}", t["status"].as_str().unwrap_or("?"));
+                if let Some(c) = t.get("confirmations") {
+                    println!(
+                        "Confirmations: {c} (block {} at height {})",
+                        t["block"], t["height"]
+                    );
+                }
+                if t["type"] == "transfer" {
+                    println!("From:    {}", t["from"].as_str().unwrap_or("?"));
+                    println!("Fee:     {}", coins(&t["fee"]));
+                }
+                println!("To:      {}", t["to"].as_str().unwrap_or("?"));
+                println!("Amount:  {}", coins(&t["amount"]));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn send(
+    cli: &Cli,
+    to: &str,
+    amount: &str,
+    fee: &str,
+    wait: u64,
+    timeout: u64,
+    index: u32,
+) -> anyhow::Result<()> {
+    let to = parse_address(to)?;
+    let amount = parse_coins(amount)?;
+    let ks = load_keystore(&keystore_path(cli)?)?;
+    let key = {
+        let m = ks.open(&password(cli, false)?)?;
+        account_key(&m, index)?
+    };
+    let from = key.address().to_string();
+    let rpc = RpcClient::new(&cli.rpc);
+    let info = rpc.call("node_getInfo", json!([]))?;
+    let chain_id = info["chainId"]
+        .as_u64()
+        .and_then(|c| u32::try_from(c).ok())
+        .ok_or_else(|| WalletError::Protocol("node_getInfo without chainId".into()))?;
+    let fee = if fee == "auto" {
+        let est = rpc.call("mempool_estimateFee", json!([]))?;
+        Amount(
+            est["normal"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| WalletError::Protocol("bad fee estimate".into()))?,
+        )
+    } else {
+        parse_coins(fee)?
+    };
+    let acct = rpc.call("state_getAccount", json!([from]))?;
+    let spendable = Amount(
+        acct["pendingBalance"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| WalletError::Protocol("bad account answer".into()))?,
+    );
+    let nonce = acct["pendingNonce"]
+        .as_u64()
+        .ok_or_else(|| WalletError::Protocol("bad account answer".into()))?;
+    let need = amount
+        .checked_add(fee)
+        .ok_or_else(|| WalletError::Amount("amount + fee".into(), "too large".into()))?;
+    if need > spendable {
+        return Err(WalletError::InsufficientFunds {
+            have: spendable,
+            need,
+        }
+        .into());
+    }
+    let tx = build_transfer(&key, chain_id, to, amount, fee, nonce);
+    let hex_tx = hex::encode(Transaction::Transfer(tx).to_bytes());
+    let txid = rpc.call("tx_send", json!([hex_tx]))?;
+    let txid = txid
+        .as_str()
+        .ok_or_else(|| WalletError::Protocol("tx_send without an id".into()))?
+        .to_string();
+    if !cli.json {
+        println!("Sent {amount} to {to} (fee {fee}, nonce {nonce})");
+        println!("Transaction {txid}");
+    }
+    let mut confirmations = 0;
+    if wait > 0 {
+        confirmations = wait_for(cli, &rpc, &txid, wait, Duration::from_secs(timeout))?;
+    }
+    if cli.json {
+        println!(
+            "{}",
+            json!({ "txid": txid, "from": from, "to": to.to_string(), "amount": amount.0.to_string(), "fee": fee.0.to_string(), "nonce": nonce, "confirmations": confirmations })
+        );
+    }
+    Ok(())
+}
+
+/// Polls until `want` confirmations, showing progress (a rewritten line on a
+/// terminal, a line per change otherwise).
+fn wait_for(
+    cli: &Cli,
+    rpc: &RpcClient,
+    txid: &str,
+    want: u64,
+    timeout: Duration,
+) -> anyhow::Result<u64> {
+    let start = Instant::now();
+    let tty = std::io::stderr().is_terminal() && !cli.json;
+    let mut last = u64::MAX;
+    loop {
+        let t = rpc.call("tx_get", json!([txid]))?;
+        let have = t["confirmations"].as_u64().unwrap_or(0);
+        if have != last && !cli.json {
+            let msg = format!(
+                "confirmations {}/{want}  ({:.0}s)",
+                have.min(want),
+                start.elapsed().as_secs_f64()
+            );
+            if tty {
+                eprint!("\r{msg}   ");
+            } else {
+                eprintln!("{msg}");
+            }
+            last = have;
+        }
+        if have >= want {
+            if tty {
+                eprintln!();
+            }
+            return Ok(have);
+        }
+        if t["status"] == "unknown" {
+            bail!("the transaction left the mempool without confirming");
+        }
+        if start.elapsed() > timeout {
+            bail!("not confirmed {want} times within {}s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
