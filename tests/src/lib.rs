@@ -311,21 +311,47 @@ pub fn dev_transfer(node: &Node, from: usize, to: Address, amount: u64) -> Trans
     )
 }
 
-/// Where `cargo test` put the `cairn-node` binary (next to the test executable's
-/// `deps/` directory). `cargo test --workspace` builds it.
-pub fn node_binary() -> PathBuf {
+/// Where `cargo test` put the workspace binary `name` (next to the test executable's
+/// `deps/` directory). `cargo test --workspace` builds every binary whose package
+/// has integration tests, which all three have.
+pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe
         .parent()
         .and_then(|d| d.parent())
         .expect("target/<profile>/deps/<test>");
-    let bin = dir.join("cairn-node");
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p cairn-node` (or `cargo test --workspace`)",
+        "{} is missing: run `cargo build --workspace --bins` (or `cargo test --workspace`)",
         bin.display()
     );
     bin
+}
+
+/// The `cairn-node` binary.
+pub fn node_binary() -> PathBuf {
+    binary("cairn-node")
+}
+
+/// Mines a block on `node` every `interval` until the returned handle is aborted.
+pub fn keep_mining(node: Arc<Node>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let coinbase = dev_keys()[9].address();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let n = node.clone();
+            let mined = tokio::task::spawn_blocking(move || {
+                let mut block = n.block_template(coinbase);
+                solve_naive(&mut block.header, 1 << 24)
+                    && n.submit_block(block, BlockSource::Miner).is_ok()
+            })
+            .await;
+            if !matches!(mined, Ok(true)) {
+                return;
+            }
+        }
+    })
 }
 
 /// A `cairn-node` process whose log is read line by line.
