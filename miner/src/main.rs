@@ -1,5 +1,6 @@
-//! `cairn-miner`: benchmark the PoW kernel (and, with the RPC issue, mine against a
-//! node's `mining_getWork`).
+//! `cairn-miner`: mine against a node over its RPC, or benchmark the PoW kernel.
+
+mod remote;
 
 use std::process::ExitCode;
 
@@ -9,12 +10,47 @@ use clap::{Parser, Subcommand};
 
 /// Mines Cairn blocks with a SIMD blake3 kernel on every core.
 ///
-/// Try `cairn-miner bench` to see what this machine can do.
+/// Mine for a node (on this or another machine; each --worker name gets its own
+/// nonce space, so many machines can mine for one node):
+///
+///     cairn-miner --rpc http://127.0.0.1:8645 --coinbase cairn1… --worker rig-1
+///
+/// Work is pushed by the node on every new block; the miner reconnects by itself
+/// when the node restarts. `cairn-miner bench` shows what this machine can do.
 #[derive(Debug, Parser)]
-#[command(name = "cairn-miner", version, about, long_about)]
+#[command(name = "cairn-miner", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+
+    /// The node's JSON-RPC URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CAIRN_RPC",
+        default_value = "http://127.0.0.1:8645"
+    )]
+    rpc: String,
+
+    /// Address the mined blocks pay (required to mine).
+    #[arg(long, value_name = "ADDRESS")]
+    coinbase: Option<cairn_core::Address>,
+
+    /// This machine's name at the node (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    worker: Option<String>,
+
+    /// Mining threads (default: every logical CPU).
+    #[arg(long, short = 't', value_name = "N")]
+    threads: Option<usize>,
+
+    /// Kernel backend: avx512, avx2, sse41 or portable (default: the fastest).
+    #[arg(long, value_name = "BACKEND")]
+    backend: Option<Backend>,
+
+    /// Seconds between status lines (hashrate, accepted, rejected).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    report_every: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +85,39 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        let coinbase = cli.coinbase.ok_or_else(|| {
+            anyhow::anyhow!("--coinbase <ADDRESS> is required to mine (see --help)")
+        })?;
+        let backend = match cli.backend {
+            Some(b) => b.checked()?,
+            None => Backend::from_env()?,
+        };
+        let miner = cairn_miner::Miner::new(cli.threads.unwrap_or(0), backend)?;
+        let worker = cli.worker.unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "miner".into())
+        });
+        eprintln!(
+            "mining for {} with {} thread(s), {:?} kernel, worker `{worker}`",
+            cli.rpc,
+            miner.threads(),
+            backend
+        );
+        return remote::run(
+            &remote::RemoteConfig {
+                url: cli.rpc,
+                coinbase,
+                worker,
+                report_every: std::time::Duration::from_secs(cli.report_every.max(1)),
+            },
+            miner,
+        );
+    };
+    match command {
         Command::Bench {
             threads,
             seconds,

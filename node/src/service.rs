@@ -61,6 +61,7 @@ impl Service {
     /// runtime.
     pub async fn start(config: ServiceConfig) -> Result<Service, NodeError> {
         let node = Node::open(config.node)?;
+        let hashes = Arc::new(AtomicU64::new(0));
         let (mut relay_task, mut sync_task, mut network_task) = (None, None, None);
         let (network, sync) = match config.network {
             Some(mut net) => {
@@ -79,7 +80,6 @@ impl Service {
             }
             None => (None, None),
         };
-        let hashes = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::new();
         if let Some(mining) = config.mining {
             let (n, h) = (node.clone(), hashes.clone());
@@ -99,6 +99,9 @@ impl Service {
                         network: network.clone(),
                         sync: sync.clone(),
                         generate: false,
+                        work: Arc::default(),
+                        hashes: Some(hashes.clone()),
+                        hash_sample: std::sync::Mutex::new((std::time::Instant::now(), 0, 0.0)),
                     },
                 )
                 .await?,
@@ -148,7 +151,7 @@ impl Service {
     /// started that submit to the node must be joined before this.
     pub async fn stop(mut self) {
         if let Some(rpc) = self.rpc.take() {
-            rpc.stop();
+            rpc.stop().await;
         }
         self.node.request_shutdown();
         for t in std::mem::take(&mut self.threads) {
@@ -183,7 +186,7 @@ impl Drop for Service {
             relay.abort();
         }
         if let Some(rpc) = &self.rpc {
-            rpc.stop();
+            rpc.signal_stop();
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct NodeOptions {
     pub datadir: Option<PathBuf>,
     /// How long a sync request may go unanswered (default 10 s).
     pub request_timeout: Option<Duration>,
+    /// Serve JSON-RPC here (default: a random loopback port).
+    pub rpc_listen: Option<std::net::SocketAddr>,
 }
 
 /// A node running in this process.
@@ -157,7 +159,9 @@ impl TestNode {
             },
             mining: None,
             rpc: Some(RpcConfig {
-                listen: "127.0.0.1:0".parse().expect("socket address"),
+                listen: options
+                    .rpc_listen
+                    .unwrap_or_else(|| "127.0.0.1:0".parse().expect("socket address")),
                 token: Some(RPC_TOKEN.into()),
                 generate: true,
                 ..RpcConfig::new(&datadir)

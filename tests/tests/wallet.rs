@@ -13,7 +13,13 @@ use serde_json::{Value, json};
 
 fn wallet(dir: &std::path::Path, url: &str, args: &[&str]) -> Output {
     Command::new(binary("cairn-wallet"))
-        .args(["--wallet-dir", dir.to_str().unwrap(), "--rpc", url, "--json"])
+        .args([
+            "--wallet-dir",
+            dir.to_str().unwrap(),
+            "--rpc",
+            url,
+            "--json",
+        ])
         .args(args)
         .env("CAIRN_WALLET_PASSWORD", "a long password")
         .output()
@@ -34,7 +40,10 @@ async fn account(node: &TestNode, address: &str) -> (u64, u64) {
     let a = rpc(node.rpc_addr, "state_getAccount", json!([address]))
         .await
         .unwrap();
-    (a["balance"].as_str().unwrap().parse().unwrap(), a["nonce"].as_u64().unwrap())
+    (
+        a["balance"].as_str().unwrap().parse().unwrap(),
+        a["nonce"].as_u64().unwrap(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,11 +58,17 @@ async fn a_new_wallet_receives_and_sends_coins() {
     let phrase = dirs.path().join("phrase");
     std::fs::write(&phrase, DEV_MNEMONIC).unwrap();
     let dev = ok_json(&tokio::task::block_in_place(|| {
-        wallet(&dev_dir, &url, &["restore", "--mnemonic-file", phrase.to_str().unwrap()])
+        wallet(
+            &dev_dir,
+            &url,
+            &["restore", "--mnemonic-file", phrase.to_str().unwrap()],
+        )
     }));
     let dev_addr = dev["address"].as_str().unwrap().to_string();
     assert_eq!(dev_addr, dev_keys()[0].address().to_string());
-    let fresh = ok_json(&tokio::task::block_in_place(|| wallet(&new_dir, &url, &["new"])));
+    let fresh = ok_json(&tokio::task::block_in_place(|| {
+        wallet(&new_dir, &url, &["new"])
+    }));
     let fresh_addr = fresh["address"].as_str().unwrap().to_string();
 
     let (dev_before, _) = account(&node, &dev_addr).await;
@@ -62,7 +77,17 @@ async fn a_new_wallet_receives_and_sends_coins() {
         wallet(
             &dev_dir,
             &url,
-            &["send", "--to", &fresh_addr, "--amount", "100", "--fee", "0.0001", "--wait", "1"],
+            &[
+                "send",
+                "--to",
+                &fresh_addr,
+                "--amount",
+                "100",
+                "--fee",
+                "0.0001",
+                "--wait",
+                "1",
+            ],
         )
     }));
     assert!(sent["confirmations"].as_u64().unwrap() >= 1);
@@ -76,7 +101,11 @@ async fn a_new_wallet_receives_and_sends_coins() {
     let target = dev_keys()[5].address().to_string();
     let (target_before, _) = account(&node, &target).await;
     let sent = ok_json(&tokio::task::block_in_place(|| {
-        wallet(&new_dir, &url, &["send", "--to", &target, "--amount", "10", "--wait", "2"])
+        wallet(
+            &new_dir,
+            &url,
+            &["send", "--to", &target, "--amount", "10", "--wait", "2"],
+        )
     }));
     let fee: u64 = sent["fee"].as_str().unwrap().parse().unwrap();
     assert!(sent["confirmations"].as_u64().unwrap() >= 2);
@@ -84,17 +113,27 @@ async fn a_new_wallet_receives_and_sends_coins() {
     assert_eq!(account(&node, &target).await.0, target_before + 10 * COIN);
 
     // What the wallet reports agrees.
-    let bal = ok_json(&tokio::task::block_in_place(|| wallet(&new_dir, &url, &["balance"])));
+    let bal = ok_json(&tokio::task::block_in_place(|| {
+        wallet(&new_dir, &url, &["balance"])
+    }));
     assert_eq!(bal["balance"], (90 * COIN - fee).to_string());
-    let history = ok_json(&tokio::task::block_in_place(|| wallet(&new_dir, &url, &["history"])));
+    let history = ok_json(&tokio::task::block_in_place(|| {
+        wallet(&new_dir, &url, &["history"])
+    }));
     assert_eq!(history.as_array().unwrap().len(), 2);
     let txid = sent["txid"].as_str().unwrap();
-    let tx = ok_json(&tokio::task::block_in_place(|| wallet(&new_dir, &url, &["tx", txid])));
+    let tx = ok_json(&tokio::task::block_in_place(|| {
+        wallet(&new_dir, &url, &["tx", txid])
+    }));
     assert_eq!(tx["status"], "confirmed");
 
     // Spending more than there is fails before anything is sent.
     let o = tokio::task::block_in_place(|| {
-        wallet(&new_dir, &url, &["send", "--to", &target, "--amount", "1000"])
+        wallet(
+            &new_dir,
+            &url,
+            &["send", "--to", &target, "--amount", "1000"],
+        )
     });
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("insufficient funds"));

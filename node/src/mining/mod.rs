@@ -2,6 +2,8 @@
 //! miner crate's kernel on a thread pool of its own, restarted the moment the tip
 //! changes.
 
+pub mod work;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -221,6 +221,53 @@ pub const METHODS: &[MethodDef] = &[
         handler: Handler::Blocking(mempool_estimate_fee),
     },
     MethodDef {
+        name: "mining_getWork",
+        summary: "Work for a remote miner: work id, pre-hash, compact target, height, and this worker's own nonce range (its extranonce), so no two workers search the same space.",
+        params: &[
+            p("coinbase", ADDRESS, true, "address the block pays"),
+            p(
+                "worker",
+                STRING,
+                false,
+                "worker name (default \"default\"); each name gets its own extranonce",
+            ),
+            p(
+                "hashrate",
+                r#"{"type":"number","minimum":0}"#,
+                false,
+                "the worker's hashrate (hashes/s), shown in mining_getInfo",
+            ),
+        ],
+        result: "work object",
+        admin: false,
+        handler: Handler::Blocking(mining_get_work),
+    },
+    MethodDef {
+        name: "mining_submitWork",
+        summary: "Submits a nonce for a work id: accepted (block id, height), or why not (stale, duplicate, low difficulty, out of range, invalid).",
+        params: &[
+            p("workId", U64, true, "the work id"),
+            p(
+                "nonce",
+                r#"{"type":["string","integer"]}"#,
+                true,
+                "the nonce (decimal; a string above 2^53)",
+            ),
+            p("worker", STRING, false, "worker name (default \"default\")"),
+        ],
+        result: "object",
+        admin: false,
+        handler: Handler::Blocking(mining_submit_work),
+    },
+    MethodDef {
+        name: "mining_getInfo",
+        summary: "Network hashrate estimate, the built-in miner's hashrate, and per-worker statistics.",
+        params: &[],
+        result: "object",
+        admin: false,
+        handler: Handler::Blocking(mining_get_info),
+    },
+    MethodDef {
         name: "net_getInfo",
         summary: "Peer id, listen addresses, peer counts and network counters.",
         params: &[],
@@ -769,4 +816,128 @@ fn node_generate(ctx: &RpcContext, p: &Params) -> RpcResult {
         }
     }
     Ok(Value::Array(ids))
+}
+
+/// JSON of a work item.
+pub fn work_json(w: &crate::mining::work::Work) -> Value {
+    json!({
+        "workId": w.id,
+        "preHash": w.block.header.pre_hash().to_string(),
+        "target": w.block.header.target.to_string(),
+        "height": w.block.header.height,
+        "prev": w.block.header.prev.to_string(),
+        "extranonce": w.extranonce,
+        "nonceStart": w.range.start.to_string(),
+        "nonceEnd": w.range.end.to_string(),
+        "txs": w.block.txs.len(),
+    })
+}
+
+/// Builds work for the worker named in `p` (shared by `mining_getWork` and the
+/// `newWork` subscription).
+pub fn get_work(ctx: &RpcContext, p: &Params) -> RpcResult {
+    let coinbase = p.parsed::<Address>(0, "coinbase")?;
+    let worker: String = p.opt(1, "worker")?.unwrap_or_else(|| "default".into());
+    if worker.len() > 64 {
+        return Err(RpcError::params("worker names are at most 64 bytes"));
+    }
+    let hashrate: f64 = p.opt(2, "hashrate")?.unwrap_or(0.0);
+    let work = ctx.work.get_work(&ctx.node, &worker, coinbase, hashrate);
+    Ok(work_json(&work))
+}
+
+fn mining_get_work(ctx: &RpcContext, p: &Params) -> RpcResult {
+    p.at_most(&["coinbase", "worker", "hashrate"])?;
+    get_work(ctx, p)
+}
+
+fn mining_submit_work(ctx: &RpcContext, p: &Params) -> RpcResult {
+    use crate::mining::work::SubmitError;
+    p.at_most(&["workId", "nonce", "worker"])?;
+    let id: u64 = p.get(0, "workId")?;
+    let nonce: Value = p.get(1, "nonce")?;
+    let nonce = match &nonce {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| RpcError::params("nonce must be a u64 (number or decimal string)"))?;
+    let worker: String = p.opt(2, "worker")?.unwrap_or_else(|| "default".into());
+    match ctx.work.submit(&ctx.node, &worker, id, nonce) {
+        Ok((bid, height)) => {
+            Ok(json!({ "accepted": true, "block": bid.to_string(), "height": height }))
+        }
+        Err(e) => {
+            let code = match &e {
+                SubmitError::Stale => ErrorCode::StaleWork,
+                SubmitError::Duplicate => ErrorCode::DuplicateWork,
+                SubmitError::LowDifficulty => ErrorCode::LowDifficulty,
+                SubmitError::OutOfRange => ErrorCode::InvalidParams,
+                SubmitError::Invalid(_) => ErrorCode::InvalidBlock,
+            };
+            let detail = match &e {
+                SubmitError::Invalid(why) => why.clone(),
+                other => other.name().to_string(),
+            };
+            Err(RpcError::with_data(
+                code,
+                json!({ "reason": e.name(), "message": detail }),
+            ))
+        }
+    }
+}
+
+fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
+    p.at_most(&[])?;
+    // Network hashrate: expected hashes per block over the mean block time of the
+    // last 60 blocks.
+    let network = ctx.node.with_state(|c, _| {
+        let tip = c.tip();
+        let back = tip.height.min(60);
+        if back == 0 {
+            return 0.0;
+        }
+        let first = c
+            .block_id_at(tip.height - back)
+            .and_then(|id| c.block(&id).ok().flatten())
+            .map_or(tip.header.timestamp_ms, |b| b.header.timestamp_ms);
+        let secs = tip.header.timestamp_ms.saturating_sub(first) as f64 / 1_000.0;
+        let per_block = tip
+            .header
+            .target
+            .to_target()
+            .map_or(0.0, |t| work_to_f64(&t.work()));
+        if secs > 0.0 {
+            per_block * back as f64 / secs
+        } else {
+            0.0
+        }
+    });
+    let local = ctx.hashes.as_ref().map_or(0.0, |h| {
+        let now = std::time::Instant::now();
+        let total = h.load(std::sync::atomic::Ordering::Relaxed);
+        let mut s = ctx.hash_sample.lock().unwrap_or_else(|p| p.into_inner());
+        let dt = now.duration_since(s.0).as_secs_f64();
+        if dt >= 1.0 {
+            s.2 = total.saturating_sub(s.1) as f64 / dt;
+            *s = (now, total, s.2);
+        }
+        s.2
+    });
+    let workers: Vec<Value> = ctx
+        .work
+        .workers()
+        .into_iter()
+        .map(|(name, w)| {
+            json!({
+                "name": name,
+                "extranonce": w.extranonce,
+                "accepted": w.accepted,
+                "rejected": w.rejected,
+                "lastSeen": w.last_seen_ms,
+                "hashrate": w.hashrate,
+            })
+        })
+        .collect();
+    Ok(json!({ "networkHashrate": network, "localHashrate": local, "workers": workers }))
 }

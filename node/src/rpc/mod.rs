@@ -26,6 +26,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tracing::{error, info};
 
+use crate::mining::work::WorkManager;
 use crate::network::Client;
 use crate::node::Node;
 use crate::rpc::methods::{Handler, find};
@@ -90,6 +91,12 @@ pub struct RpcContext {
     pub sync: Option<SyncHandle>,
     /// Whether `node_generate` is served.
     pub generate: bool,
+    /// Remote mining work.
+    pub work: Arc<WorkManager>,
+    /// Hashes tried by the built-in miner (for the local hashrate).
+    pub hashes: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// The last (time, hashes) sample, for the local hashrate.
+    pub hash_sample: std::sync::Mutex<(std::time::Instant, u64, f64)>,
 }
 
 impl std::fmt::Debug for RpcContext {
@@ -100,6 +107,7 @@ impl std::fmt::Debug for RpcContext {
 
 #[derive(Clone)]
 struct AppState {
+    shutdown: tokio::sync::watch::Receiver<bool>,
     ctx: Arc<RpcContext>,
     token: Arc<String>,
     limits: Arc<Semaphore>,
@@ -113,12 +121,26 @@ pub struct RpcServer {
     /// The bound address (with the real port when 0 was asked).
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl RpcServer {
-    /// Stops accepting and drops open connections.
-    pub fn stop(&self) {
-        self.task.abort();
+    /// Stops accepting, closes WebSocket connections, and waits (up to 5 s) for
+    /// requests in flight.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+
+    /// Asks the server to stop without waiting.
+    pub fn signal_stop(&self) {
+        let _ = self.shutdown.send(true);
     }
 }
 
@@ -147,7 +169,9 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         generate: config.generate,
         ..ctx
     };
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
+        shutdown: shutdown_rx.clone(),
         ctx: Arc::new(ctx),
         token: Arc::new(token),
         limits: Arc::new(Semaphore::new(config.max_concurrency)),
@@ -159,12 +183,23 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         .route("/ws", get(ws_upgrade))
         .with_state(state);
     info!(target: "rpc", "JSON-RPC on http://{addr}/ and ws://{addr}/ws");
+    let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let signal = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
             error!(target: "rpc", "server stopped: {e}");
         }
     });
-    Ok(RpcServer { addr, task })
+    Ok(RpcServer {
+        addr,
+        task,
+        shutdown,
+    })
 }
 
 fn write_cookie(path: &Path, token: &str) -> std::io::Result<()> {

@@ -18,8 +18,8 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::debug;
 
 use crate::node::NodeEvent;
-use crate::rpc::methods::{header_json, tx_json};
-use crate::rpc::types::{ErrorCode, Request, RpcError, response};
+use crate::rpc::methods::{get_work, header_json, tx_json};
+use crate::rpc::types::{ErrorCode, Params, Request, RpcError, response};
 use crate::rpc::{AppState, RpcContext, call};
 
 /// Most subscriptions per connection.
@@ -43,7 +43,15 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
     });
     let mut subs: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut next_id: u64 = 1;
-    while let Some(Ok(msg)) = stream.next().await {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => match m {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
         let text = match msg {
             Message::Text(t) => t.to_string(),
             Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -141,9 +149,26 @@ fn subscribe(
             ))
         }
         "newPendingTxs" => tokio::spawn(new_pending_txs(events, out.clone(), id.clone())),
+        "newWork" => {
+            // Options as mining_getWork's parameters; the first work is checked now
+            // so a bad coinbase fails the subscription itself.
+            let params = match options {
+                Value::Object(o) => Params::Object(o),
+                _ => Params::None,
+            };
+            let first = get_work(ctx, &params)?;
+            tokio::spawn(new_work(
+                ctx.clone(),
+                events,
+                out.clone(),
+                id.clone(),
+                params,
+                first,
+            ))
+        }
         other => {
             return Err(RpcError::params(format!(
-                "unknown topic `{other}` (newHeads, newPendingTxs)"
+                "unknown topic `{other}` (newHeads, newPendingTxs, newWork)"
             )));
         }
     };
@@ -255,6 +280,40 @@ async fn new_pending_txs(
                     return;
                 }
             }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Sends work at once, then fresh work whenever the tip moves (so miners drop stale
+/// work within milliseconds).
+async fn new_work(
+    ctx: Arc<RpcContext>,
+    mut events: broadcast::Receiver<NodeEvent>,
+    out: mpsc::Sender<Value>,
+    id: String,
+    params: Params,
+    first: Value,
+) {
+    if out.send(notification(&id, first)).await.is_err() {
+        return;
+    }
+    loop {
+        match events.recv().await {
+            Ok(NodeEvent::TipChanged { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                // Coalesce a burst of tip changes into one piece of work.
+                while let Ok(NodeEvent::TipChanged { .. }) = events.try_recv() {}
+                let c = ctx.clone();
+                let p = params.clone();
+                let Ok(Ok(work)) = tokio::task::spawn_blocking(move || get_work(&c, &p)).await
+                else {
+                    return;
+                };
+                if out.send(notification(&id, work)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }

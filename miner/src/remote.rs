@@ -1,0 +1,234 @@
+//! Mining against a node: work arrives over the node's WebSocket (`newWork`, pushed
+//! on every new tip), solutions go back with `mining_submitWork`. Reconnects with
+//! backoff when the node goes away.
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cairn_core::{Address, CompactTarget, Hash};
+use cairn_miner::{Miner, NonceRange, Template};
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// What to mine for.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteConfig {
+    /// The node's RPC URL (http://host:port).
+    pub(crate) url: String,
+    /// Who the blocks pay.
+    pub(crate) coinbase: Address,
+    /// This machine's name at the node (its extranonce).
+    pub(crate) worker: String,
+    /// Seconds between status lines.
+    pub(crate) report_every: Duration,
+}
+
+struct Work {
+    id: u64,
+    template: Template,
+    range: NonceRange,
+    height: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    accepted: u64,
+    rejected: HashMap<String, u64>,
+}
+
+fn ws_url(url: &str) -> String {
+    let base = url.trim_end_matches('/');
+    let base = base
+        .strip_prefix("http://")
+        .map(|r| format!("ws://{r}"))
+        .or_else(|| base.strip_prefix("https://").map(|r| format!("wss://{r}")))
+        .unwrap_or_else(|| base.to_string());
+    format!("{base}/ws")
+}
+
+fn parse_work(v: &Value) -> anyhow::Result<Work> {
+    let num = |k: &str| -> anyhow::Result<u64> {
+        match &v[k] {
+            Value::Number(n) => n.as_u64().context(k.to_string()),
+            Value::String(s) => s.parse().with_context(|| k.to_string()),
+            _ => bail!("work without {k}"),
+        }
+    };
+    let pre: Hash = v["preHash"]
+        .as_str()
+        .context("work without preHash")?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("bad preHash: {e}"))?;
+    let bits = v["target"].as_str().context("work without target")?;
+    let bits = u32::from_str_radix(bits.trim_start_matches("0x"), 16).context("bad target")?;
+    let target = CompactTarget(bits)
+        .to_target()
+        .map_err(|e| anyhow::anyhow!("bad target: {e}"))?;
+    Ok(Work {
+        id: num("workId")?,
+        template: Template { pre, target },
+        range: NonceRange {
+            start: num("nonceStart")?,
+            end: num("nonceEnd")?,
+        },
+        height: num("height")?,
+    })
+}
+
+/// Mines until the process is stopped.
+pub(crate) fn run(config: &RemoteConfig, miner: Miner) -> anyhow::Result<()> {
+    let hashes = Arc::new(AtomicU64::new(0));
+    // The search thread drains every queued work item (keeping the newest) as soon as
+    // the current search is cancelled, so these never fill in practice.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(Work, Arc<AtomicBool>)>(64);
+    let (sol_tx, sol_rx) = mpsc::sync_channel::<(u64, u64, u64)>(64);
+    let h = hashes.clone();
+    std::thread::Builder::new()
+        .name("search".into())
+        .spawn(move || {
+            while let Ok(mut next) = work_rx.recv() {
+                // Only the newest work matters.
+                while let Ok(newer) = work_rx.try_recv() {
+                    next = newer;
+                }
+                let (work, cancel) = next;
+                let r = miner.search(&work.template, work.range, &cancel, Some(&h));
+                if let Some(s) = r.solution
+                    && let Err(mpsc::TrySendError::Disconnected(_)) =
+                        sol_tx.try_send((work.id, s.nonce, work.height))
+                {
+                    return;
+                }
+            }
+        })?;
+    let mut stats = Stats::default();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match session(config, &work_tx, &sol_rx, &hashes, &mut stats, &mut backoff) {
+            Ok(()) => {}
+            Err(e) => eprintln!(
+                "connection to {}: {e:#}; retrying in {:.1}s",
+                config.url,
+                backoff.as_secs_f64()
+            ),
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(15));
+    }
+}
+
+fn send(socket: &mut WebSocket<MaybeTlsStream<TcpStream>>, v: &Value) -> anyhow::Result<()> {
+    socket.send(Message::Text(v.to_string().into()))?;
+    Ok(())
+}
+
+fn session(
+    config: &RemoteConfig,
+    work_tx: &mpsc::SyncSender<(Work, Arc<AtomicBool>)>,
+    sol_rx: &mpsc::Receiver<(u64, u64, u64)>,
+    hashes: &AtomicU64,
+    stats: &mut Stats,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
+    let (mut socket, _) = tungstenite::connect(ws_url(&config.url)).context("cannot connect")?;
+    if let MaybeTlsStream::Plain(s) = socket.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(20)))?;
+        s.set_nodelay(true)?;
+    }
+    send(
+        &mut socket,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                "params": ["newWork", {"coinbase": config.coinbase.to_string(), "worker": config.worker}]}),
+    )?;
+    let mut cancel = Arc::new(AtomicBool::new(false));
+    let mut pending: HashMap<u64, (u64, u64)> = HashMap::new(); // request id → (height, nonce)
+    let mut next_id = 2u64;
+    let mut last_report = Instant::now();
+    let mut last_hashes = hashes.load(Ordering::Relaxed);
+    loop {
+        match socket.read() {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(&t).context("bad message")?;
+                if v["method"] == "subscription" {
+                    let work = parse_work(&v["params"]["result"])?;
+                    // Drop the old work at once.
+                    cancel.store(true, Ordering::Relaxed);
+                    cancel = Arc::new(AtomicBool::new(false));
+                    let height = work.height;
+                    if work_tx.send((work, cancel.clone())).is_err() {
+                        bail!("the search thread stopped");
+                    }
+                    eprintln!("new work at height {height}");
+                } else if v["id"] == 1 {
+                    if let Some(e) = v.get("error") {
+                        bail!("the node refused the subscription: {}", e);
+                    }
+                    *backoff = Duration::from_millis(500);
+                    eprintln!("connected to {} as worker `{}`", config.url, config.worker);
+                } else if let Some((height, nonce)) =
+                    v["id"].as_u64().and_then(|i| pending.remove(&i))
+                {
+                    match v.get("error") {
+                        None => {
+                            stats.accepted += 1;
+                            eprintln!(
+                                "block {height} accepted (nonce {nonce}): {}",
+                                v["result"]["block"].as_str().unwrap_or("?")
+                            );
+                        }
+                        Some(e) => {
+                            let reason = e["data"]["reason"]
+                                .as_str()
+                                .unwrap_or("rejected")
+                                .to_string();
+                            eprintln!("block {height} rejected: {reason}");
+                            *stats.rejected.entry(reason).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            Ok(Message::Close(_)) => bail!("the node closed the connection"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+        while let Ok((work_id, nonce, height)) = sol_rx.try_recv() {
+            pending.insert(next_id, (height, nonce));
+            send(
+                &mut socket,
+                &json!({"jsonrpc": "2.0", "id": next_id, "method": "mining_submitWork",
+                        "params": {"workId": work_id, "nonce": nonce.to_string(), "worker": config.worker}}),
+            )?;
+            next_id += 1;
+        }
+        let elapsed = last_report.elapsed();
+        if elapsed >= config.report_every {
+            let total = hashes.load(Ordering::Relaxed);
+            let hashrate = total.saturating_sub(last_hashes) as f64 / elapsed.as_secs_f64();
+            last_hashes = total;
+            last_report = Instant::now();
+            let rejected: u64 = stats.rejected.values().sum();
+            eprintln!(
+                "hashrate {:.2} MH/s  accepted {}  rejected {}{}",
+                hashrate / 1e6,
+                stats.accepted,
+                rejected,
+                if rejected > 0 {
+                    format!(" {:?}", stats.rejected)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+}
