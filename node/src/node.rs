@@ -228,10 +228,13 @@ impl Node {
         tx: Transfer,
         source: TxSource,
     ) -> Result<TxId, MempoolError> {
+        // The signature (the expensive part) is checked before taking the lock, so
+        // transfers arriving on several threads are verified in parallel.
+        cairn_core::validation::validate_transfer_stateless(&tx, &self.params)?;
+        let announce = (self.events.receiver_count() > 0).then(|| tx.clone());
         let mut inner = self.lock();
         let Inner { chain, mempool } = &mut *inner;
-        let announce = (self.events.receiver_count() > 0).then(|| tx.clone());
-        let id = mempool.add(tx, &**chain.store(), now_ms())?;
+        let id = mempool.add_prevalidated(tx, &**chain.store(), now_ms())?;
         self.signals.mempool_changed.store(true, Ordering::SeqCst);
         if let Some(tx) = announce {
             let _ = self.events.send(NodeEvent::TransferAdded {

@@ -131,6 +131,9 @@ pub struct Mempool {
     params: ChainParams,
     entries: HashMap<TxId, Entry>,
     by_sender: HashMap<Address, BTreeMap<u64, TxId>>,
+    /// Per sender, the sum of its pending transfers' amounts plus fees (kept in step
+    /// with `by_sender`, so admitting a transfer is O(log n), not O(queue)).
+    debits: HashMap<Address, u128>,
     /// `(fee, newest first, id)`: the first element is the first to evict.
     by_fee: BTreeSet<(Amount, Reverse<u64>, TxId)>,
     seq: u64,
@@ -144,6 +147,7 @@ impl Mempool {
             params,
             entries: HashMap::new(),
             by_sender: HashMap::new(),
+            debits: HashMap::new(),
             by_fee: BTreeSet::new(),
             seq: 0,
         }
@@ -216,6 +220,17 @@ impl Mempool {
         self.add_verified(tx, view, now_ms, None)
     }
 
+    /// [`Mempool::add`] for a transfer whose stateless rules (signature included) the
+    /// caller has already checked with `validate_transfer_stateless` (so the
+    /// signature can be verified without holding the node's lock).
+    pub fn add_prevalidated<V>(&mut self, tx: Transfer, view: &V, now_ms: u64) -> Result<TxId, MempoolError>
+    where
+        V: AccountView,
+        V::Error: Into<StoreError>,
+    {
+        self.add_verified(tx, view, now_ms, None)
+    }
+
     /// [`Mempool::add`] for a transfer whose stateless rules (signature included) were
     /// already checked, e.g. one taken out of a disconnected block.
     /// `seq` keeps a re-admitted transfer's first-seen position.
@@ -275,19 +290,13 @@ impl Mempool {
             }
         }
         // The whole queue, with this transfer in place, must be affordable.
-        let mut needed = tx
-            .total_debit()
-            .ok_or(RejectReason::AmountOverflow { index: 0 })?;
-        for (n, qid) in queue.into_iter().flatten() {
-            if *n != tx.nonce {
-                let d = self.entries[qid]
-                    .tx
-                    .total_debit()
-                    .unwrap_or(Amount(u64::MAX));
-                needed = needed.checked_add(d).unwrap_or(Amount(u64::MAX));
-            }
+        let debit = |t: &Transfer| t.total_debit().map_or(u128::from(u64::MAX), |a| u128::from(a.0));
+        let mut total = self.debits.get(&sender).copied().unwrap_or(0) + debit(&tx);
+        if let Some(old_id) = replaced {
+            total -= debit(&self.entries[&old_id].tx);
         }
-        if needed > account.balance {
+        let needed = Amount(u64::try_from(total).unwrap_or(u64::MAX));
+        if total > u128::from(account.balance.0) {
             return Err(MempoolError::InsufficientFunds {
                 balance: account.balance,
                 needed,
@@ -308,6 +317,7 @@ impl Mempool {
             .entry(sender)
             .or_default()
             .insert(tx.nonce, id);
+        *self.debits.entry(sender).or_default() += debit(&tx);
         self.entries.insert(
             id,
             Entry {
@@ -353,6 +363,13 @@ impl Mempool {
             q.remove(&e.tx.nonce);
             if q.is_empty() {
                 self.by_sender.remove(&e.sender);
+                self.debits.remove(&e.sender);
+            } else if let Some(d) = self.debits.get_mut(&e.sender) {
+                let x = e
+                    .tx
+                    .total_debit()
+                    .map_or(u128::from(u64::MAX), |a| u128::from(a.0));
+                *d = d.saturating_sub(x);
             }
         }
         Some(e)
@@ -380,6 +397,7 @@ impl Mempool {
             .collect();
         all.extend(returned.into_iter().map(|t| (t, now_ms, None)));
         self.by_sender.clear();
+        self.debits.clear();
         self.by_fee.clear();
         // Per sender in nonce order, the better-paying of two conflicting ones first.
         all.sort_by(|(a, _, _), (b, _, _)| {

@@ -30,6 +30,9 @@ pub enum Handler {
     Blocking(fn(&RpcContext, &Params) -> RpcResult),
     /// Talks to the network task: awaited on the runtime.
     Async(fn(Arc<RpcContext>, Params) -> BoxFuture),
+    /// A point read that holds the node's lock for microseconds: run in place,
+    /// without a hop to the blocking pool.
+    Inline(fn(&RpcContext, &Params) -> RpcResult),
 }
 
 /// One parameter, for the OpenRPC document.
@@ -90,7 +93,7 @@ pub const METHODS: &[MethodDef] = &[
         params: &[],
         result: "object",
         admin: false,
-        handler: Handler::Blocking(node_get_info),
+        handler: Handler::Inline(node_get_info),
     },
     MethodDef {
         name: "chain_getInfo",
@@ -98,7 +101,7 @@ pub const METHODS: &[MethodDef] = &[
         params: &[],
         result: "object",
         admin: false,
-        handler: Handler::Blocking(chain_get_info),
+        handler: Handler::Inline(chain_get_info),
     },
     MethodDef {
         name: "chain_getBlockByHeight",
@@ -157,7 +160,7 @@ pub const METHODS: &[MethodDef] = &[
         params: &[p("id", HASH, true, "transaction id")],
         result: "object",
         admin: false,
-        handler: Handler::Blocking(tx_get),
+        handler: Handler::Inline(tx_get),
     },
     MethodDef {
         name: "tx_getProof",
@@ -173,7 +176,7 @@ pub const METHODS: &[MethodDef] = &[
         params: &[p("address", ADDRESS, true, "bech32m address")],
         result: "object",
         admin: false,
-        handler: Handler::Blocking(state_get_account),
+        handler: Handler::Inline(state_get_account),
     },
     MethodDef {
         name: "state_getHistory",
@@ -197,7 +200,7 @@ pub const METHODS: &[MethodDef] = &[
         params: &[],
         result: "object",
         admin: false,
-        handler: Handler::Blocking(mempool_get_info),
+        handler: Handler::Inline(mempool_get_info),
     },
     MethodDef {
         name: "mempool_getContent",
