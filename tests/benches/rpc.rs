@@ -58,7 +58,8 @@ async fn round_trip(stream: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Ve
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
                 })
                 .unwrap_or(0);
             if body.len() >= len {
@@ -163,7 +164,11 @@ async fn run(time: Duration) {
                         r#"{{"jsonrpc":"2.0","id":1,"method":"tx_send","params":["{hex}"]}}"#
                     );
                     let r = round_trip(&mut s, &request(&body), &mut buf).await;
-                    assert!(String::from_utf8_lossy(&r).contains("\"result\""), "{}", String::from_utf8_lossy(&r));
+                    assert!(
+                        String::from_utf8_lossy(&r).contains("\"result\""),
+                        "{}",
+                        String::from_utf8_lossy(&r)
+                    );
                 }
             })
         })
@@ -172,7 +177,10 @@ async fn run(time: Duration) {
         t.await.unwrap();
     }
     let ingest = (10 * per_sender) as f64 / start.elapsed().as_secs_f64();
-    assert_eq!(node.node().with_state(|_, m| m.len()), 10 * per_sender as usize);
+    assert_eq!(
+        node.node().with_state(|_, m| m.len()),
+        10 * per_sender as usize
+    );
     println!(
         "{{\"connections\": {CONNECTIONS}, \"trivial_axum_rps\": {baseline:.0}, \"state_getAccount_rps\": {account_rate:.0}, \"chain_getInfo_rps\": {info_rate:.0}, \"account_over_trivial\": {:.3}, \"info_over_trivial\": {:.3}, \"tx_send_per_second\": {ingest:.0}, \"verify_per_second_1_thread\": {verify_rate:.0}, \"ingest_over_verify\": {:.3}}}",
         account_rate / baseline,

@@ -66,7 +66,10 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
         if std::net::TcpStream::connect(addr).is_ok() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "the node's RPC did not come up");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the node's RPC did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -76,8 +79,12 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
     std::fs::write(&phrase, DEV_MNEMONIC).unwrap();
     let url2 = url.clone();
     let (dev_dir2, my_dir2) = (dev_dir.clone(), my_dir.clone());
-    let mine = tokio::task::spawn_blocking(move || {
-        wallet(&dev_dir2, &url2, &["restore", "--mnemonic-file", phrase.to_str().unwrap()]);
+    let mine: String = tokio::task::spawn_blocking(move || {
+        wallet(
+            &dev_dir2,
+            &url2,
+            &["restore", "--mnemonic-file", phrase.to_str().unwrap()],
+        );
         let o = wallet(&my_dir2, &url2, &["new"]);
         let text = String::from_utf8_lossy(&o.stdout).to_string();
         text.lines()
@@ -90,7 +97,16 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
     // Terminal 3: the miner, paying the new wallet.
     let _miner = Proc(
         Command::new(binary("cairn-miner"))
-            .args(["--rpc", &url, "--coinbase", &mine, "--worker", "rig-1", "--threads", "1"])
+            .args([
+                "--rpc",
+                &url,
+                "--coinbase",
+                &mine,
+                "--worker",
+                "rig-1",
+                "--threads",
+                "1",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -99,11 +115,22 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
 
     // Back in terminal 2: pay the new wallet 25 coins and wait for a confirmation.
     let url2 = url.clone();
+    let to = mine.clone();
     let out = tokio::task::spawn_blocking(move || {
         wallet(
             &dev_dir,
             &url2,
-            &["send", "--to", &mine, "--amount", "25", "--wait", "1", "--timeout", "120"],
+            &[
+                "send",
+                "--to",
+                &to,
+                "--amount",
+                "25",
+                "--wait",
+                "1",
+                "--timeout",
+                "120",
+            ],
         );
         wallet(&my_dir, &url2, &["--json", "balance"])
     })
@@ -113,9 +140,22 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
     let balance: u64 = bal["balance"].as_str().unwrap().parse().unwrap();
     // 25 coins received, plus whatever the miner earned for it.
     assert!(balance >= 25 * cairn_core::COIN, "{bal}");
-    assert!(balance > 25 * cairn_core::COIN, "the remote miner earned nothing: {bal}");
+    assert!(
+        balance > 25 * cairn_core::COIN,
+        "the remote miner earned nothing: {bal}"
+    );
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"mining_getInfo"}"#;
     let (_, info) = http_post(addr, body, None).await;
     let info = info.unwrap();
     assert_eq!(info["result"]["workers"][0]["name"], "rig-1", "{info}");
+
+    // Admin methods: refused without the token, served with the cookie's.
+    let generate =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"node_generate","params":[1,"{mine}"]}}"#);
+    let (_, r) = http_post(addr, generate.as_bytes(), None).await;
+    assert_eq!(r.unwrap()["error"]["code"], -32020);
+    let cookie = std::fs::read_to_string(dir.path().join("node").join(".cookie")).unwrap();
+    assert_eq!(cookie.len(), 64, "a 256-bit token");
+    let (_, r) = http_post(addr, generate.as_bytes(), Some(&cookie)).await;
+    assert_eq!(r.unwrap()["result"].as_array().unwrap().len(), 1);
 }

@@ -223,7 +223,12 @@ impl Mempool {
     /// [`Mempool::add`] for a transfer whose stateless rules (signature included) the
     /// caller has already checked with `validate_transfer_stateless` (so the
     /// signature can be verified without holding the node's lock).
-    pub fn add_prevalidated<V>(&mut self, tx: Transfer, view: &V, now_ms: u64) -> Result<TxId, MempoolError>
+    pub fn add_prevalidated<V>(
+        &mut self,
+        tx: Transfer,
+        view: &V,
+        now_ms: u64,
+    ) -> Result<TxId, MempoolError>
     where
         V: AccountView,
         V::Error: Into<StoreError>,
@@ -290,7 +295,10 @@ impl Mempool {
             }
         }
         // The whole queue, with this transfer in place, must be affordable.
-        let debit = |t: &Transfer| t.total_debit().map_or(u128::from(u64::MAX), |a| u128::from(a.0));
+        let debit = |t: &Transfer| {
+            t.total_debit()
+                .map_or(u128::from(u64::MAX), |a| u128::from(a.0))
+        };
         let mut total = self.debits.get(&sender).copied().unwrap_or(0) + debit(&tx);
         if let Some(old_id) = replaced {
             total -= debit(&self.entries[&old_id].tx);
@@ -365,10 +373,9 @@ impl Mempool {
                 self.by_sender.remove(&e.sender);
                 self.debits.remove(&e.sender);
             } else if let Some(d) = self.debits.get_mut(&e.sender) {
-                let x = e
-                    .tx
-                    .total_debit()
-                    .map_or(u128::from(u64::MAX), |a| u128::from(a.0));
+                let x =
+                    e.tx.total_debit()
+                        .map_or(u128::from(u64::MAX), |a| u128::from(a.0));
                 *d = d.saturating_sub(x);
             }
         }

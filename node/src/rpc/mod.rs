@@ -345,10 +345,10 @@ pub async fn call(ctx: Arc<RpcContext>, request: Request, auth: bool) -> Result<
         Handler::Blocking(f) => tokio::task::spawn_blocking(move || f(&ctx, &params))
             .await
             .map_err(|_| ()),
-        Handler::Inline(f) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            f(&ctx, &params)
-        }))
-        .map_err(|_| ()),
+        Handler::Inline(f) => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ctx, &params)))
+                .map_err(|_| ())
+        }
         Handler::Async(f) => std::panic::AssertUnwindSafe(f(ctx, params))
             .catch_unwind()
             .await
