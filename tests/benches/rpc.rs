@@ -177,10 +177,8 @@ async fn run(time: Duration) {
         t.await.unwrap();
     }
     let ingest = (10 * per_sender) as f64 / start.elapsed().as_secs_f64();
-    assert_eq!(
-        node.node().with_state(|_, m| m.len()),
-        10 * per_sender as usize
-    );
+    let pending = node.node().with_state(|_, m| m.len());
+    assert_eq!(u64::try_from(pending).unwrap(), 10 * per_sender);
     println!(
         "{{\"connections\": {CONNECTIONS}, \"trivial_axum_rps\": {baseline:.0}, \"state_getAccount_rps\": {account_rate:.0}, \"chain_getInfo_rps\": {info_rate:.0}, \"account_over_trivial\": {:.3}, \"info_over_trivial\": {:.3}, \"tx_send_per_second\": {ingest:.0}, \"verify_per_second_1_thread\": {verify_rate:.0}, \"ingest_over_verify\": {:.3}}}",
         account_rate / baseline,
