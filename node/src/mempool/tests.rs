@@ -263,3 +263,36 @@ fn truncated_or_bit_flipped_transfers_change_nothing() {
         }
     }
 }
+
+/// The running per-sender debit equals the queue's sum after every kind of change.
+fn debits_match(m: &Mempool) {
+    for (sender, q) in &m.by_sender {
+        let sum: u128 = q
+            .values()
+            .map(|id| u128::from(m.entries[id].tx.total_debit().unwrap().0))
+            .sum();
+        assert_eq!(m.debits.get(sender).copied(), Some(sum), "{sender}");
+    }
+    assert_eq!(m.debits.len(), m.by_sender.len());
+}
+
+#[test]
+fn running_debits_follow_adds_replacements_evictions_and_updates() {
+    let (mut m, s) = pool(6);
+    for n in 0..3 {
+        m.add(tx(0, n, 2_000), &s, 0).unwrap();
+        m.add(tx(1, n, 1_500), &s, 0).unwrap();
+        debits_match(&m);
+    }
+    // A replacement swaps one debit for another.
+    m.add(tx(0, 1, 5_000), &s, 0).unwrap();
+    debits_match(&m);
+    // The pool is full: a better fee evicts a tail of sender 1.
+    m.add(tx(2, 0, 9_000), &s, 0).unwrap();
+    debits_match(&m);
+    assert_eq!(m.pending_for(&dev_keys()[1].address()).count, 2);
+    // Expiry empties everything.
+    m.update(&s, Vec::new(), 1_000_000).unwrap();
+    debits_match(&m);
+    assert!(m.debits.is_empty());
+}

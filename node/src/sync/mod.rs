@@ -376,6 +376,10 @@ impl SyncManager {
 
     fn reset_queue(&mut self) {
         self.generation += 1;
+        // Who lacked blocks of the old queue says nothing about the next one.
+        for p in self.peers.values_mut() {
+            p.lacking = false;
+        }
         self.order.clear();
         self.slots.clear();
         self.cursor = None;
