@@ -81,42 +81,73 @@ fn parse_work(v: &Value) -> anyhow::Result<Work> {
     })
 }
 
+/// The newest work, handed from the connection to the search thread. Setting a new
+/// one cancels the search in progress.
+#[derive(Default)]
+struct Slot {
+    work: std::sync::Mutex<Option<Work>>,
+    ready: std::sync::Condvar,
+    cancel: AtomicBool,
+}
+
+impl Slot {
+    fn set(&self, work: Option<Work>) {
+        let mut w = self.work.lock().unwrap_or_else(|p| p.into_inner());
+        *w = work;
+        self.cancel.store(true, Ordering::Relaxed);
+        self.ready.notify_one();
+    }
+
+    /// Waits for work, then clears the cancel flag for the search about to start.
+    fn take(&self) -> Work {
+        let mut w = self.work.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(work) = w.take() {
+                self.cancel.store(false, Ordering::Relaxed);
+                return work;
+            }
+            w = self.ready.wait(w).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
 /// Mines until the process is stopped.
 pub(crate) fn run(config: &RemoteConfig, miner: Miner) -> anyhow::Result<()> {
     let hashes = Arc::new(AtomicU64::new(0));
-    // The search thread drains every queued work item (keeping the newest) as soon as
-    // the current search is cancelled, so these never fill in practice.
-    let (work_tx, work_rx) = mpsc::sync_channel::<(Work, Arc<AtomicBool>)>(64);
+    let slot = Arc::new(Slot::default());
     let (sol_tx, sol_rx) = mpsc::sync_channel::<(u64, u64, u64)>(64);
-    let h = hashes.clone();
+    let (h, sl) = (hashes.clone(), slot.clone());
     std::thread::Builder::new()
         .name("search".into())
         .spawn(move || {
-            while let Ok(mut next) = work_rx.recv() {
-                // Only the newest work matters.
-                while let Ok(newer) = work_rx.try_recv() {
-                    next = newer;
-                }
-                let (work, cancel) = next;
-                let r = miner.search(&work.template, work.range, &cancel, Some(&h));
-                if let Some(s) = r.solution
-                    && let Err(mpsc::TrySendError::Disconnected(_)) =
+            loop {
+                let mut work = sl.take();
+                // After a solution, go on with the rest of the range: if the node
+                // refuses it (stale, busy), there may be another before new work.
+                while work.range.start < work.range.end && !sl.cancel.load(Ordering::Relaxed) {
+                    let r = miner.search(&work.template, work.range, &sl.cancel, Some(&h));
+                    let Some(s) = r.solution else { break };
+                    if let Err(mpsc::TrySendError::Disconnected(_)) =
                         sol_tx.try_send((work.id, s.nonce, work.height))
-                {
-                    return;
+                    {
+                        return;
+                    }
+                    work.range.start = s.nonce.saturating_add(1);
                 }
             }
         })?;
     let mut stats = Stats::default();
     let mut backoff = Duration::from_millis(500);
     loop {
-        match session(config, &work_tx, &sol_rx, &hashes, &mut stats, &mut backoff) {
-            Ok(()) => {}
-            Err(e) => eprintln!(
+        let result = session(config, &slot, &sol_rx, &hashes, &mut stats, &mut backoff);
+        // Work from a lost connection may be stale by the time it is back.
+        slot.set(None);
+        if let Err(e) = result {
+            eprintln!(
                 "connection to {}: {e:#}; retrying in {:.1}s",
                 config.url,
                 backoff.as_secs_f64()
-            ),
+            );
         }
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(15));
@@ -130,7 +161,7 @@ fn send(socket: &mut WebSocket<MaybeTlsStream<TcpStream>>, v: &Value) -> anyhow:
 
 fn session(
     config: &RemoteConfig,
-    work_tx: &mpsc::SyncSender<(Work, Arc<AtomicBool>)>,
+    slot: &Slot,
     sol_rx: &mpsc::Receiver<(u64, u64, u64)>,
     hashes: &AtomicU64,
     stats: &mut Stats,
@@ -146,7 +177,6 @@ fn session(
         &json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
                 "params": ["newWork", {"coinbase": config.coinbase.to_string(), "worker": config.worker}]}),
     )?;
-    let mut cancel = Arc::new(AtomicBool::new(false));
     let mut pending: HashMap<u64, (u64, u64)> = HashMap::new(); // request id → (height, nonce)
     let mut next_id = 2u64;
     let mut last_report = Instant::now();
@@ -157,13 +187,9 @@ fn session(
                 let v: Value = serde_json::from_str(&t).context("bad message")?;
                 if v["method"] == "subscription" {
                     let work = parse_work(&v["params"]["result"])?;
-                    // Drop the old work at once.
-                    cancel.store(true, Ordering::Relaxed);
-                    cancel = Arc::new(AtomicBool::new(false));
                     let height = work.height;
-                    if work_tx.send((work, cancel.clone())).is_err() {
-                        bail!("the search thread stopped");
-                    }
+                    // Drops the old work at once.
+                    slot.set(Some(work));
                     eprintln!("new work at height {height}");
                 } else if v["id"] == 1 {
                     if let Some(e) = v.get("error") {
@@ -203,6 +229,8 @@ fn session(
             Err(e) => return Err(e.into()),
         }
         while let Ok((work_id, nonce, height)) = sol_rx.try_recv() {
+            // A solution for work of an earlier connection is stale: the node drops
+            // old work when it restarts.
             pending.insert(next_id, (height, nonce));
             send(
                 &mut socket,

@@ -96,6 +96,9 @@ enum Command {
         /// Fee in coins, or `auto` (the node's estimate for the next few blocks).
         #[arg(long, value_name = "auto|COINS", default_value = "auto")]
         fee: String,
+        /// Refuse an `auto` fee above this many coins (the node suggests the fee).
+        #[arg(long, value_name = "COINS", default_value = "0.01")]
+        max_fee: String,
         /// Wait for this many confirmations.
         #[arg(long, value_name = "N", default_value_t = 0)]
         wait: u64,
@@ -170,17 +173,24 @@ fn load_keystore(path: &Path) -> Result<Keystore, WalletError> {
 /// The password: --password-file, CAIRN_WALLET_PASSWORD, or a prompt (twice when
 /// `confirm`).
 fn password(cli: &Cli, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
-    if let Some(f) = &cli.password_file {
+    let given = if let Some(f) = &cli.password_file {
         let text = Zeroizing::new(
             std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read the password file {}", f.display()))?,
         );
-        return Ok(Zeroizing::new(
+        Some(Zeroizing::new(
             text.lines().next().unwrap_or_default().to_string(),
-        ));
-    }
-    if let Ok(p) = std::env::var("CAIRN_WALLET_PASSWORD") {
-        return Ok(Zeroizing::new(p));
+        ))
+    } else {
+        std::env::var("CAIRN_WALLET_PASSWORD")
+            .ok()
+            .map(Zeroizing::new)
+    };
+    if let Some(p) = given {
+        if confirm && p.len() < 8 {
+            bail!("use a password of at least 8 characters");
+        }
+        return Ok(p);
     }
     if !std::io::stdin().is_terminal() {
         bail!("no password: use --password-file or CAIRN_WALLET_PASSWORD when not on a terminal");
@@ -295,10 +305,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             to,
             amount,
             fee,
+            max_fee,
             wait,
             timeout,
             index,
-        } => send(&cli, to, amount, fee, *wait, *timeout, *index),
+        } => send(&cli, to, amount, (fee, max_fee), *wait, *timeout, *index),
         Command::History { index, blocks } => {
             let a = address_of(&cli, *index)?;
             let rpc = RpcClient::new(&cli.rpc);
@@ -363,7 +374,7 @@ fn send(
     cli: &Cli,
     to: &str,
     amount: &str,
-    fee: &str,
+    (fee, max_fee): (&str, &str),
     wait: u64,
     timeout: u64,
     index: u32,
@@ -384,18 +395,25 @@ fn send(
         .ok_or_else(|| WalletError::Protocol("node_getInfo without chainId".into()))?;
     let fee = if fee == "auto" {
         let est = rpc.call("mempool_estimateFee", json!([]))?;
-        Amount(
+        let fee = Amount(
             est["normal"]
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| WalletError::Protocol("bad fee estimate".into()))?,
-        )
+        );
+        let cap = parse_coins(max_fee)?;
+        if fee > cap {
+            bail!("the node suggests a fee of {fee}, above --max-fee {cap}; pass --fee to pay it");
+        }
+        fee
     } else {
         parse_coins(fee)?
     };
     let acct = rpc.call("state_getAccount", json!([from]))?;
+    // Confirmed balance minus what pending transfers already spend: incoming pending
+    // coins are not spendable until confirmed.
     let spendable = Amount(
-        acct["pendingBalance"]
+        acct["spendable"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| WalletError::Protocol("bad account answer".into()))?,

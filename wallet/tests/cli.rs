@@ -98,7 +98,7 @@ fn no_wallet_bad_amounts_and_an_unreachable_node_are_explained() {
     assert!(
         wallet(
             dir.path(),
-            "pw",
+            "password",
             &["restore", "--mnemonic-file", phrase.to_str().unwrap()]
         )
         .status
@@ -106,20 +106,20 @@ fn no_wallet_bad_amounts_and_an_unreachable_node_are_explained() {
     );
     let o = wallet(
         dir.path(),
-        "pw",
+        "password",
         &["send", "--to", "cairn1xyz", "--amount", "1"],
     );
     assert!(text(&o).contains("invalid address"), "{}", text(&o));
     let to = cairn_core::genesis::dev_keys()[1].address().to_string();
     let o = wallet(
         dir.path(),
-        "pw",
+        "password",
         &["send", "--to", &to, "--amount", "1.000000001"],
     );
     assert!(text(&o).contains("invalid amount"), "{}", text(&o));
     let o = wallet(
         dir.path(),
-        "pw",
+        "password",
         &["--rpc", "http://127.0.0.1:9", "balance"],
     );
     assert!(text(&o).contains("cannot reach the node"), "{}", text(&o));

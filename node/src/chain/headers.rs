@@ -148,6 +148,11 @@ impl Chain {
             .collect()
     }
 
+    /// The header of a stored block (from memory: no disk read).
+    pub fn header(&self, id: &BlockId) -> Option<BlockHeader> {
+        self.index.get(id).map(|n| n.header)
+    }
+
     /// What is known about `id`.
     pub fn known(&self, id: &BlockId) -> Known {
         match self.index.get(id) {

@@ -134,6 +134,8 @@ pub struct Mempool {
     /// Per sender, the sum of its pending transfers' amounts plus fees (kept in step
     /// with `by_sender`, so admitting a transfer is O(log n), not O(queue)).
     debits: HashMap<Address, u128>,
+    /// Per recipient, the sum of pending amounts it receives.
+    credits: HashMap<Address, u128>,
     /// `(fee, newest first, id)`: the first element is the first to evict.
     by_fee: BTreeSet<(Amount, Reverse<u64>, TxId)>,
     seq: u64,
@@ -148,6 +150,7 @@ impl Mempool {
             entries: HashMap::new(),
             by_sender: HashMap::new(),
             debits: HashMap::new(),
+            credits: HashMap::new(),
             by_fee: BTreeSet::new(),
             seq: 0,
         }
@@ -191,23 +194,12 @@ impl Mempool {
     /// What pending transfers do to `address`: what it sends (amounts plus fees),
     /// what it receives, and how many transfers it sends.
     pub fn pending_for(&self, address: &Address) -> PendingSummary {
-        let mut s = PendingSummary::default();
-        if let Some(queue) = self.by_sender.get(address) {
-            for id in queue.values() {
-                if let Some(e) = self.entries.get(id) {
-                    s.debits = s
-                        .debits
-                        .saturating_add(e.tx.amount.0.saturating_add(e.tx.fee.0));
-                    s.count += 1;
-                }
-            }
+        let clamp = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
+        PendingSummary {
+            debits: clamp(self.debits.get(address).copied().unwrap_or(0)),
+            credits: clamp(self.credits.get(address).copied().unwrap_or(0)),
+            count: self.by_sender.get(address).map_or(0, |q| q.len() as u64),
         }
-        for e in self.entries.values() {
-            if e.tx.recipient == *address {
-                s.credits = s.credits.saturating_add(e.tx.amount.0);
-            }
-        }
-        s
     }
 
     /// Admits a transfer checked against the confirmed state `view`, at time `now_ms`.
@@ -326,6 +318,7 @@ impl Mempool {
             .or_default()
             .insert(tx.nonce, id);
         *self.debits.entry(sender).or_default() += debit(&tx);
+        *self.credits.entry(tx.recipient).or_default() += u128::from(tx.amount.0);
         self.entries.insert(
             id,
             Entry {
@@ -366,6 +359,12 @@ impl Mempool {
 
     fn remove_one(&mut self, id: &TxId) -> Option<Entry> {
         let e = self.entries.remove(id)?;
+        if let Some(c) = self.credits.get_mut(&e.tx.recipient) {
+            *c = c.saturating_sub(u128::from(e.tx.amount.0));
+            if *c == 0 {
+                self.credits.remove(&e.tx.recipient);
+            }
+        }
         self.by_fee.remove(&(e.tx.fee, Reverse(e.seq), *id));
         if let Some(q) = self.by_sender.get_mut(&e.sender) {
             q.remove(&e.tx.nonce);
@@ -405,6 +404,7 @@ impl Mempool {
         all.extend(returned.into_iter().map(|t| (t, now_ms, None)));
         self.by_sender.clear();
         self.debits.clear();
+        self.credits.clear();
         self.by_fee.clear();
         // Per sender in nonce order, the better-paying of two conflicting ones first.
         all.sort_by(|(a, _, _), (b, _, _)| {
@@ -452,6 +452,22 @@ impl Mempool {
     }
 
     /// Every pending transfer, best fee first.
+    /// The `limit` best-paying transfers, highest fee first.
+    pub fn top(&self, limit: usize) -> Vec<Transfer> {
+        self.by_fee
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(_, _, id)| self.entries[id].tx.clone())
+            .collect()
+    }
+
+    /// The fee of the `rank`-th best-paying transfer (0 is the best), if there are
+    /// that many.
+    pub fn fee_at_rank(&self, rank: usize) -> Option<Amount> {
+        self.by_fee.iter().rev().nth(rank).map(|(f, _, _)| *f)
+    }
+
     pub fn transfers(&self) -> Vec<Transfer> {
         self.by_fee
             .iter()

@@ -274,6 +274,11 @@ fn debits_match(m: &Mempool) {
         assert_eq!(m.debits.get(sender).copied(), Some(sum), "{sender}");
     }
     assert_eq!(m.debits.len(), m.by_sender.len());
+    let mut credits: HashMap<Address, u128> = HashMap::new();
+    for e in m.entries.values() {
+        *credits.entry(e.tx.recipient).or_default() += u128::from(e.tx.amount.0);
+    }
+    assert_eq!(credits, m.credits);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! worker.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cairn_core::{Address, Block, BlockId};
 use cairn_miner::NonceRange;
@@ -17,8 +17,10 @@ use crate::node::{BlockSource, Node, now_ms};
 
 /// Nonce bits given to the extranonce: 65 536 workers, 2^48 nonces each.
 pub const EXTRANONCE_BITS: u32 = 16;
-/// Work items remembered.
-const MAX_WORK: usize = 1_024;
+/// Work items remembered per worker (older ones are stale anyway).
+const MAX_WORK_PER_WORKER: usize = 8;
+/// Templates reused for this long while the tip stays.
+const TEMPLATE_TTL_MS: u64 = 1_000;
 /// Workers tracked.
 const MAX_WORKERS: usize = 4_096;
 /// Submissions remembered per work item (for duplicates).
@@ -29,8 +31,10 @@ const MAX_SUBMITTED: usize = 64;
 pub struct Work {
     /// Its id.
     pub id: u64,
-    /// The block, nonce 0.
-    pub block: Block,
+    /// The block, nonce 0 (shared by all work on the same template).
+    pub block: Arc<Block>,
+    /// Who it was given to.
+    pub worker: String,
     /// The worker's nonce range.
     pub range: NonceRange,
     /// The worker's extranonce.
@@ -84,9 +88,11 @@ pub struct WorkerStats {
 struct State {
     next_id: u64,
     works: HashMap<u64, (Work, HashSet<u64>)>,
-    order: VecDeque<u64>,
+    /// Per worker, its work ids, oldest first.
+    by_worker: HashMap<String, VecDeque<u64>>,
     workers: HashMap<String, WorkerStats>,
-    next_extranonce: u32,
+    /// The last template per coinbase, and when it was built.
+    templates: HashMap<Address, (Arc<Block>, u64)>,
 }
 
 /// Hands out and checks remote work.
@@ -102,7 +108,27 @@ impl WorkManager {
 
     /// New work for `worker`, paying `coinbase`.
     pub fn get_work(&self, node: &Node, worker: &str, coinbase: Address, hashrate: f64) -> Work {
-        let block = node.block_template(coinbase);
+        let tip = node.tip().id;
+        let now = now_ms();
+        let cached = {
+            let s = self.lock();
+            s.templates
+                .get(&coinbase)
+                .filter(|(b, at)| b.header.prev == tip && now.saturating_sub(*at) < TEMPLATE_TTL_MS)
+                .map(|(b, _)| b.clone())
+        };
+        let block = match cached {
+            Some(b) => b,
+            None => {
+                let b = Arc::new(node.block_template(coinbase));
+                let mut s = self.lock();
+                // Templates of an old tip are of no use to anyone.
+                s.templates
+                    .retain(|_, (t, _)| t.header.prev == b.header.prev);
+                s.templates.insert(coinbase, (b.clone(), now));
+                b
+            }
+        };
         let mut s = self.lock();
         let extranonce = match s.workers.get(worker) {
             Some(w) => w.extranonce,
@@ -115,15 +141,20 @@ impl WorkManager {
                         .map(|(k, _)| k.clone())
                 {
                     s.workers.remove(&oldest);
+                    if let Some(ids) = s.by_worker.remove(&oldest) {
+                        for id in ids {
+                            s.works.remove(&id);
+                        }
+                    }
                 }
-                let e = s.next_extranonce;
-                s.next_extranonce = (e + 1) % (1 << EXTRANONCE_BITS);
-                e
+                // The lowest extranonce no live worker has.
+                let used: HashSet<u32> = s.workers.values().map(|w| w.extranonce).collect();
+                (0..).find(|e| !used.contains(e)).unwrap_or(0)
             }
         };
         let stats = s.workers.entry(worker.to_string()).or_default();
         stats.extranonce = extranonce;
-        stats.last_seen_ms = now_ms();
+        stats.last_seen_ms = now;
         if hashrate.is_finite() && hashrate >= 0.0 {
             stats.hashrate = hashrate;
         }
@@ -131,15 +162,18 @@ impl WorkManager {
         let work = Work {
             id: s.next_id,
             block,
+            worker: worker.to_string(),
             range: NonceRange::for_extranonce(extranonce, EXTRANONCE_BITS),
             extranonce,
         };
         s.works.insert(work.id, (work.clone(), HashSet::new()));
-        s.order.push_back(work.id);
-        while s.order.len() > MAX_WORK {
-            if let Some(old) = s.order.pop_front() {
-                s.works.remove(&old);
-            }
+        let ids = s.by_worker.entry(worker.to_string()).or_default();
+        ids.push_back(work.id);
+        let evicted = (ids.len() > MAX_WORK_PER_WORKER)
+            .then(|| ids.pop_front())
+            .flatten();
+        if let Some(old) = evicted {
+            s.works.remove(&old);
         }
         work
     }
@@ -153,7 +187,7 @@ impl WorkManager {
         id: u64,
         nonce: u64,
     ) -> Result<(BlockId, u64), SubmitError> {
-        let result = self.check_and_submit(node, id, nonce);
+        let result = self.check_and_submit(node, worker, id, nonce);
         let mut s = self.lock();
         if let Some(w) = s.workers.get_mut(worker) {
             w.last_seen_ms = now_ms();
@@ -168,34 +202,53 @@ impl WorkManager {
     fn check_and_submit(
         &self,
         node: &Node,
+        worker: &str,
         id: u64,
         nonce: u64,
     ) -> Result<(BlockId, u64), SubmitError> {
-        let mut block = {
-            let mut s = self.lock();
-            let Some((work, submitted)) = s.works.get_mut(&id) else {
+        let template = {
+            let s = self.lock();
+            let Some((work, submitted)) = s.works.get(&id) else {
                 return Err(SubmitError::Stale);
             };
+            // Work belongs to the worker it was given to: nobody else can spend its
+            // duplicate-nonce memory.
+            if work.worker != worker {
+                return Err(SubmitError::Stale);
+            }
             if nonce < work.range.start || nonce >= work.range.end {
                 return Err(SubmitError::OutOfRange);
             }
-            if submitted.len() >= MAX_SUBMITTED || !submitted.insert(nonce) {
+            if submitted.contains(&nonce) {
                 return Err(SubmitError::Duplicate);
             }
             work.block.clone()
         };
-        if node.tip().id != block.header.prev {
+        if node.tip().id != template.header.prev {
             return Err(SubmitError::Stale);
         }
-        block.header.nonce = nonce;
-        let target = block
-            .header
+        // Proof of work before anything is remembered: junk nonces cost nothing.
+        let mut header = template.header;
+        header.nonce = nonce;
+        let target = header
             .target
             .to_target()
             .map_err(|e| SubmitError::Invalid(e.to_string()))?;
-        if !target.is_met_by(&block.header.pow_hash()) {
+        if !target.is_met_by(&header.pow_hash()) {
             return Err(SubmitError::LowDifficulty);
         }
+        {
+            let mut s = self.lock();
+            if let Some((_, submitted)) = s.works.get_mut(&id)
+                && (submitted.len() >= MAX_SUBMITTED || !submitted.insert(nonce))
+            {
+                return Err(SubmitError::Duplicate);
+            }
+        }
+        let block = Block {
+            header,
+            txs: template.txs.clone(),
+        };
         let (bid, height) = (block.id(), block.header.height);
         match node.submit_block(block, BlockSource::Rpc) {
             Ok(crate::chain::SubmitOutcome::NewTip(_)) => Ok((bid, height)),

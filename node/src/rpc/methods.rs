@@ -160,7 +160,7 @@ pub const METHODS: &[MethodDef] = &[
         params: &[p("id", HASH, true, "transaction id")],
         result: "object",
         admin: false,
-        handler: Handler::Inline(tx_get),
+        handler: Handler::Blocking(tx_get),
     },
     MethodDef {
         name: "tx_getProof",
@@ -180,7 +180,7 @@ pub const METHODS: &[MethodDef] = &[
     },
     MethodDef {
         name: "state_getHistory",
-        summary: "Confirmed transfers from or to an address, newest first, scanning back at most `blocks` blocks from the tip.",
+        summary: "Confirmed transfers from or to an address, newest first, scanning back at most `blocks` blocks from the tip (at most 1000 entries).",
         params: &[
             p("address", ADDRESS, true, "bech32m address"),
             p(
@@ -479,8 +479,8 @@ fn chain_get_headers(ctx: &RpcContext, p: &Params) -> RpcResult {
     let headers = ctx.node.with_state(|c, _| {
         (from..from.saturating_add(count))
             .map_while(|h| c.block_id_at(h))
-            .filter_map(|id| c.block(&id).ok().flatten())
-            .map(|b| header_json(&b.header))
+            .filter_map(|id| c.header(&id))
+            .map(|h| header_json(&h))
             .collect::<Vec<_>>()
     });
     Ok(Value::Array(headers))
@@ -623,6 +623,7 @@ fn state_get_account(ctx: &RpcContext, p: &Params) -> RpcResult {
             "balance": account.balance.0.to_string(),
             "nonce": account.nonce,
             "pendingBalance": pending_balance.to_string(),
+            "spendable": account.balance.0.saturating_sub(pending.debits).to_string(),
             "pendingNonce": m.next_nonce(&address, account.nonce),
             "pendingTxs": pending.count,
         }))
@@ -636,33 +637,36 @@ fn state_get_history(ctx: &RpcContext, p: &Params) -> RpcResult {
     if blocks > 100_000 {
         return Err(RpcError::params("blocks must be at most 100000"));
     }
-    ctx.node.with_state(|c, _| {
-        let tip = c.tip().height;
-        let mut out = Vec::new();
-        for h in (tip.saturating_sub(blocks.saturating_sub(1))..=tip).rev() {
-            let Some(id) = c.block_id_at(h) else { continue };
-            let Some(block) = c.block(&id).map_err(internal)? else {
-                continue;
+    let tip = ctx.node.tip().height;
+    let mut out = Vec::new();
+    // One block per lock, so a long scan never holds up block import.
+    for h in (tip.saturating_sub(blocks.saturating_sub(1))..=tip).rev() {
+        let Some(block) = ctx.node.block_at(h).map_err(internal)? else {
+            continue;
+        };
+        let id = block.id();
+        for tx in &block.txs {
+            let hit = match tx {
+                Transaction::Coinbase(cb) => cb.recipient == address,
+                Transaction::Transfer(t) => t.recipient == address || t.sender_address() == address,
             };
-            for tx in &block.txs {
-                let hit = match tx {
-                    Transaction::Coinbase(cb) => cb.recipient == address,
-                    Transaction::Transfer(t) => {
-                        t.recipient == address || t.sender_address() == address
-                    }
-                };
-                if hit {
-                    let mut v = tx_json(tx);
-                    v["height"] = json!(h);
-                    v["block"] = json!(id.to_string());
-                    v["confirmations"] = json!(tip - h + 1);
-                    out.push(v);
+            if hit {
+                let mut v = tx_json(tx);
+                v["height"] = json!(h);
+                v["block"] = json!(id.to_string());
+                v["confirmations"] = json!(tip - h + 1);
+                out.push(v);
+                if out.len() >= MAX_HISTORY {
+                    return Ok(Value::Array(out));
                 }
             }
         }
-        Ok(Value::Array(out))
-    })
+    }
+    Ok(Value::Array(out))
 }
+
+/// Most entries `state_getHistory` returns.
+const MAX_HISTORY: usize = 1_000;
 
 fn mempool_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&[])?;
@@ -683,16 +687,12 @@ fn mempool_get_content(ctx: &RpcContext, p: &Params) -> RpcResult {
         return Err(RpcError::params("limit must be at most 10000"));
     }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    Ok(ctx.node.with_state(|_, m| {
-        let mut txs = m.transfers();
-        txs.sort_by_key(|t| std::cmp::Reverse(t.fee));
-        Value::Array(
-            txs.into_iter()
-                .take(limit)
-                .map(|t| tx_json(&Transaction::Transfer(t)))
-                .collect(),
-        )
-    }))
+    let txs = ctx.node.with_state(|_, m| m.top(limit));
+    Ok(Value::Array(
+        txs.into_iter()
+            .map(|t| tx_json(&Transaction::Transfer(t)))
+            .collect(),
+    ))
 }
 
 fn mempool_estimate_fee(ctx: &RpcContext, p: &Params) -> RpcResult {
@@ -700,14 +700,12 @@ fn mempool_estimate_fee(ctx: &RpcContext, p: &Params) -> RpcResult {
     let max_block = ctx.node.params().max_block_bytes();
     Ok(ctx.node.with_state(|_, m| {
         let min = m.config().min_fee.0;
-        // The fee of the last transfer that fits in `blocks` blocks, fees sorted high to
-        // low; the minimum if everything fits.
-        let mut fees: Vec<u64> = m.transfers().iter().map(|t| t.fee.0).collect();
-        fees.sort_unstable_by_key(|f| std::cmp::Reverse(*f));
+        // One more than the fee of the first transfer that would not fit in `blocks`
+        // blocks (fees high to low); the minimum if everything fits.
         let per_block = max_block / 145;
         let at = |blocks: usize| {
-            fees.get(per_block.saturating_mul(blocks))
-                .map_or(min, |f| f.saturating_add(1).max(min))
+            m.fee_at_rank(per_block.saturating_mul(blocks))
+                .map_or(min, |f| f.0.saturating_add(1).max(min))
         };
         json!({
             "slow": min.to_string(),

@@ -202,16 +202,20 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
     })
 }
 
+/// Writes the token readable by the owner only: a fresh temporary file (mode 0600)
+/// renamed over the old cookie, whatever that one's mode was.
 fn write_cookie(path: &Path, token: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("cookie.tmp");
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path)?;
-    f.write_all(token.as_bytes())
+        .open(&tmp)?;
+    f.write_all(token.as_bytes())?;
+    std::fs::rename(&tmp, path)
 }
 
 fn authorized(headers: &HeaderMap, query_token: Option<&str>, token: &str) -> bool {
@@ -237,17 +241,16 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 }
 
 async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let Ok(_permit) = state.limits.clone().try_acquire_owned() else {
-        let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
-        return json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &response(Value::Null, Err(e)),
-        );
-    };
     let max = state.config.max_body_bytes;
-    let bytes: Bytes = match axum::body::to_bytes(body, max).await {
-        Ok(b) => b,
-        Err(_) => {
+    // The body first (a slow sender holds no permit), within 10 s.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        axum::body::to_bytes(body, max),
+    )
+    .await;
+    let bytes: Bytes = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
             let e = RpcError::new(
                 ErrorCode::InvalidRequest,
                 format!("request body over {max} bytes"),
@@ -257,6 +260,17 @@ async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body)
                 &response(Value::Null, Err(e)),
             );
         }
+        Err(_) => {
+            let e = RpcError::new(ErrorCode::InvalidRequest, "request body too slow");
+            return json_response(StatusCode::REQUEST_TIMEOUT, &response(Value::Null, Err(e)));
+        }
+    };
+    let Ok(_permit) = state.limits.clone().try_acquire_owned() else {
+        let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &response(Value::Null, Err(e)),
+        );
     };
     let auth = authorized(&headers, None, &state.token);
     match handle_text(&state, &bytes, auth).await {
@@ -295,13 +309,14 @@ async fn handle_text(state: &AppState, bytes: &[u8], auth: bool) -> Option<Value
                     )),
                 ));
             }
-            let answers = futures::future::join_all(
-                items
-                    .into_iter()
-                    .map(|item| handle_one(state.ctx.clone(), item, auth)),
-            )
-            .await;
-            let answers: Vec<Value> = answers.into_iter().flatten().collect();
+            // One after the other: a batch counts as one request against the
+            // concurrency limit, so it must not fan out.
+            let mut answers = Vec::with_capacity(items.len());
+            for item in items {
+                if let Some(a) = handle_one(state.ctx.clone(), item, auth).await {
+                    answers.push(a);
+                }
+            }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
         single => handle_one(state.ctx.clone(), single, auth).await,

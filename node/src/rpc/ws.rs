@@ -24,6 +24,8 @@ use crate::rpc::{AppState, RpcContext, call};
 
 /// Most subscriptions per connection.
 const MAX_SUBSCRIPTIONS: usize = 16;
+/// Most `newWork` subscriptions per connection (each builds work on every tip).
+const MAX_WORK_SUBSCRIPTIONS: usize = 2;
 /// Messages queued for a client before it is considered too slow.
 const OUTBOX: usize = 4_096;
 
@@ -43,6 +45,7 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
     });
     let mut subs: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut next_id: u64 = 1;
+    let mut work_subs = 0usize;
     let mut shutdown = state.shutdown.clone();
     loop {
         let msg = tokio::select! {
@@ -59,19 +62,36 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
             _ => continue,
         };
         subs.retain(|_, t| !t.is_finished());
+        let parsed = serde_json::from_str::<Value>(&text);
         let Ok(_permit) = state.limits.clone().try_acquire_owned() else {
-            let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
-            if out.send(response(Value::Null, Err(e))).await.is_err() {
-                break;
+            // Answer with the request's id (nothing for a notification), so a caller
+            // can tell which request to retry.
+            let id = match &parsed {
+                Ok(Value::Object(o)) => o.get("id").cloned(),
+                _ => Some(Value::Null),
+            };
+            if let Some(id) = id {
+                let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
+                if out.try_send(response(id, Err(e))).is_err() {
+                    break;
+                }
             }
             continue;
         };
-        let reply = match serde_json::from_str::<Value>(&text) {
+        let reply = match parsed {
             Ok(v @ Value::Object(_)) => match Request::parse(v) {
                 Ok(req) if req.method == "subscribe" || req.method == "unsubscribe" => {
                     let id = req.id.clone();
                     let r = if req.method == "subscribe" {
-                        subscribe(&state.ctx, &req, &out, &mut subs, &mut next_id)
+                        subscribe(
+                            &state.ctx,
+                            &req,
+                            &out,
+                            &mut subs,
+                            &mut next_id,
+                            &mut work_subs,
+                        )
+                        .await
                     } else {
                         unsubscribe(&req, &mut subs)
                     };
@@ -87,8 +107,9 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
             // Batches and everything else go through the common path.
             _ => super::handle_text(&state, text.as_bytes(), auth).await,
         };
+        // A client that does not read its answers is dropped rather than buffered.
         if let Some(r) = reply
-            && out.send(r).await.is_err()
+            && out.try_send(r).is_err()
         {
             break;
         }
@@ -114,12 +135,13 @@ fn unsubscribe(
     }
 }
 
-fn subscribe(
+async fn subscribe(
     ctx: &Arc<RpcContext>,
     req: &Request,
     out: &mpsc::Sender<Value>,
     subs: &mut HashMap<String, tokio::task::JoinHandle<()>>,
     next_id: &mut u64,
+    work_subs: &mut usize,
 ) -> Result<Value, RpcError> {
     let topic: String = req.params.get(0, "topic")?;
     if subs.len() >= MAX_SUBSCRIPTIONS {
@@ -152,11 +174,20 @@ fn subscribe(
         "newWork" => {
             // Options as mining_getWork's parameters; the first work is checked now
             // so a bad coinbase fails the subscription itself.
+            if *work_subs >= MAX_WORK_SUBSCRIPTIONS {
+                return Err(RpcError::params(format!(
+                    "at most {MAX_WORK_SUBSCRIPTIONS} newWork subscriptions per connection"
+                )));
+            }
             let params = match options {
                 Value::Object(o) => Params::Object(o),
                 _ => Params::None,
             };
-            let first = get_work(ctx, &params)?;
+            let (c, p) = (ctx.clone(), params.clone());
+            let first = tokio::task::spawn_blocking(move || get_work(&c, &p))
+                .await
+                .map_err(|_| RpcError::new(ErrorCode::Internal, "work could not be built"))??;
+            *work_subs += 1;
             tokio::spawn(new_work(
                 ctx.clone(),
                 events,
@@ -195,8 +226,7 @@ async fn replay(ctx: &RpcContext, out: &mpsc::Sender<Value>, id: &str, from: u64
             node.with_state(|c, _| {
                 (h..h.saturating_add(256))
                     .map_while(|x| c.block_id_at(x))
-                    .filter_map(|bid| c.block(&bid).ok().flatten())
-                    .map(|b| b.header)
+                    .filter_map(|bid| c.header(&bid))
                     .collect::<Vec<_>>()
             })
         })
