@@ -59,13 +59,14 @@ impl Hostile {
             .with_behaviour(|key| {
                 let config = gossipsub::ConfigBuilder::default()
                     .protocol_id_prefix(names.gossip_prefix.clone())
+                    .validation_mode(gossipsub::ValidationMode::Anonymous)
                     .max_transmit_size(4 * 1024 * 1024)
                     .heartbeat_interval(Duration::from_millis(200))
                     .build()
                     .unwrap();
+                let _ = key;
                 let gossipsub =
-                    gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)
-                        .unwrap();
+                    gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).unwrap();
                 let sync = request_response::Behaviour::with_codec(
                     SyncCodec,
                     [(names.sync.clone(), ProtocolSupport::Full)],
