@@ -26,6 +26,8 @@ use crate::rpc::{AppState, RpcContext, call};
 const MAX_SUBSCRIPTIONS: usize = 16;
 /// Most `newWork` subscriptions per connection (each builds work on every tip).
 const MAX_WORK_SUBSCRIPTIONS: usize = 2;
+/// Heights re-sent below the last one when a lagging `newHeads` subscriber catches up.
+const LAG_REPLAY_DEPTH: u64 = 100;
 /// Messages queued for a client before it is considered too slow.
 const OUTBOX: usize = 4_096;
 
@@ -280,9 +282,12 @@ async fn new_heads(
             }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                // Too slow for live events: catch up from the store instead.
+                // Too slow for live events: catch up from the store instead, starting a
+                // little below the last height sent, so a reorganisation among the
+                // missed events is sent again (the client keeps the last header per
+                // height).
                 debug!(target: "rpc", skipped = n, "newHeads subscriber lagged; replaying");
-                let resume = sent_up_to.map_or(0, |s| s + 1);
+                let resume = sent_up_to.map_or(0, |s| (s + 1).saturating_sub(LAG_REPLAY_DEPTH));
                 sent_up_to = replay(&ctx, &out, &id, resume).await.or(sent_up_to);
             }
             Err(broadcast::error::RecvError::Closed) => return,
