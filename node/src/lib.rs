@@ -15,6 +15,7 @@
 //! `service.rs` the node with its network, sync and miner.
 
 pub mod chain;
+mod fsutil;
 pub mod mempool;
 pub mod mining;
 pub mod network;

@@ -68,7 +68,7 @@ fn dev_and_genesis_conflict() {
 #[test]
 fn bad_flags_are_clear_errors_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--dev", "--coinbase", "cairn1notanaddress"],
             "invalid address",
@@ -76,6 +76,13 @@ fn bad_flags_are_clear_errors_before_anything_is_written() {
         (&["--dev", "--mine-backend", "gpu"], "unknown backend"),
         (&["--mine"], "--mine needs --coinbase"),
         (&["--dev-tx-rate", "5"], "--dev"),
+        (&["--dev", "--bootnode", "not-a-multiaddr"], "--bootnode"),
+        (&["--dev", "--listen", "/ip4/1.2.3.4/tcpx/1"], "--listen"),
+        (&["--dev", "--rpc-listen", "localhost"], "--rpc-listen"),
+        (
+            &["--dev", "--offline", "--bootnode", "/ip4/127.0.0.1/tcp/1"],
+            "cannot be used with",
+        ),
     ];
     for (args, expect) in cases {
         let out = node()

@@ -41,14 +41,7 @@ async fn run(n: usize) {
     let import_secs = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    let b = TestNode::start(
-        &params,
-        NodeOptions {
-            bootnodes: vec![a.addr.clone()],
-            ..NodeOptions::default()
-        },
-    )
-    .await;
+    let b = TestNode::start(&params, NodeOptions::boot(&a.addr)).await;
     let tip = a.tip().id;
     assert!(
         eventually(Duration::from_secs(600), || b.tip().id == tip).await,

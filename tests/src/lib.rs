@@ -100,6 +100,27 @@ pub struct NodeOptions {
     pub rpc_listen: Option<std::net::SocketAddr>,
 }
 
+impl NodeOptions {
+    /// Options for a fresh node whose bootnode is `addr`.
+    pub fn boot(addr: &Multiaddr) -> NodeOptions {
+        NodeOptions {
+            bootnodes: vec![addr.clone()],
+            ..NodeOptions::default()
+        }
+    }
+}
+
+/// A child process killed (and reaped) when dropped.
+#[derive(Debug)]
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A node running in this process.
 pub struct TestNode {
     service: Option<Service>,

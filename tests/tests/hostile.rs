@@ -233,14 +233,7 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
     for _ in 0..200 {
         a.mine_block(dev_keys()[0].address());
     }
-    let honest = TestNode::start(
-        &params,
-        NodeOptions {
-            bootnodes: vec![a.addr.clone()],
-            ..NodeOptions::default()
-        },
-    )
-    .await;
+    let honest = TestNode::start(&params, NodeOptions::boot(&a.addr)).await;
     let status = ChainStatus {
         genesis: params.genesis_id(),
         tip: params.genesis_id(),

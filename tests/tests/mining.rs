@@ -2,23 +2,14 @@
 //! nonce space, both get blocks accepted, and both survive a restart of the node.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cairn_tests::{NodeOptions, TestNode, binary, eventually, rpc, test_params};
+use cairn_tests::{ChildGuard, NodeOptions, TestNode, binary, eventually, rpc, test_params};
 use serde_json::json;
 
-struct Miner(Child);
-
-impl Drop for Miner {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn miner(url: &str, worker: &str, coinbase: cairn_core::Address) -> Miner {
-    Miner(
+fn miner(url: &str, worker: &str, coinbase: cairn_core::Address) -> ChildGuard {
+    ChildGuard(
         Command::new(binary("cairn-miner"))
             .args([
                 "--rpc",
@@ -91,4 +82,73 @@ async fn two_miners_share_one_node_and_survive_its_restart() {
         "the miners did not come back after the restart"
     );
     assert!(node2.supply_is_conserved());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_submissions_cannot_spoil_a_workers_real_solution() {
+    let params = test_params();
+    let node = TestNode::start(&params, NodeOptions::default()).await;
+    let addr = node.rpc_addr;
+    let coinbase = cairn_core::SecretKey::from_seed(&[73; 32])
+        .address()
+        .to_string();
+    let work = rpc(
+        addr,
+        "mining_getWork",
+        json!({"coinbase": coinbase, "worker": "honest"}),
+    )
+    .await
+    .unwrap();
+    let id = work["workId"].as_u64().unwrap();
+    let pre: cairn_core::Hash = work["preHash"].as_str().unwrap().parse().unwrap();
+    let bits = u32::from_str_radix(
+        work["target"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let target = cairn_core::CompactTarget(bits).to_target().unwrap();
+    let start: u64 = work["nonceStart"].as_str().unwrap().parse().unwrap();
+    let (good, bad): (Vec<u64>, Vec<u64>) = (start..start + 100_000)
+        .partition(|n| target.is_met_by(&cairn_core::pow::pow_hash(&pre, *n)));
+    // Someone else spends the work id: refused as stale, and nothing is remembered.
+    let e = rpc(
+        addr,
+        "mining_submitWork",
+        json!([id, good[0].to_string(), "thief"]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e["data"]["reason"], "stale");
+    // Many junk nonces from the worker itself: low difficulty, nothing remembered.
+    for n in bad.iter().take(100) {
+        let e = rpc(
+            addr,
+            "mining_submitWork",
+            json!([id, n.to_string(), "honest"]),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e["data"]["reason"], "low-difficulty");
+    }
+    let ok = rpc(
+        addr,
+        "mining_submitWork",
+        json!([id, good[0].to_string(), "honest"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok["accepted"], true);
+    assert_eq!(node.tip().height, 1);
+    // The same nonce again (the tip has moved on, so stale or duplicate).
+    let e = rpc(
+        addr,
+        "mining_submitWork",
+        json!([id, good[0].to_string(), "honest"]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e["data"]["reason"].as_str(), Some("duplicate" | "stale")),
+        "{e}"
+    );
 }

@@ -13,10 +13,7 @@ const T: Duration = Duration::from_secs(20);
 async fn three_nodes_share_transfers_blocks_and_one_tip() {
     let params = test_params();
     let a = TestNode::start(&params, NodeOptions::default()).await;
-    let boot = NodeOptions {
-        bootnodes: vec![a.addr.clone()],
-        ..NodeOptions::default()
-    };
+    let boot = NodeOptions::boot(&a.addr);
     let b = TestNode::start(&params, boot.clone()).await;
     let c = TestNode::start(&params, boot).await;
     let nodes = [&a, &b, &c];
@@ -77,14 +74,7 @@ async fn partitioned_miners_converge_on_the_most_work_chain() {
     let params = test_params();
     let a = TestNode::start(&params, NodeOptions::default()).await;
     let b = TestNode::start(&params, NodeOptions::default()).await;
-    let c = TestNode::start(
-        &params,
-        NodeOptions {
-            bootnodes: vec![b.addr.clone()],
-            ..NodeOptions::default()
-        },
-    )
-    .await;
+    let c = TestNode::start(&params, NodeOptions::boot(&b.addr)).await;
 
     // A mines 4 blocks alone, one of them with a transfer; B (with C) mines 10.
     let tx = dev_transfer(a.node(), 2, dev_keys()[7].address(), 123_456);
@@ -126,14 +116,7 @@ async fn partitioned_miners_converge_on_the_most_work_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_of_different_networks_never_exchange_blocks() {
     let x = TestNode::start(&test_params(), NodeOptions::default()).await;
-    let y = TestNode::start(
-        &other_params(),
-        NodeOptions {
-            bootnodes: vec![x.addr.clone()],
-            ..NodeOptions::default()
-        },
-    )
-    .await;
+    let y = TestNode::start(&other_params(), NodeOptions::boot(&x.addr)).await;
     assert_ne!(x.tip().id, y.tip().id, "different genesis");
     for _ in 0..3 {
         x.mine_block(dev_keys()[0].address());
@@ -155,10 +138,7 @@ async fn nodes_of_different_networks_never_exchange_blocks() {
 async fn a_node_discovers_peers_beyond_its_bootnode() {
     let params = test_params();
     let a = TestNode::start(&params, NodeOptions::default()).await;
-    let boot = NodeOptions {
-        bootnodes: vec![a.addr.clone()],
-        ..NodeOptions::default()
-    };
+    let boot = NodeOptions::boot(&a.addr);
     let b = TestNode::start(&params, boot.clone()).await;
     let c = TestNode::start(&params, boot.clone()).await;
     // D knows only A; Kademlia tells it about B and C.

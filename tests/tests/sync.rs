@@ -41,23 +41,9 @@ async fn a_fresh_node_catches_up_with_a_long_chain() {
     let params = test_params();
     let blocks = long_chain(&params, 600, 4);
     let a = node_with_chain(&params, &blocks).await;
-    let b = TestNode::start(
-        &params,
-        NodeOptions {
-            bootnodes: vec![a.addr.clone()],
-            ..NodeOptions::default()
-        },
-    )
-    .await;
+    let b = TestNode::start(&params, NodeOptions::boot(&a.addr)).await;
     // A third node that knows only B: it syncs from a node that is itself syncing.
-    let c = TestNode::start(
-        &params,
-        NodeOptions {
-            bootnodes: vec![b.addr.clone()],
-            ..NodeOptions::default()
-        },
-    )
-    .await;
+    let c = TestNode::start(&params, NodeOptions::boot(&b.addr)).await;
     let tip = a.tip().id;
     assert!(
         eventually(Duration::from_secs(60), || b.tip().id == tip

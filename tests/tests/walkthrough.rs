@@ -3,20 +3,11 @@
 //! the (public) dev mnemonic.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_core::genesis::DEV_MNEMONIC;
-use cairn_tests::{binary, http_post};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use cairn_tests::{ChildGuard, binary, http_post};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -49,7 +40,7 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
     let url = format!("http://127.0.0.1:{port}");
 
     // Terminal 1: the node.
-    let _node = Proc(
+    let _node = ChildGuard(
         Command::new(binary("cairn-node"))
             .args(["--dev", "--no-mine", "--datadir"])
             .arg(dir.path().join("node"))
@@ -95,7 +86,7 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
     .unwrap();
 
     // Terminal 3: the miner, paying the new wallet.
-    let _miner = Proc(
+    let _miner = ChildGuard(
         Command::new(binary("cairn-miner"))
             .args([
                 "--rpc",

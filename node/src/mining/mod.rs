@@ -88,6 +88,24 @@ pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_m
     block
 }
 
+/// Searches the whole nonce range of `block` with `miner`; true when its nonce now
+/// meets the target (false if cancelled, exhausted or the target is malformed).
+pub fn solve(miner: &Miner, block: &mut Block, cancel: &AtomicBool) -> bool {
+    let Ok(template) = Template::from_header(&block.header) else {
+        return false;
+    };
+    match miner
+        .search(&template, NonceRange::FULL, cancel, None)
+        .solution
+    {
+        Some(s) => {
+            block.header.nonce = s.nonce;
+            true
+        }
+        None => false,
+    }
+}
+
 /// The mining loop: runs until the node shuts down.
 pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
     let miner = match Miner::new(config.threads, config.backend) {

@@ -19,6 +19,9 @@ use crate::node::{BlockSource, Node, now_ms};
 pub const EXTRANONCE_BITS: u32 = 16;
 /// Work items remembered per worker (older ones are stale anyway).
 const MAX_WORK_PER_WORKER: usize = 8;
+/// Templates kept (one per coinbase): a client asking for many coinbases evicts the
+/// oldest instead of growing memory.
+const MAX_TEMPLATES: usize = 64;
 /// Templates reused for this long while the tip stays.
 const TEMPLATE_TTL_MS: u64 = 1_000;
 /// Workers tracked.
@@ -125,6 +128,15 @@ impl WorkManager {
                 // Templates of an old tip are of no use to anyone.
                 s.templates
                     .retain(|_, (t, _)| t.header.prev == b.header.prev);
+                if s.templates.len() >= MAX_TEMPLATES
+                    && let Some(oldest) = s
+                        .templates
+                        .iter()
+                        .min_by_key(|(_, (_, at))| *at)
+                        .map(|(a, _)| *a)
+                {
+                    s.templates.remove(&oldest);
+                }
                 s.templates.insert(coinbase, (b.clone(), now));
                 b
             }

@@ -30,9 +30,7 @@ const MAX_SERVING: usize = 32;
 const MAX_SERVING_PER_PEER: usize = 4;
 /// Capacity of the channel that brings blocking work back to the loop.
 const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
-/// Penalty for a message that does not even decode.
-const GARBAGE_POINTS: u32 = 100;
-/// Penalty for an invalid block or transfer.
+/// Penalty for an invalid (or undecodable) block or transfer.
 const INVALID_POINTS: u32 = 100;
 /// Penalty for a peer of another network.
 const WRONG_NETWORK_POINTS: u32 = 100;
@@ -443,61 +441,49 @@ impl EventLoop {
 
     fn on_gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
         self.stats.gossip_in += 1;
-        let report = |s: &mut Self, acceptance| {
-            s.swarm
+        let chain = self.chain.clone();
+        let blocks = message.topic == self.topics.blocks.hash();
+        if !blocks && message.topic != self.topics.txs.hash() {
+            // We only subscribe to our two topics; anything else is noise.
+            self.swarm
                 .behaviour_mut()
                 .gossipsub
-                .report_message_validation_result(&id, &source, acceptance);
-        };
-        let chain = self.chain.clone();
-        if message.topic == self.topics.blocks.hash() {
-            let block = match Block::from_bytes(&message.data) {
-                Ok(b) => b,
-                Err(e) => {
-                    self.stats.gossip_rejected += 1;
-                    self.penalize(source, GARBAGE_POINTS, &format!("undecodable block: {e}"));
-                    return report(self, MessageAcceptance::Reject);
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+            return;
+        }
+        // Decoding (up to a whole block) and validation both run off the runtime.
+        let mid = id.clone();
+        let spawned = self.spawn_validation(move || {
+            let (verdict, header) = if blocks {
+                match Block::from_bytes(&message.data) {
+                    Ok(block) => {
+                        let header = block.header;
+                        (chain.on_block(block, source), Some(header))
+                    }
+                    Err(e) => (Verdict::Reject(format!("undecodable block: {e}")), None),
                 }
+            } else {
+                let verdict = match Transaction::from_bytes(&message.data) {
+                    Ok(Transaction::Transfer(t)) => chain.on_transfer(t, source),
+                    Ok(Transaction::Coinbase(_)) => {
+                        Verdict::Reject("coinbase gossiped as a transfer".into())
+                    }
+                    Err(e) => Verdict::Reject(format!("undecodable transfer: {e}")),
+                };
+                (verdict, None)
             };
-            let header = block.header;
-            let mid = id.clone();
-            if !self.spawn_validation(move || Done::Gossip {
+            Done::Gossip {
                 id: mid,
                 source,
-                verdict: chain.on_block(block, source),
-                header: Some(header),
-            }) {
-                report(self, MessageAcceptance::Ignore);
+                verdict,
+                header,
             }
-        } else if message.topic == self.topics.txs.hash() {
-            let tx = match Transaction::from_bytes(&message.data) {
-                Ok(Transaction::Transfer(t)) => t,
-                Ok(Transaction::Coinbase(_)) => {
-                    self.stats.gossip_rejected += 1;
-                    self.penalize(source, GARBAGE_POINTS, "coinbase gossiped as a transfer");
-                    return report(self, MessageAcceptance::Reject);
-                }
-                Err(e) => {
-                    self.penalize(
-                        source,
-                        GARBAGE_POINTS,
-                        &format!("undecodable transfer: {e}"),
-                    );
-                    return report(self, MessageAcceptance::Reject);
-                }
-            };
-            let mid = id.clone();
-            if !self.spawn_validation(move || Done::Gossip {
-                id: mid,
-                source,
-                verdict: chain.on_transfer(tx, source),
-                header: None,
-            }) {
-                report(self, MessageAcceptance::Ignore);
-            }
-        } else {
-            // We only subscribe to our two topics; anything else is noise.
-            report(self, MessageAcceptance::Ignore);
+        });
+        if !spawned {
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
         }
     }
 

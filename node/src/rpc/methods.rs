@@ -798,16 +798,21 @@ fn node_generate(ctx: &RpcContext, p: &Params) -> RpcResult {
         return Err(RpcError::params("n must be at most 1000"));
     }
     let address = p.parsed::<Address>(1, "address")?;
+    // The same kernel as every other miner, one pool for all calls.
+    static MINER: std::sync::OnceLock<Option<cairn_miner::Miner>> = std::sync::OnceLock::new();
+    let miner = MINER
+        .get_or_init(|| {
+            let backend = cairn_miner::Backend::from_env().ok()?;
+            cairn_miner::Miner::new(0, backend).ok()
+        })
+        .as_ref()
+        .ok_or_else(|| internal("no mining kernel available"))?;
+    let never = std::sync::atomic::AtomicBool::new(false);
     let mut ids = Vec::new();
     for _ in 0..n {
         let mut block = ctx.node.block_template(address);
-        let target = block.header.target.to_target().map_err(internal)?;
-        let pre = block.header.pre_hash();
-        loop {
-            if target.is_met_by(&cairn_core::pow::pow_hash(&pre, block.header.nonce)) {
-                break;
-            }
-            block.header.nonce = block.header.nonce.wrapping_add(1);
+        if !crate::mining::solve(miner, &mut block, &never) {
+            return Err(internal("no nonce meets the target"));
         }
         let id = block.id();
         match ctx.node.submit_block(block, BlockSource::Rpc) {

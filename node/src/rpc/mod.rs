@@ -154,7 +154,7 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
                 RpcStartError::Cookie(config.cookie.clone(), std::io::Error::other(e.to_string()))
             })?;
             let t = hex::encode(bytes);
-            write_cookie(&config.cookie, &t)
+            crate::fsutil::write_private(&config.cookie, t.as_bytes())
                 .map_err(|e| RpcStartError::Cookie(config.cookie.clone(), e))?;
             t
         }
@@ -200,22 +200,6 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         task,
         shutdown,
     })
-}
-
-/// Writes the token readable by the owner only: a fresh temporary file (mode 0600)
-/// renamed over the old cookie, whatever that one's mode was.
-fn write_cookie(path: &Path, token: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("cookie.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(token.as_bytes())?;
-    std::fs::rename(&tmp, path)
 }
 
 fn authorized(headers: &HeaderMap, query_token: Option<&str>, token: &str) -> bool {

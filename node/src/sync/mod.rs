@@ -103,7 +103,14 @@ type Task = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 enum Outcome {
     Status(PeerId, Result<SyncResponse, NetworkError>),
     Headers(PeerId, u64, Result<SyncResponse, NetworkError>),
-    Blocks(PeerId, Vec<BlockId>, Result<SyncResponse, NetworkError>),
+    /// The answer to a blocks request, and the first block (if any) that does not
+    /// match the id asked for or whose transactions do not match its merkle root.
+    Blocks(
+        PeerId,
+        Vec<BlockId>,
+        Result<SyncResponse, NetworkError>,
+        Option<BlockId>,
+    ),
     Imported(ImportResult),
 }
 
@@ -288,7 +295,20 @@ impl SyncManager {
                 let r = client
                     .request(peer, SyncRequest::Blocks { ids: ids.clone() })
                     .await;
-                Outcome::Blocks(peer, ids, r)
+                // Hashing megabytes of transactions runs off the runtime.
+                let (r, bad) = match r {
+                    Ok(SyncResponse::Blocks(blocks)) => {
+                        let asked = ids.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let bad = first_mismatch(&blocks, &asked);
+                            (Ok(SyncResponse::Blocks(blocks)), bad)
+                        })
+                        .await
+                        .unwrap_or((Err(NetworkError::Stopped), None))
+                    }
+                    other => (other, None),
+                };
+                Outcome::Blocks(peer, ids, r, bad)
             }),
         };
         self.tasks.push(task);
@@ -330,9 +350,17 @@ impl SyncManager {
                     }
                 }
             }
-            Outcome::Blocks(peer, ids, r) => {
+            Outcome::Blocks(peer, ids, r, bad) => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.inflight = p.inflight.saturating_sub(1);
+                }
+                if let Some(id) = bad {
+                    self.release(&ids, peer);
+                    return self.penalize(
+                        peer,
+                        BAN,
+                        format!("block {id} does not match its header"),
+                    );
                 }
                 match r {
                     Ok(SyncResponse::Blocks(blocks)) => self.on_blocks(peer, &ids, blocks),
@@ -512,12 +540,8 @@ impl SyncManager {
             return self.penalize(peer, BAN, "more blocks than asked".into());
         }
         let got = blocks.len();
+        // Already checked against the ids and merkle roots (`first_mismatch`).
         for (block, id) in blocks.into_iter().zip(ids) {
-            // The id covers the header; the merkle root ties the body to it.
-            if block.id() != *id || block.compute_tx_root() != block.header.tx_root {
-                self.release(ids, peer);
-                return self.penalize(peer, BAN, format!("block {id} does not match its header"));
-            }
             if let Some(slot) = self.slots.get_mut(id)
                 && !matches!(slot, Slot::Got(_))
             {
@@ -774,6 +798,16 @@ impl SyncManager {
             info!(target: "sync", "{line}");
         }
     }
+}
+
+/// The first asked id whose block is not the one asked for (the id covers the
+/// header) or whose transactions do not hash to its merkle root.
+fn first_mismatch(blocks: &[Block], asked: &[BlockId]) -> Option<BlockId> {
+    blocks
+        .iter()
+        .zip(asked)
+        .find(|(b, id)| b.id() != **id || b.compute_tx_root() != b.header.tx_root)
+        .map(|(_, id)| *id)
 }
 
 /// Imports `blocks` in order; stops at the first failure.
