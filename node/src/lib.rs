@@ -15,6 +15,8 @@
 //! `service.rs` the node with its network, sync and miner.
 
 pub mod chain;
+pub mod config;
+pub mod disk;
 mod fsutil;
 pub mod mempool;
 pub mod mining;
@@ -48,6 +50,9 @@ pub enum NodeError {
     /// The RPC server could not start.
     #[error(transparent)]
     Rpc(#[from] rpc::RpcStartError),
+    /// The data directory's file system is nearly full.
+    #[error(transparent)]
+    DiskFull(#[from] disk::DiskFull),
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),

@@ -1,21 +1,24 @@
 //! `cairn-node`: the Cairn full node daemon.
 
+use std::io::{Write, stdout};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use cairn_core::config::ConfigError;
 use cairn_core::genesis::dev_keys;
 use cairn_core::{Address, Amount, ChainParams, Transfer};
 use cairn_miner::Backend;
+use cairn_node::config::{self, ConfigFile, MempoolSection, MiningSection, P2pSection, RpcSection};
 use cairn_node::mempool::MempoolConfig;
 use cairn_node::mining::MiningConfig;
 use cairn_node::network::NetworkConfig;
 use cairn_node::rpc::RpcConfig;
 use cairn_node::sync::SyncConfig;
 use cairn_node::{Node, NodeConfig, Service, ServiceConfig};
-use clap::Parser;
+use clap::{CommandFactory, Parser, Subcommand};
 use libp2p::Multiaddr;
 use tracing::{info, warn};
 
@@ -25,30 +28,53 @@ use tracing::{info, warn};
 ///
 ///     cairn-node --dev
 ///
-/// Data lives in ~/.cairn/<network> unless --datadir says otherwise. Stop the node
-/// with Ctrl-C (or SIGTERM): it finishes the block at hand and saves its mempool.
+/// Then open http://127.0.0.1:8645/ for the explorer. Data lives in
+/// ~/.cairn/<network> unless --datadir says otherwise. Settings come from
+/// <datadir>/cairn.toml (`cairn-node init` writes a commented one) and the flags
+/// below, which override the file. Stop the node with Ctrl-C (or SIGTERM): it
+/// finishes the block at hand and saves its mempool.
 #[derive(Debug, Parser)]
-#[command(name = "cairn-node", version, about, long_about, verbatim_doc_comment)]
+#[command(
+    name = "cairn-node",
+    version,
+    about,
+    long_about,
+    verbatim_doc_comment,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Settings file (default: <datadir>/cairn.toml, if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the settings in effect (file and flags merged) and exit.
+    #[arg(long)]
+    check_config: bool,
+
     /// Run the built-in development network: easy difficulty, ten pre-funded accounts
-    /// from the public test mnemonic (insecure), mining on by default.
+    /// from the public test mnemonic (insecure), mining on by default. [key: dev]
     #[arg(long, conflicts_with = "genesis")]
     dev: bool,
 
-    /// Network definition to use instead of the built-in `genesis.json`.
+    /// Network definition to use instead of the built-in `genesis.json`. [key: genesis]
     #[arg(long, value_name = "FILE")]
     genesis: Option<PathBuf>,
 
-    /// Data directory (default: ~/.cairn/<network>).
+    /// Data directory (default: ~/.cairn/<network>). [key: datadir]
     #[arg(long, value_name = "DIR")]
     datadir: Option<PathBuf>,
 
-    /// JSON-RPC listen address: HTTP POST on `/`, WebSocket on `/ws`. Keep it on
-    /// 127.0.0.1 unless a firewall or proxy stands in front.
-    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8645")]
-    rpc_listen: SocketAddr,
+    /// JSON-RPC listen address: HTTP POST on `/`, WebSocket on `/ws`, the explorer on
+    /// `/` and metrics on `/metrics`. Keep it on 127.0.0.1 unless a firewall or proxy
+    /// stands in front. [default: 127.0.0.1:8645] [key: rpc.listen]
+    #[arg(long, value_name = "IP:PORT")]
+    rpc_listen: Option<SocketAddr>,
 
     /// Token for the admin RPC methods (default: a random one in <datadir>/.cookie).
+    /// [key: rpc.token]
     #[arg(
         long,
         value_name = "TOKEN",
@@ -57,79 +83,85 @@ struct Cli {
     )]
     rpc_token: Option<String>,
 
-    /// Do not serve JSON-RPC.
+    /// Do not serve JSON-RPC (nor the explorer and metrics). [key: rpc.enabled]
     #[arg(long)]
     no_rpc: bool,
 
     /// Peer-to-peer listen address, a libp2p multiaddr (repeatable). Port 0 picks a
-    /// free port.
-    #[arg(
-        long,
-        value_name = "MULTIADDR",
-        default_value = "/ip4/0.0.0.0/tcp/8646"
-    )]
+    /// free port. [default: /ip4/0.0.0.0/tcp/8646] [key: p2p.listen]
+    #[arg(long, value_name = "MULTIADDR")]
     listen: Vec<Multiaddr>,
 
     /// A peer to connect to at start, e.g. /ip4/192.0.2.7/tcp/8646 (repeatable; a
-    /// trailing /p2p/<peer id> is optional).
+    /// trailing /p2p/<peer id> is optional). [key: p2p.bootnodes]
     #[arg(long, value_name = "MULTIADDR")]
     bootnode: Vec<Multiaddr>,
 
-    /// Find peers on the local network with mDNS.
+    /// Find peers on the local network with mDNS. [key: p2p.mdns]
     #[arg(long)]
     mdns: bool,
 
-    /// Run without any peer-to-peer networking.
+    /// Run without any peer-to-peer networking. [key: p2p.enabled]
     #[arg(long, conflicts_with_all = ["bootnode", "mdns"])]
     offline: bool,
 
-    /// Most inbound peer connections.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    max_inbound: u32,
+    /// Most inbound peer connections. [default: 64] [key: p2p.max_inbound]
+    #[arg(long, value_name = "N")]
+    max_inbound: Option<u32>,
 
-    /// Outbound peer connections to keep.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    outbound: u32,
+    /// Outbound peer connections to keep. [default: 8] [key: p2p.outbound]
+    #[arg(long, value_name = "N")]
+    outbound: Option<u32>,
 
-    /// How long a misbehaving peer stays banned, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
-    ban_seconds: u64,
+    /// How long a misbehaving peer stays banned, in seconds. [default: 86400]
+    /// [key: p2p.ban_seconds]
+    #[arg(long, value_name = "SECONDS")]
+    ban_seconds: Option<u64>,
 
     /// Log filter, e.g. `info` or `info,chain=debug` (RUST_LOG overrides it).
-    #[arg(long, value_name = "FILTER", default_value = "info")]
-    log_level: String,
+    /// [default: info] [key: log_level]
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
 
-    /// Mine blocks (the default with --dev).
+    /// Refuse to start, or stop cleanly, below this much free disk space in MiB.
+    /// [default: 256] [key: min_free_disk_mb]
+    #[arg(long, value_name = "MIB")]
+    min_free_disk_mb: Option<u64>,
+
+    /// Mine blocks (the default with --dev). [key: mining.enabled]
     #[arg(long, conflicts_with = "no_mine")]
     mine: bool,
 
-    /// Do not mine, even with --dev.
+    /// Do not mine, even with --dev. [key: mining.enabled]
     #[arg(long)]
     no_mine: bool,
 
     /// Address the mined coinbases pay (default with --dev: dev account 0).
+    /// [key: mining.coinbase]
     #[arg(long, value_name = "ADDRESS")]
     coinbase: Option<Address>,
 
-    /// Mining threads (default: every logical CPU).
+    /// Mining threads (default: every logical CPU). [key: mining.threads]
     #[arg(long, value_name = "N")]
     mine_threads: Option<usize>,
 
     /// Mining kernel: avx512, avx2, sse41 or portable (default: the fastest available).
+    /// [key: mining.backend]
     #[arg(long, value_name = "BACKEND")]
     mine_backend: Option<Backend>,
 
-    /// Mempool size limit in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    mempool_max_mb: usize,
+    /// Mempool size limit in MiB. [default: 64] [key: mempool.max_mb]
+    #[arg(long, value_name = "MIB")]
+    mempool_max_mb: Option<usize>,
 
-    /// Smallest transfer fee the mempool accepts, in base units.
-    #[arg(long, value_name = "UNITS", default_value_t = 1_000)]
-    min_fee: u64,
+    /// Smallest transfer fee the mempool accepts, in base units. [default: 1000]
+    /// [key: mempool.min_fee]
+    #[arg(long, value_name = "UNITS")]
+    min_fee: Option<u64>,
 
     /// Dev network only: generate this many transfers per second between the dev
-    /// accounts (a load for trying things out and for tests).
-    #[arg(long, value_name = "PER_SECOND", requires = "dev")]
+    /// accounts (a load for trying things out and for tests). [key: dev_tx_rate]
+    #[arg(long, value_name = "PER_SECOND")]
     dev_tx_rate: Option<u32>,
 
     /// Print the network definition (genesis.json form) and exit.
@@ -137,13 +169,76 @@ struct Cli {
     print_genesis: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented cairn.toml (every key with its default) into the data
+    /// directory, then edit it and start the node.
+    Init {
+        /// For the development network (written to ~/.cairn/dev by default).
+        #[arg(long)]
+        dev: bool,
+        /// Data directory (default: ~/.cairn/main, or ~/.cairn/dev with --dev).
+        #[arg(long, value_name = "DIR")]
+        datadir: Option<PathBuf>,
+        /// Replace an existing cairn.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script, e.g.
+    /// `cairn-node completions bash > /etc/bash_completion.d/cairn-node`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Cli {
+    /// The settings the flags set, as the keys of a `cairn.toml`.
+    fn overrides(&self) -> ConfigFile {
+        let flag = |set: bool, value: bool| set.then_some(value);
+        let list = |v: &Vec<Multiaddr>| (!v.is_empty()).then(|| v.clone());
+        ConfigFile {
+            dev: flag(self.dev, true),
+            genesis: self.genesis.clone(),
+            datadir: self.datadir.clone(),
+            log_level: self.log_level.clone(),
+            min_free_disk_mb: self.min_free_disk_mb,
+            dev_tx_rate: self.dev_tx_rate,
+            rpc: RpcSection {
+                enabled: flag(self.no_rpc, false),
+                listen: self.rpc_listen,
+                token: self.rpc_token.clone(),
+            },
+            p2p: P2pSection {
+                enabled: flag(self.offline, false),
+                listen: list(&self.listen),
+                bootnodes: list(&self.bootnode),
+                mdns: flag(self.mdns, true),
+                max_inbound: self.max_inbound,
+                outbound: self.outbound,
+                ban_seconds: self.ban_seconds,
+            },
+            mining: MiningSection {
+                enabled: flag(self.mine, true).or(flag(self.no_mine, false)),
+                coinbase: self.coinbase,
+                threads: self.mine_threads,
+                backend: self.mine_backend,
+            },
+            mempool: MempoolSection {
+                max_mb: self.mempool_max_mb,
+                min_fee: self.min_fee,
+            },
+        }
+    }
+}
+
 const MAIN_GENESIS: &str = include_str!("../../genesis.json");
 
-fn load_params(cli: &Cli) -> anyhow::Result<ChainParams> {
-    if cli.dev {
+fn load_params(dev: bool, genesis: Option<&Path>) -> anyhow::Result<ChainParams> {
+    if dev {
         return Ok(ChainParams::dev());
     }
-    match &cli.genesis {
+    match genesis {
         Some(path) => {
             let json = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read genesis file {}", path.display()))?;
@@ -160,7 +255,19 @@ fn default_datadir(network: &str) -> anyhow::Result<PathBuf> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = match &cli.command {
+        Some(Command::Init {
+            dev,
+            datadir,
+            force,
+        }) => init(*dev, datadir.clone(), *force),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "cairn-node", &mut stdout());
+            Ok(())
+        }
+        None => run(cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -169,29 +276,139 @@ fn main() -> ExitCode {
     }
 }
 
+fn init(dev: bool, datadir: Option<PathBuf>, force: bool) -> anyhow::Result<()> {
+    let datadir = match datadir {
+        Some(d) => d,
+        None => default_datadir(if dev { "dev" } else { "main" })?,
+    };
+    std::fs::create_dir_all(&datadir)
+        .with_context(|| format!("cannot create {}", datadir.display()))?;
+    let path = config::default_path(&datadir);
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true);
+    if force {
+        file.create(true).truncate(true);
+    } else {
+        file.create_new(true);
+    }
+    let mut file = file.open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!("{} exists (--force replaces it)", path.display())
+        } else {
+            anyhow::anyhow!("cannot write {}: {e}", path.display())
+        }
+    })?;
+    file.write_all(config::template(dev).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    let dev_flag = if dev { " --dev" } else { "" };
+    let dir_flag = if datadir == default_datadir(if dev { "dev" } else { "main" })? {
+        String::new()
+    } else {
+        format!(" --datadir {}", datadir.display())
+    };
+    println!("edit it, then start the node with: cairn-node{dev_flag}{dir_flag}");
+    Ok(())
+}
+
+/// The settings file and the flags merged, with the data directory they apply to.
+struct Settings {
+    file: ConfigFile,
+    datadir: PathBuf,
+    params: ChainParams,
+    /// Where the file came from, if there was one.
+    source: Option<PathBuf>,
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let overrides = cli.overrides();
+    // Without --config, the file is the one in the data directory the flags name.
+    let (path, datadir) = match &cli.config {
+        Some(path) => (path.clone(), None),
+        None => {
+            let params = load_params(cli.dev, cli.genesis.as_deref())?;
+            let datadir = match &cli.datadir {
+                Some(d) => d.clone(),
+                None => default_datadir(params.name())?,
+            };
+            (config::default_path(&datadir), Some(datadir))
+        }
+    };
+    let (file, text, source) = match ConfigFile::load(&path) {
+        Ok((file, text)) => (file, text, Some(path.clone())),
+        Err(ConfigError::Read { error, .. })
+            if cli.config.is_none() && error.kind() == std::io::ErrorKind::NotFound =>
+        {
+            (ConfigFile::default(), String::new(), None)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if datadir.is_some() && file.datadir.is_some() {
+        let e = ConfigError::at_key(
+            &path,
+            &text,
+            "datadir",
+            "a cairn.toml inside a data directory cannot move it (use --config FILE)",
+        );
+        return Err(e.into());
+    }
+    let merged = file.overlay(overrides).with_defaults();
+    let named = source
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("command line"));
+    merged.check(&named, &text)?;
+    let params = load_params(merged.dev == Some(true), merged.genesis.as_deref())?;
+    let datadir = match (datadir, &merged.datadir) {
+        (Some(d), _) => d,
+        (None, Some(d)) => d.clone(),
+        (None, None) => default_datadir(params.name())?,
+    };
+    Ok(Settings {
+        file: merged,
+        datadir,
+        params,
+        source,
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let params = load_params(&cli)?;
+    let Settings {
+        file: cfg,
+        datadir,
+        params,
+        source,
+    } = settings(&cli)?;
     if cli.print_genesis {
         println!("{}", params.to_json());
         return Ok(());
     }
+    if cli.check_config {
+        match &source {
+            Some(p) => println!("# settings in effect: {} and the flags", p.display()),
+            None => println!("# settings in effect: defaults and the flags (no cairn.toml)"),
+        }
+        println!("# data directory: {}\n", datadir.display());
+        let shown = ConfigFile {
+            datadir: None,
+            ..cfg
+        };
+        print!("{}", shown.to_toml());
+        return Ok(());
+    }
+    let log_level = cfg.log_level.as_deref().unwrap_or("info");
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
-        .context("invalid --log-level")?;
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(log_level))
+        .with_context(|| format!("invalid log_level {log_level:?}"))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    let datadir = match &cli.datadir {
-        Some(d) => d.clone(),
-        None => default_datadir(params.name())?,
-    };
-    let mine = (cli.dev || cli.mine) && !cli.no_mine;
-    let coinbase = match (cli.coinbase, cli.dev) {
+    let dev = cfg.dev == Some(true);
+    let mine = cfg.mining.enabled == Some(true);
+    let coinbase = match (cfg.mining.coinbase, dev) {
         (Some(a), _) => Some(a),
         (None, true) => Some(dev_keys()[0].address()),
-        (None, false) if mine => anyhow::bail!("--mine needs --coinbase <ADDRESS>"),
         (None, false) => None,
     };
-    let backend = match (mine, cli.mine_backend) {
+    let backend = match (mine, cfg.mining.backend) {
         (false, _) => Backend::Portable, // unused
         (true, Some(b)) => b.checked()?,
         (true, None) => Backend::from_env()?,
@@ -200,24 +417,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         params: params.clone(),
         datadir: datadir.clone(),
         mempool: MempoolConfig {
-            max_bytes: cli.mempool_max_mb.saturating_mul(1024 * 1024),
-            min_fee: Amount(cli.min_fee),
+            max_bytes: cfg.mempool.max_mb.unwrap_or(64).saturating_mul(1024 * 1024),
+            min_fee: Amount(cfg.mempool.min_fee.unwrap_or(1_000)),
             ..MempoolConfig::default()
         },
+        min_free_disk: cfg
+            .min_free_disk_mb
+            .unwrap_or(config::DEFAULT_MIN_FREE_DISK_MB)
+            .saturating_mul(1024 * 1024),
     };
-    let network = (!cli.offline).then(|| NetworkConfig {
-        listen: cli.listen.clone(),
-        bootnodes: cli.bootnode.clone(),
-        mdns: cli.mdns,
-        max_inbound: cli.max_inbound,
-        target_outbound: cli.outbound,
-        ban_duration: Duration::from_secs(cli.ban_seconds),
+    let p2p = &cfg.p2p;
+    let network = (p2p.enabled != Some(false)).then(|| NetworkConfig {
+        listen: p2p.listen.clone().unwrap_or_default(),
+        bootnodes: p2p.bootnodes.clone().unwrap_or_default(),
+        mdns: p2p.mdns == Some(true),
+        max_inbound: p2p.max_inbound.unwrap_or(64),
+        target_outbound: p2p.outbound.unwrap_or(8),
+        ban_duration: Duration::from_secs(p2p.ban_seconds.unwrap_or(86_400)),
         ..NetworkConfig::new(&datadir)
     });
     let mining = match (mine, coinbase) {
         (true, Some(coinbase)) => Some(MiningConfig {
             coinbase,
-            threads: cli.mine_threads.unwrap_or(0),
+            threads: cfg.mining.threads.unwrap_or(0),
             backend,
         }),
         _ => None,
@@ -229,14 +451,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         chain_id = params.chain_id(),
         genesis = %params.genesis_id(),
         datadir = %datadir.display(),
+        config = %source.as_deref().map_or_else(|| "none".into(), |p| p.display().to_string()),
         "starting"
     );
-    let rpc = (!cli.no_rpc).then(|| RpcConfig {
-        listen: cli.rpc_listen,
-        token: cli.rpc_token.clone(),
-        generate: cli.dev,
-        ..RpcConfig::new(&datadir)
-    });
+    let rpc = match (cfg.rpc.enabled, cfg.rpc.listen) {
+        (Some(true), Some(listen)) => Some(RpcConfig {
+            listen,
+            token: cfg.rpc.token.clone(),
+            generate: dev,
+            ..RpcConfig::new(&datadir)
+        }),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cairn-rt")
@@ -252,7 +478,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot start the node in {}", datadir.display()))?;
         let mut threads = Vec::new();
-        if let Some(rate) = cli.dev_tx_rate.filter(|r| *r > 0) {
+        if let Some(rate) = cfg.dev_tx_rate.filter(|r| *r > 0) {
             let n = service.node().clone();
             threads.push(
                 std::thread::Builder::new()
@@ -260,14 +486,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .spawn(move || dev_load(&n, rate))?,
             );
         }
-        wait_for_signal().await?;
+        let failure = tokio::select! {
+            r = wait_for_signal() => { r?; None }
+            reason = service.failed() => Some(reason),
+        };
         info!(target: "node", "shutting down");
         service.node().request_shutdown();
         for t in threads {
             let _ = t.join();
         }
         service.stop().await;
-        anyhow::Ok(())
+        match failure {
+            Some(reason) => Err(anyhow::anyhow!(reason)),
+            None => anyhow::Ok(()),
+        }
     })?;
     info!(target: "node", "stopped");
     Ok(())

@@ -69,6 +69,14 @@ pub struct NodeConfig {
     pub datadir: PathBuf,
     /// Mempool policy.
     pub mempool: MempoolConfig,
+    /// Free space (bytes) the data directory's file system must keep: below it the
+    /// node refuses to open, and a running service stops (0: no floor).
+    pub min_free_disk: u64,
+}
+
+impl NodeConfig {
+    /// The default free-space floor, 256 MiB.
+    pub const DEFAULT_MIN_FREE_DISK: u64 = crate::config::DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024;
 }
 
 struct Inner {
@@ -81,6 +89,7 @@ pub struct Node {
     inner: Mutex<Inner>,
     params: ChainParams,
     datadir: PathBuf,
+    min_free_disk: u64,
     signals: MinerSignals,
     shutdown: AtomicBool,
     events: tokio::sync::broadcast::Sender<NodeEvent>,
@@ -108,6 +117,7 @@ impl Node {
     pub fn open(config: NodeConfig) -> Result<Arc<Node>, NodeError> {
         std::fs::create_dir_all(&config.datadir)
             .map_err(|e| NodeError::DataDir(config.datadir.clone(), e))?;
+        crate::disk::check(&config.datadir, config.min_free_disk)?;
         let store = Arc::new(Store::open(&config.datadir.join("db"), &config.params)?);
         let (chain, change) = Chain::open(config.params.clone(), store)?;
         let mut mempool = Mempool::new(config.params.clone(), config.mempool);
@@ -136,6 +146,7 @@ impl Node {
             inner: Mutex::new(Inner { chain, mempool }),
             params: config.params,
             datadir: config.datadir,
+            min_free_disk: config.min_free_disk,
             signals: MinerSignals::default(),
             shutdown: AtomicBool::new(false),
             events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
@@ -156,6 +167,11 @@ impl Node {
     /// The data directory.
     pub fn datadir(&self) -> &Path {
         &self.datadir
+    }
+
+    /// The free-space floor of the data directory, in bytes.
+    pub fn min_free_disk(&self) -> u64 {
+        self.min_free_disk
     }
 
     /// The main-chain tip.

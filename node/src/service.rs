@@ -51,6 +51,8 @@ pub struct Service {
     sync_task: Option<tokio::task::JoinHandle<()>>,
     network_task: Option<tokio::task::JoinHandle<()>>,
     rpc: Option<RpcServer>,
+    fault: tokio::sync::watch::Receiver<Option<String>>,
+    monitor: tokio::task::JoinHandle<()>,
 }
 
 /// How long each part may take to stop before it is left behind.
@@ -108,7 +110,11 @@ impl Service {
             ),
             None => None,
         };
+        let (fault_tx, fault) = tokio::sync::watch::channel(None);
+        let monitor = tokio::spawn(watch_disk(node.clone(), fault_tx));
         Ok(Service {
+            fault,
+            monitor,
             node,
             network,
             sync,
@@ -141,6 +147,16 @@ impl Service {
         self.rpc.as_ref().map(|r| r.addr)
     }
 
+    /// Resolves when the service must stop on its own (the disk is nearly full),
+    /// with the reason. The caller then calls [`Service::stop`].
+    pub async fn failed(&self) -> String {
+        let mut fault = self.fault.clone();
+        match fault.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// Hashes tried by the built-in miner so far.
     pub fn hashes(&self) -> &Arc<AtomicU64> {
         &self.hashes
@@ -150,6 +166,7 @@ impl Service {
     /// store is closed (unless the caller still holds the node). Threads the caller
     /// started that submit to the node must be joined before this.
     pub async fn stop(mut self) {
+        self.monitor.abort();
         if let Some(rpc) = self.rpc.take() {
             rpc.stop().await;
         }
@@ -182,11 +199,27 @@ impl Drop for Service {
     fn drop(&mut self) {
         // Dropped without `stop`: let everything wind down on its own.
         self.node.request_shutdown();
+        self.monitor.abort();
         if let Some(relay) = &self.relay {
             relay.abort();
         }
         if let Some(rpc) = &self.rpc {
             rpc.signal_stop();
+        }
+    }
+}
+
+/// Stops the node (mining first, so no new block is written) once its data
+/// directory's file system falls below the free-space floor.
+async fn watch_disk(node: Arc<Node>, fault: tokio::sync::watch::Sender<Option<String>>) {
+    let mut tick = tokio::time::interval(crate::disk::CHECK_INTERVAL);
+    loop {
+        tick.tick().await;
+        if let Err(full) = crate::disk::check(node.datadir(), node.min_free_disk()) {
+            tracing::error!(target: "node", "{full}; stopping");
+            node.request_shutdown();
+            let _ = fault.send(Some(full.to_string()));
+            return;
         }
     }
 }

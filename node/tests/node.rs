@@ -16,6 +16,7 @@ fn open(dir: &std::path::Path) -> std::sync::Arc<Node> {
         params: easy_params(),
         datadir: dir.to_path_buf(),
         mempool: MempoolConfig::default(),
+        min_free_disk: NodeConfig::DEFAULT_MIN_FREE_DISK,
     })
     .unwrap()
 }

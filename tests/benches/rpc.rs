@@ -140,6 +140,7 @@ async fn run(time: Duration) {
             params: params.clone(),
             datadir: dir.path().to_path_buf(),
             mempool: cairn_node::mempool::MempoolConfig::default(),
+            min_free_disk: cairn_node::NodeConfig::DEFAULT_MIN_FREE_DISK,
         },
         network: None,
         sync: cairn_node::sync::SyncConfig::default(),

@@ -172,6 +172,7 @@ impl TestNode {
                 params: params.clone(),
                 datadir: datadir.clone(),
                 mempool: MempoolConfig::default(),
+                min_free_disk: NodeConfig::DEFAULT_MIN_FREE_DISK,
             },
             network: Some(network),
             sync: SyncConfig {
