@@ -26,6 +26,20 @@ pub enum ConfigError {
         /// Why.
         error: std::io::Error,
     },
+    /// The file could not be written.
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file exists and may not be replaced.
+    #[error("{} exists (--force replaces it)", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is larger than [`MAX_CONFIG_BYTES`].
     #[error("{}: larger than {MAX_CONFIG_BYTES} bytes", path.display())]
     TooLarge {
@@ -92,6 +106,49 @@ impl fmt::Display for Located<'_> {
             write!(f, ": key `{}`", self.key)?;
         }
         write!(f, ": {}", self.message)
+    }
+}
+
+/// Writes a new config file (`init` commands): refuses to replace one unless
+/// `force`; creates the parent directory.
+pub fn write_new(path: &Path, text: &str, force: bool) -> Result<(), ConfigError> {
+    use std::io::Write as _;
+    let write = |error| ConfigError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(write)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            ConfigError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            write(e)
+        }
+    })?;
+    file.write_all(text.as_bytes()).map_err(write)
+}
+
+/// Reads `path` if it exists: `None` when it does not.
+pub fn load_if_exists<T: DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<(T, String)>, ConfigError> {
+    match load(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(ConfigError::Read { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 

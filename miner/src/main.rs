@@ -2,11 +2,13 @@
 
 mod remote;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cairn_core::config;
 use cairn_miner::Backend;
 use cairn_miner::bench::{self, BenchConfig, BenchReport};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Mines Cairn blocks with a SIMD blake3 kernel on every core.
 ///
@@ -23,38 +25,112 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// The node's JSON-RPC URL.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CAIRN_RPC",
-        default_value = "http://127.0.0.1:8645"
-    )]
-    rpc: String,
+    /// Settings file (default: ~/.cairn/miner.toml, if it exists). Every flag below
+    /// has a key of the same name (`report_every` for --report-every); flags win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
-    /// Address the mined blocks pay (required to mine).
+    /// The node's JSON-RPC URL. [default: http://127.0.0.1:8645] [key: rpc]
+    #[arg(long, value_name = "URL", env = "CAIRN_RPC")]
+    rpc: Option<String>,
+
+    /// Address the mined blocks pay (required to mine). [key: coinbase]
     #[arg(long, value_name = "ADDRESS")]
     coinbase: Option<cairn_core::Address>,
 
-    /// This machine's name at the node (default: the host name).
+    /// This machine's name at the node (default: the host name). [key: worker]
     #[arg(long, value_name = "NAME")]
     worker: Option<String>,
 
-    /// Mining threads (default: every logical CPU).
+    /// Mining threads (default: every logical CPU). [key: threads]
     #[arg(long, short = 't', value_name = "N")]
     threads: Option<usize>,
 
     /// Kernel backend: avx512, avx2, sse41 or portable (default: the fastest).
+    /// [key: backend]
     #[arg(long, value_name = "BACKEND")]
     backend: Option<Backend>,
 
-    /// Seconds between status lines (hashrate, accepted, rejected).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    report_every: u64,
+    /// Seconds between status lines (hashrate, accepted, rejected). [default: 10]
+    /// [key: report_every]
+    #[arg(long, value_name = "SECONDS")]
+    report_every: Option<u64>,
+}
+
+/// `miner.toml`: the same settings as the flags.
+#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    rpc: Option<String>,
+    #[serde(default, deserialize_with = "config::from_str")]
+    coinbase: Option<cairn_core::Address>,
+    worker: Option<String>,
+    threads: Option<usize>,
+    #[serde(default, deserialize_with = "config::from_str")]
+    backend: Option<Backend>,
+    report_every: Option<u64>,
+}
+
+const TEMPLATE: &str = "\
+# miner.toml: settings for cairn-miner. Every key is optional; a flag given on
+# the command line overrides its key.
+
+# The node's JSON-RPC URL (its --rpc-listen address).
+rpc = \"http://127.0.0.1:8645\"
+# Address the mined blocks pay (required to mine).
+# coinbase = \"cairn1...\"
+# This machine's name at the node; each name gets its own nonce space, so give
+# every machine its own (default: the host name).
+# worker = \"rig-1\"
+# Mining threads; 0 means every logical CPU.
+threads = 0
+# Kernel: \"avx512\", \"avx2\", \"sse41\" or \"portable\" (default: the fastest
+# this CPU supports).
+# backend = \"avx2\"
+# Seconds between status lines.
+report_every = 10
+";
+
+impl Cli {
+    /// Fills every setting the flags left out from the file.
+    fn with_file(mut self) -> anyhow::Result<Cli> {
+        let file = match &self.config {
+            Some(path) => Some(config::load::<ConfigFile>(path)?.0),
+            None => match default_config_path() {
+                Some(path) => config::load_if_exists::<ConfigFile>(&path)?.map(|(f, _)| f),
+                None => None,
+            },
+        };
+        let Some(file) = file else { return Ok(self) };
+        self.rpc = self.rpc.or(file.rpc);
+        self.coinbase = self.coinbase.or(file.coinbase);
+        self.worker = self.worker.or(file.worker);
+        self.threads = self.threads.or(file.threads);
+        self.backend = self.backend.or(file.backend);
+        self.report_every = self.report_every.or(file.report_every);
+        Ok(self)
+    }
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(".cairn").join("miner.toml"))
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a commented miner.toml (to --config, or ~/.cairn/miner.toml).
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script, e.g.
+    /// `cairn-miner completions bash > /etc/bash_completion.d/cairn-miner`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Measure the kernel against blake3's own throughput and a naive loop, and its
     /// scaling from 1 to N threads.
     Bench {
@@ -85,6 +161,25 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::Init { force }) => {
+            let path = match &cli.config {
+                Some(p) => p.clone(),
+                None => default_config_path()
+                    .ok_or_else(|| anyhow::anyhow!("HOME is not set: pass --config FILE"))?,
+            };
+            config::write_new(&path, TEMPLATE, *force)?;
+            println!("wrote {}", path.display());
+            return Ok(());
+        }
+        Some(Command::Completions { shell }) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "cairn-miner", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let cli = cli.with_file()?;
     let Some(command) = cli.command else {
         let coinbase = cli.coinbase.ok_or_else(|| {
             anyhow::anyhow!("--coinbase <ADDRESS> is required to mine (see --help)")
@@ -93,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(b) => b.checked()?,
             None => Backend::from_env()?,
         };
+        let rpc = cli.rpc.unwrap_or_else(|| "http://127.0.0.1:8645".into());
         let miner = cairn_miner::Miner::new(cli.threads.unwrap_or(0), backend)?;
         let worker = cli.worker.unwrap_or_else(|| {
             std::fs::read_to_string("/etc/hostname")
@@ -102,22 +198,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "miner".into())
         });
         eprintln!(
-            "mining for {} with {} thread(s), {:?} kernel, worker `{worker}`",
-            cli.rpc,
+            "mining for {rpc} with {} thread(s), {:?} kernel, worker `{worker}`",
             miner.threads(),
             backend
         );
         return remote::run(
             &remote::RemoteConfig {
-                url: cli.rpc,
+                url: rpc,
                 coinbase,
                 worker,
-                report_every: std::time::Duration::from_secs(cli.report_every.max(1)),
+                report_every: std::time::Duration::from_secs(cli.report_every.unwrap_or(10).max(1)),
             },
             miner,
         );
     };
     match command {
+        Command::Init { .. } | Command::Completions { .. } => Ok(()),
         Command::Bench {
             threads,
             seconds,
@@ -144,7 +240,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut step = 0;
             let report = bench::run(&config, &mut |what| {
                 step += 1;
-                eprintln!("[{step}/{steps}] measuring {what} for {seconds} s");
+                let left = (steps + 1 - step) as f64 * seconds;
+                eprintln!(
+                    "[{step}/{steps}] measuring {what} for {seconds} s (about {left:.0} s left)"
+                );
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

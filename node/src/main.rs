@@ -1,6 +1,6 @@
 //! `cairn-node`: the Cairn full node daemon.
 
-use std::io::{Write, stdout};
+use std::io::{IsTerminal, stdout};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +21,8 @@ use cairn_node::{Node, NodeConfig, Service, ServiceConfig};
 use clap::{CommandFactory, Parser, Subcommand};
 use libp2p::Multiaddr;
 use tracing::{info, warn};
+
+mod progress;
 
 /// Runs a Cairn full node: keeps the ledger in RocksDB and can mine.
 ///
@@ -281,25 +283,8 @@ fn init(dev: bool, datadir: Option<PathBuf>, force: bool) -> anyhow::Result<()> 
         Some(d) => d,
         None => default_datadir(if dev { "dev" } else { "main" })?,
     };
-    std::fs::create_dir_all(&datadir)
-        .with_context(|| format!("cannot create {}", datadir.display()))?;
     let path = config::default_path(&datadir);
-    let mut file = std::fs::OpenOptions::new();
-    file.write(true);
-    if force {
-        file.create(true).truncate(true);
-    } else {
-        file.create_new(true);
-    }
-    let mut file = file.open(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow::anyhow!("{} exists (--force replaces it)", path.display())
-        } else {
-            anyhow::anyhow!("cannot write {}: {e}", path.display())
-        }
-    })?;
-    file.write_all(config::template(dev).as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    cairn_core::config::write_new(&path, &config::template(dev), force)?;
     println!("wrote {}", path.display());
     let dev_flag = if dev { " --dev" } else { "" };
     let dir_flag = if datadir == default_datadir(if dev { "dev" } else { "main" })? {
@@ -334,14 +319,13 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             (config::default_path(&datadir), Some(datadir))
         }
     };
-    let (file, text, source) = match ConfigFile::load(&path) {
-        Ok((file, text)) => (file, text, Some(path.clone())),
-        Err(ConfigError::Read { error, .. })
-            if cli.config.is_none() && error.kind() == std::io::ErrorKind::NotFound =>
-        {
-            (ConfigFile::default(), String::new(), None)
-        }
-        Err(e) => return Err(e.into()),
+    let loaded = match &cli.config {
+        Some(path) => Some(ConfigFile::load(path)?),
+        None => cairn_core::config::load_if_exists(&path)?,
+    };
+    let (file, text, source) = match loaded {
+        Some((file, text)) => (file, text, Some(path.clone())),
+        None => (ConfigFile::default(), String::new(), None),
     };
     if datadir.is_some() && file.datadir.is_some() {
         let e = ConfigError::at_key(
@@ -399,7 +383,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(log_level))
         .with_context(|| format!("invalid log_level {log_level:?}"))?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // On a terminal, initial sync draws a progress bar, and log lines are printed
+    // above it; otherwise sync logs a progress line every few seconds.
+    let bar = std::io::stderr().is_terminal().then(progress::sync_bar);
+    match &bar {
+        Some(bar) => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(progress::BarWriter(bar.clone()))
+            .init(),
+        None => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
 
     let dev = cfg.dev == Some(true);
     let mine = cfg.mining.enabled == Some(true);
@@ -471,12 +464,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let service = Service::start(ServiceConfig {
             node: node_config,
             network,
-            sync: SyncConfig::default(),
+            sync: SyncConfig {
+                // The bar shows it.
+                progress_interval: if bar.is_some() {
+                    Duration::from_secs(3_600)
+                } else {
+                    SyncConfig::default().progress_interval
+                },
+                ..SyncConfig::default()
+            },
             mining,
             rpc,
         })
         .await
         .with_context(|| format!("cannot start the node in {}", datadir.display()))?;
+        if let (Some(bar), Some(sync)) = (bar, service.sync()) {
+            tokio::spawn(progress::drive(bar, sync.clone()));
+        }
         let mut threads = Vec::new();
         if let Some(rate) = cfg.dev_tx_rate.filter(|r| *r > 0) {
             let n = service.node().clone();

@@ -60,6 +60,22 @@ pub enum NodeEvent {
 /// Events buffered per subscriber; a slower one misses the oldest (and is told so).
 const EVENT_BUFFER: usize = 4_096;
 
+/// Metrics the node records as blocks arrive.
+#[derive(Debug, Clone)]
+pub struct NodeMetrics {
+    /// Seconds to validate and store a block (main or side chain), 1 ms to ~16 s.
+    pub block_import_seconds: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for NodeMetrics {
+    fn default() -> NodeMetrics {
+        let buckets = prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15);
+        NodeMetrics {
+            block_import_seconds: prometheus_client::metrics::histogram::Histogram::new(buckets),
+        }
+    }
+}
+
 /// What a node needs to start.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -90,6 +106,7 @@ pub struct Node {
     params: ChainParams,
     datadir: PathBuf,
     min_free_disk: u64,
+    metrics: NodeMetrics,
     signals: MinerSignals,
     shutdown: AtomicBool,
     events: tokio::sync::broadcast::Sender<NodeEvent>,
@@ -147,6 +164,7 @@ impl Node {
             params: config.params,
             datadir: config.datadir,
             min_free_disk: config.min_free_disk,
+            metrics: NodeMetrics::default(),
             signals: MinerSignals::default(),
             shutdown: AtomicBool::new(false),
             events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
@@ -167,6 +185,11 @@ impl Node {
     /// The data directory.
     pub fn datadir(&self) -> &Path {
         &self.datadir
+    }
+
+    /// Metrics recorded as things happen (the rest are read at scrape time).
+    pub fn metrics(&self) -> &NodeMetrics {
+        &self.metrics
     }
 
     /// The free-space floor of the data directory, in bytes.
@@ -204,7 +227,13 @@ impl Node {
         let mut inner = self.lock();
         let now = now_ms();
         let previous = inner.chain.tip();
+        let started = std::time::Instant::now();
         let result = inner.chain.submit_block(block, now);
+        if let Ok(SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain) = &result {
+            self.metrics
+                .block_import_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
         // The tip can move even when the block is refused (a reorganisation to its
         // branch cut short by an invalid block): follow it either way.
         let taken;

@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cairn_core::config;
 use cairn_core::{Amount, Encode, Transaction};
 use cairn_wallet::{
     KdfParams, Keystore, RpcClient, WalletError, account_key, build_transfer, new_mnemonic,
     parse_address, parse_coins,
 };
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -37,17 +38,16 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "CAIRN_WALLET_DIR")]
     wallet_dir: Option<PathBuf>,
 
-    /// The node's JSON-RPC URL.
-    #[arg(
-        long,
-        global = true,
-        value_name = "URL",
-        env = "CAIRN_RPC",
-        default_value = "http://127.0.0.1:8645"
-    )]
-    rpc: String,
+    /// Settings file (default: <wallet-dir>/wallet.toml, if it exists; it may set
+    /// `rpc` and `password_file`, which the flags override).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 
-    /// Read the password from this file (first line).
+    /// The node's JSON-RPC URL. [default: http://127.0.0.1:8645] [key: rpc]
+    #[arg(long, global = true, value_name = "URL", env = "CAIRN_RPC")]
+    rpc: Option<String>,
+
+    /// Read the password from this file (first line). [key: password_file]
     #[arg(long, global = true, value_name = "FILE")]
     password_file: Option<PathBuf>,
 
@@ -59,8 +59,61 @@ struct Cli {
     command: Command,
 }
 
+/// `wallet.toml`: the settings the flags also take.
+#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    rpc: Option<String>,
+    password_file: Option<PathBuf>,
+}
+
+const TEMPLATE: &str = "\
+# wallet.toml: settings for cairn-wallet. Every key is optional; a flag given on
+# the command line overrides its key.
+
+# The node's JSON-RPC URL (its --rpc-listen address).
+rpc = \"http://127.0.0.1:8645\"
+# Read the wallet password from this file's first line instead of asking (keep it
+# readable by you only).
+# password_file = \"/home/me/.cairn/wallet/password\"
+";
+
+const DEFAULT_RPC: &str = "http://127.0.0.1:8645";
+
+impl Cli {
+    /// Fills the settings the flags left out from the file.
+    fn with_file(mut self) -> anyhow::Result<Cli> {
+        let file = match &self.config {
+            Some(path) => Some(config::load::<ConfigFile>(path)?.0),
+            None => config::load_if_exists::<ConfigFile>(&wallet_dir(&self)?.join("wallet.toml"))?
+                .map(|(f, _)| f),
+        };
+        if let Some(file) = file {
+            self.rpc = self.rpc.or(file.rpc);
+            self.password_file = self.password_file.or(file.password_file);
+        }
+        Ok(self)
+    }
+
+    fn rpc(&self) -> &str {
+        self.rpc.as_deref().unwrap_or(DEFAULT_RPC)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a commented wallet.toml into the wallet directory (or to --config).
+    InitConfig {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script, e.g.
+    /// `cairn-wallet completions bash > /etc/bash_completion.d/cairn-wallet`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Create a wallet with a new random mnemonic (shown once).
     New {
         /// Mnemonic length: 12 or 24 words.
@@ -252,6 +305,25 @@ fn coins(units: &Value) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
+        Command::InitConfig { force } => {
+            let path = match &cli.config {
+                Some(p) => p.clone(),
+                None => wallet_dir(&cli)?.join("wallet.toml"),
+            };
+            config::write_new(&path, TEMPLATE, *force)?;
+            println!("wrote {}", path.display());
+            return Ok(());
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "cairn-wallet", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let cli = cli.with_file()?;
+    match &cli.command {
+        Command::InitConfig { .. } | Command::Completions { .. } => Ok(()),
         Command::New { words } => {
             let m = new_mnemonic(*words)?;
             create(&cli, &m, true)
@@ -285,7 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Balance { index } => {
             let a = address_of(&cli, *index)?;
-            let rpc = RpcClient::new(&cli.rpc);
+            let rpc = RpcClient::new(cli.rpc());
             let acct = rpc.call("state_getAccount", json!([a]))?;
             if cli.json {
                 println!("{acct}");
@@ -312,7 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => send(&cli, to, amount, (fee, max_fee), *wait, *timeout, *index),
         Command::History { index, blocks } => {
             let a = address_of(&cli, *index)?;
-            let rpc = RpcClient::new(&cli.rpc);
+            let rpc = RpcClient::new(cli.rpc());
             let h = rpc.call("state_getHistory", json!([a, blocks]))?;
             if cli.json {
                 println!("{h}");
@@ -345,7 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tx { txid } => {
-            let rpc = RpcClient::new(&cli.rpc);
+            let rpc = RpcClient::new(cli.rpc());
             let t = rpc.call("tx_get", json!([txid]))?;
             if cli.json {
                 println!("{t}");
@@ -387,7 +459,7 @@ fn send(
         account_key(&m, index)?
     };
     let from = key.address().to_string();
-    let rpc = RpcClient::new(&cli.rpc);
+    let rpc = RpcClient::new(cli.rpc());
     let info = rpc.call("node_getInfo", json!([]))?;
     let chain_id = info["chainId"]
         .as_u64()

@@ -96,6 +96,15 @@ pub const METHODS: &[MethodDef] = &[
         handler: Handler::Inline(node_get_info),
     },
     MethodDef {
+        name: "node_getStorageInfo",
+        summary: "Database size per RocksDB column family, main-chain blocks, stored headers, \
+                  accounts, and the free space left beside the minimum.",
+        params: &[],
+        result: "object",
+        admin: false,
+        handler: Handler::Blocking(node_get_storage_info),
+    },
+    MethodDef {
         name: "chain_getInfo",
         summary: "The tip: height, id, target and difficulty, cumulative work, median time, sync state.",
         params: &[],
@@ -392,7 +401,7 @@ fn block_json(ctx: &RpcContext, block: &Block, full: bool) -> Value {
 }
 
 /// A cumulative work or target work as a float (for display).
-fn work_to_f64(w: &cairn_core::Work) -> f64 {
+pub(crate) fn work_to_f64(w: &cairn_core::Work) -> f64 {
     w.to_be_bytes()
         .iter()
         .fold(0.0, |acc, b| acc * 256.0 + f64::from(*b))
@@ -412,6 +421,34 @@ fn node_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
         "genesis": params.genesis_id().to_string(),
         "peerId": ctx.network.as_ref().map(|c| c.local_peer_id().to_string()),
         "dataDir": ctx.node.datadir().display().to_string(),
+    }))
+}
+
+fn node_get_storage_info(ctx: &RpcContext, p: &Params) -> RpcResult {
+    p.at_most(&[])?;
+    let (store, height) = ctx
+        .node
+        .with_state(|c, _| (c.store().clone(), c.tip().height));
+    let columns = store.column_stats();
+    let total: u64 = columns
+        .iter()
+        .map(|c| c.sst_bytes.saturating_add(c.memtable_bytes))
+        .sum();
+    // Outside the node lock: counting reads the whole table.
+    let accounts = store.count::<Accounts>().map_err(internal)?;
+    let headers = store
+        .count::<crate::store::schema::Headers>()
+        .map_err(internal)?;
+    let datadir = ctx.node.datadir();
+    Ok(json!({
+        "columns": columns,
+        "totalBytes": total,
+        "blocks": height + 1,
+        "headers": headers,
+        "accounts": accounts,
+        "dataDir": datadir.display().to_string(),
+        "freeBytes": crate::disk::free_bytes(datadir).ok(),
+        "minFreeBytes": ctx.node.min_free_disk(),
     }))
 }
 
@@ -893,20 +930,21 @@ fn mining_submit_work(ctx: &RpcContext, p: &Params) -> RpcResult {
     }
 }
 
-fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&[])?;
-    // Network hashrate: expected hashes per block over the mean block time of the
-    // last 60 blocks.
-    let network = ctx.node.with_state(|c, _| {
+/// Network hashrate: expected hashes per block over the mean block time of the
+/// last 60 blocks.
+pub(crate) fn network_hashrate(ctx: &RpcContext) -> f64 {
+    ctx.node.with_state(|c, _| {
         let tip = c.tip();
-        let back = tip.height.min(60);
+        // The genesis timestamp is set by hand, long before the first block.
+        let start = tip.height.saturating_sub(60).max(1);
+        let back = tip.height.saturating_sub(start);
         if back == 0 {
             return 0.0;
         }
         let first = c
-            .block_id_at(tip.height - back)
-            .and_then(|id| c.block(&id).ok().flatten())
-            .map_or(tip.header.timestamp_ms, |b| b.header.timestamp_ms);
+            .block_id_at(start)
+            .and_then(|id| c.header(&id))
+            .map_or(tip.header.timestamp_ms, |h| h.timestamp_ms);
         let secs = tip.header.timestamp_ms.saturating_sub(first) as f64 / 1_000.0;
         let per_block = tip
             .header
@@ -918,8 +956,12 @@ fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
         } else {
             0.0
         }
-    });
-    let local = ctx.hashes.as_ref().map_or(0.0, |h| {
+    })
+}
+
+/// The built-in miner's hashrate, sampled at most once a second.
+pub(crate) fn local_hashrate(ctx: &RpcContext) -> f64 {
+    ctx.hashes.as_ref().map_or(0.0, |h| {
         let now = std::time::Instant::now();
         let total = h.load(std::sync::atomic::Ordering::Relaxed);
         let mut s = ctx.hash_sample.lock().unwrap_or_else(|p| p.into_inner());
@@ -929,7 +971,13 @@ fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
             *s = (now, total, s.2);
         }
         s.2
-    });
+    })
+}
+
+fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
+    p.at_most(&[])?;
+    let network = network_hashrate(ctx);
+    let local = local_hashrate(ctx);
     let workers: Vec<Value> = ctx
         .work
         .workers()

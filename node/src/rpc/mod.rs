@@ -6,8 +6,10 @@
 //! bounded; methods that change the node beyond submitting transactions need the
 //! token (`--rpc-token`, or the cookie file `<datadir>/.cookie` written at start).
 
+mod explorer;
 pub mod methods;
-mod openrpc;
+pub mod metrics;
+pub mod openrpc;
 pub mod types;
 mod ws;
 
@@ -179,10 +181,16 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         config: Arc::new(config),
     };
     let app = Router::new()
-        .route("/", post(http_rpc))
+        .route("/", post(http_rpc).get(explorer::index))
+        .route("/app.js", get(explorer::app))
+        .route("/style.css", get(explorer::style))
+        .route("/metrics", get(http_metrics))
         .route("/ws", get(ws_upgrade))
         .with_state(state);
-    info!(target: "rpc", "JSON-RPC on http://{addr}/ and ws://{addr}/ws");
+    info!(
+        target: "rpc",
+        "JSON-RPC on http://{addr}/ and ws://{addr}/ws; explorer on http://{addr}/, metrics on http://{addr}/metrics"
+    );
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
         let signal = async move {
@@ -200,6 +208,14 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         task,
         shutdown,
     })
+}
+
+async fn http_metrics(State(state): State<AppState>) -> Response {
+    let Ok(_permit) = state.limits.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+    };
+    let body = metrics::render(&state.ctx).await;
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
 fn authorized(headers: &HeaderMap, query_token: Option<&str>, token: &str) -> bool {

@@ -89,7 +89,44 @@ impl StoreBatch<'_> {
     }
 }
 
+/// Size of one column family (RocksDB's own estimates).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnStats {
+    /// Column family name.
+    pub name: &'static str,
+    /// Bytes in SST files on disk.
+    pub sst_bytes: u64,
+    /// Bytes in memtables not yet flushed.
+    pub memtable_bytes: u64,
+    /// Estimated number of keys.
+    pub estimated_keys: u64,
+}
+
 impl Store {
+    /// Per-column-family sizes.
+    pub fn column_stats(&self) -> Vec<ColumnStats> {
+        COLUMN_FAMILIES
+            .iter()
+            .filter_map(|name| {
+                let cf = self.db.cf_handle(name)?;
+                let prop = |p: &str| {
+                    self.db
+                        .property_int_value_cf(&cf, p)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                };
+                Some(ColumnStats {
+                    name,
+                    sst_bytes: prop("rocksdb.total-sst-files-size"),
+                    memtable_bytes: prop("rocksdb.cur-size-all-mem-tables"),
+                    estimated_keys: prop("rocksdb.estimate-num-keys"),
+                })
+            })
+            .collect()
+    }
+
     /// Opens (creating if needed) the store at `path` for the network `params`.
     /// A new store is initialised with the genesis block in one batch. A store of
     /// another network or of a newer schema is refused.
@@ -211,6 +248,19 @@ impl Store {
                 let (k, v) = item?;
                 Ok((T::Key::from_key(&k)?, T::Value::from_value(&v)?))
             })
+    }
+
+    /// The number of keys in table `T` (reads the whole table).
+    pub fn count<T: Table>(&self) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        let mut it = self.db.raw_iterator_cf(self.cf::<T>());
+        it.seek_to_first();
+        while it.valid() {
+            n += 1;
+            it.next();
+        }
+        it.status()?;
+        Ok(n)
     }
 
     /// A new, empty batch.

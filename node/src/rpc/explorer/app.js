@@ -1,0 +1,1008 @@
+'use strict';
+// Cairn's built-in block explorer: plain ES2020, no dependencies, no build step.
+// The node serves it under a strict CSP (no inline code or styles), so every element
+// is built with the DOM API, and all text that comes from the RPC goes through
+// textContent.
+(() => {
+  const COIN = 100000000n; // base units per coin (core/src/amount.rs)
+  const CHART_BLOCKS = 60;
+  const LATEST_BLOCKS = 20;
+  const HASHRATE_WINDOW = 10; // blocks averaged into each hashrate point
+  const HISTORY_SCANS = [1000, 10000, 100000]; // state_getHistory `blocks`, step by step
+  const HISTORY_LIMIT = 1000; // entries state_getHistory returns at most
+  const STATUS_EVERY_MS = 10000;
+  const MAX_PEER_ROWS = 12;
+  const UNKNOWN_BLOCK = -32010;
+  const UNKNOWN_TX = -32011;
+  const SUBSCRIBE_ID = 'newHeads';
+
+  const $ = (sel) => document.querySelector(sel);
+
+  // ------------------------------------------------------------------ DOM helpers
+
+  function append(el, children) {
+    for (const c of [children].flat(Infinity)) {
+      if (c == null || c === false) continue;
+      el.append(c instanceof Node ? c : String(c)); // strings become text nodes
+    }
+    return el;
+  }
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v == null || v === false) continue;
+      if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+    return append(el, children);
+  }
+
+  function fill(el, ...children) {
+    el.replaceChildren();
+    return append(el, children);
+  }
+
+  const shortHash = (s) => (s.length > 20 ? `${s.slice(0, 8)}…${s.slice(-8)}` : s);
+  const shortAddr = (s) => (s.length > 24 ? `${s.slice(0, 12)}…${s.slice(-6)}` : s);
+
+  const hashLink = (href, hash, cls, full) =>
+    h('a', { href, class: `mono ${cls || ''}`.trim(), title: hash }, full ? hash : shortHash(hash));
+
+  const accountLink = (address, full) =>
+    h('a', { href: `#/account/${address}`, class: 'mono account-link', title: address },
+      full ? address : shortAddr(address));
+
+  function table(heads, rows) {
+    const th = heads.map((x) => {
+      const [label, cls] = [].concat(x);
+      return h('th', { class: cls }, label);
+    });
+    return h('div', { class: 'table-wrap' },
+      h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, th)), h('tbody', {}, rows)));
+  }
+
+  // Label / value pairs; `field` becomes the value's data-field (the test hooks).
+  const fields = (rows) => h('dl', { class: 'fields' }, rows.filter(Boolean).map(
+    ([label, value, field]) => [h('dt', {}, label), h('dd', { 'data-field': field }, value)]));
+
+  // ------------------------------------------------------------------ formatting
+
+  const int = (n) => Number(n).toLocaleString('en-US');
+
+  // Base units (a decimal string, possibly above 2^53) as coins, exactly.
+  function coins(units) {
+    let v;
+    try { v = BigInt(units); } catch { return String(units); }
+    const sign = v < 0n ? '-' : '';
+    if (v < 0n) v = -v;
+    const frac = (v % COIN).toString().padStart(8, '0').replace(/0+$/, '');
+    return `${sign}${(v / COIN).toLocaleString('en-US')}${frac ? `.${frac}` : ''}`;
+  }
+
+  const amountFull = (units) => [
+    h('span', { class: 'amount' }, `${coins(units)} coins`),
+    h('span', { class: 'muted' }, ` (${units} base units)`),
+  ];
+
+  function si(n, unit = '') {
+    if (n == null || !Number.isFinite(n)) return '—';
+    const prefixes = ['', 'k', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
+    let i = 0;
+    while (Math.abs(n) >= 1000 && i < prefixes.length - 1) { n /= 1000; i += 1; }
+    const digits = Math.abs(n) >= 100 || (i === 0 && Number.isInteger(n)) ? 0 : Math.abs(n) >= 10 ? 1 : 2;
+    const suffix = `${prefixes[i]}${unit}`;
+    return suffix ? `${n.toFixed(digits)} ${suffix}` : n.toFixed(digits);
+  }
+
+  function ago(ms) {
+    const s = Math.round((Date.now() - ms) / 1000);
+    if (s < 2) return 'just now'; // also a clock a little behind the miner's
+    if (s < 120) return `${s} s ago`;
+    if (s < 7200) return `${Math.round(s / 60)} min ago`;
+    if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} d ago`;
+  }
+
+  const isoTime = (ms) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const timeEl = (ms) => h('span', { 'data-ts': ms, title: isoTime(ms) }, ago(ms));
+
+  // Expected hashes per block for a compact target ("0x1d00ffff"), as chain_getInfo
+  // computes it: 2^256 / (target + 1).
+  const difficultyCache = new Map();
+  function difficulty(compact) {
+    if (difficultyCache.has(compact)) return difficultyCache.get(compact);
+    const c = Number.parseInt(compact, 16) >>> 0;
+    const exponent = c >>> 24;
+    const mantissa = BigInt(c & 0xffffff);
+    let d = NaN;
+    if (exponent >= 3 && exponent <= 32 && mantissa >= 0x10000n) {
+      const target = mantissa << BigInt(8 * (exponent - 3));
+      const max = (1n << 256n) - 1n;
+      d = Number((max - target) / (target + 1n) + 1n);
+    }
+    difficultyCache.set(compact, d);
+    return d;
+  }
+
+  // ------------------------------------------------------------------ errors
+
+  // The last error of each source (view, search, status, socket…); #error shows the
+  // most recent one, and is empty when every source is fine.
+  const errors = new Map();
+  function setError(source, err) {
+    errors.delete(source);
+    errors.set(source, err instanceof Error ? err.message : String(err));
+    showError();
+  }
+  function clearError(source) {
+    if (errors.delete(source)) showError();
+  }
+  function showError() {
+    const last = [...errors.values()].pop() || '';
+    const el = $('#error');
+    el.textContent = last;
+    el.hidden = !last;
+  }
+
+  // ------------------------------------------------------------------ JSON-RPC
+
+  class RpcError extends Error {
+    constructor(method, error) {
+      const data = error && error.data;
+      const detail = typeof data === 'string' ? data : data && data.message;
+      super(`${method}: ${(error && error.message) || 'error'}${detail ? ` (${detail})` : ''}`);
+      this.code = error && error.code;
+    }
+  }
+
+  let nextRpcId = 0;
+  const envelope = (method, params) => ({ jsonrpc: '2.0', id: ++nextRpcId, method, params });
+
+  async function post(body) {
+    let res;
+    try {
+      res = await fetch('/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new Error(`the node is unreachable (${e.message})`);
+    }
+    try {
+      return await res.json(); // errors (busy, too large) come with a JSON body too
+    } catch {
+      throw new Error(`the node answered HTTP ${res.status} without JSON`);
+    }
+  }
+
+  function unwrap(method, reply) {
+    if (reply && reply.error) throw new RpcError(method, reply.error);
+    if (!reply || !('result' in reply)) throw new Error(`${method}: malformed reply`);
+    return reply.result;
+  }
+
+  async function rpc(method, params = []) {
+    return unwrap(method, await post(envelope(method, params)));
+  }
+
+  // Several calls in one HTTP request; each settles on its own as {ok, value, error}.
+  rpc.batch = async (calls) => {
+    const reqs = calls.map(([method, params]) => envelope(method, params));
+    const replies = await post(reqs);
+    if (!Array.isArray(replies)) {
+      const error = new RpcError('batch', replies && replies.error);
+      return reqs.map(() => ({ ok: false, error }));
+    }
+    const byId = new Map(replies.map((r) => [r.id, r]));
+    return reqs.map((r) => {
+      try { return { ok: true, value: unwrap(r.method, byId.get(r.id)) }; }
+      catch (error) { return { ok: false, error }; }
+    });
+  };
+
+  // ------------------------------------------------------------------ scheduling
+
+  function throttle(fn, ms) {
+    let last = 0;
+    let timer = null;
+    return () => {
+      if (timer) return;
+      timer = setTimeout(() => { timer = null; last = Date.now(); fn(); },
+        Math.max(0, last + ms - Date.now()));
+    };
+  }
+
+  // ------------------------------------------------------------------ chain model
+
+  const state = {
+    chain: [], // the last CHART_BLOCKS + 1 main-chain headers, oldest first
+    tip: null, // the newest header
+    details: new Map(), // block id → {txs, size, miner}, or null while loading
+    socketLive: false,
+  };
+
+  // The last LATEST_BLOCKS headers, newest first.
+  const latest = () => state.chain.slice(-LATEST_BLOCKS).reverse();
+
+  let snapshotRun = null;
+  function loadSnapshot() {
+    snapshotRun = snapshotRun || takeSnapshot().finally(() => { snapshotRun = null; });
+    return snapshotRun;
+  }
+
+  async function takeSnapshot() {
+    const info = await rpc('chain_getInfo');
+    const from = Math.max(0, info.height - CHART_BLOCKS);
+    const headers = await rpc('chain_getHeaders', [from, info.height - from + 1]);
+    if (!headers.length) return;
+    // Headers that came over the socket meanwhile extend the snapshot.
+    for (const hd of state.chain) {
+      const last = headers[headers.length - 1];
+      if (hd.height === last.height + 1 && hd.prev === last.id) headers.push(hd);
+    }
+    state.chain = headers.slice(-(CHART_BLOCKS + 1));
+    setTip(state.chain[state.chain.length - 1]);
+  }
+
+  function setTip(header) {
+    state.tip = header;
+    $('#tip-height').textContent = String(header.height); // at once: a test hook
+    renderSoon();
+    refreshViewSoon();
+  }
+
+  // One newHeads header. After a reorganisation the node sends the new branch again
+  // from the fork point: the last header received for a height wins.
+  function acceptHeader(hd) {
+    if (!hd || typeof hd.height !== 'number' || typeof hd.id !== 'string') return;
+    const chain = state.chain;
+    const at = chain.findIndex((x) => x.height === hd.height);
+    if (at >= 0 && chain[at].id === hd.id) return; // a replay of what we have
+    const older = at < 0 && chain.length > 0 && chain[0].height > hd.height;
+    if (at >= 0) chain.length = at;
+    else if (older) chain.length = 0;
+    const last = chain[chain.length - 1];
+    if (older || (last && (last.height !== hd.height - 1 || last.id !== hd.prev))) {
+      loadSnapshot().catch((e) => setError('status', e)); // a gap: fetch it whole
+    }
+    chain.push(hd);
+    if (chain.length > CHART_BLOCKS + 1) chain.splice(0, chain.length - CHART_BLOCKS - 1);
+    setTip(hd);
+    statusSoon();
+  }
+
+  // Transaction count, size and coinbase recipient of the listed blocks: headers
+  // carry none of them, so each takes a block (ids only) and its coinbase.
+  let detailsBusy = false;
+  async function fetchDetails() {
+    const want = latest().map((hd) => hd.id).filter((id) => !state.details.has(id));
+    if (detailsBusy || !want.length) return;
+    detailsBusy = true;
+    let ok = false;
+    want.forEach((id) => state.details.set(id, null));
+    try {
+      const blocks = await rpc.batch(want.map((id) => ['chain_getBlockByHash', [id, false]]));
+      const found = blocks.filter((b) => b.ok && b.value.txs.length);
+      const cbs = found.length
+        ? await rpc.batch(found.map((b) => ['tx_get', [b.value.txs[0]]]))
+        : [];
+      want.forEach((id) => state.details.delete(id)); // what fails is retried on the next render
+      found.forEach((b, i) => {
+        const cb = cbs[i] && cbs[i].ok ? cbs[i].value : null;
+        state.details.set(b.value.id, { txs: b.value.txs.length, size: b.value.size, miner: cb && cb.to });
+      });
+      const failed = blocks.find((b) => !b.ok);
+      if (failed) setError('blocks', failed.error); else clearError('blocks');
+      ok = !failed;
+    } catch (e) {
+      want.forEach((id) => state.details.delete(id));
+      setError('blocks', e);
+    } finally {
+      detailsBusy = false;
+    }
+    const keep = new Set(state.chain.map((hd) => hd.id));
+    for (const id of state.details.keys()) if (!keep.has(id)) state.details.delete(id);
+    renderBlocks();
+    // Blocks that arrived during the fetch (a failure waits for the next render).
+    if (ok && latest().some((hd) => !state.details.has(hd.id))) fetchDetails();
+  }
+
+  // ------------------------------------------------------------------ home view
+
+  let renderTimer = null;
+  function renderSoon() {
+    renderTimer = renderTimer || setTimeout(() => { renderTimer = null; renderHome(); }, 30);
+  }
+
+  function renderHome() {
+    const tip = state.tip;
+    if (tip) {
+      fill($('#stat-height'), h('a', { href: `#/block/${tip.id}` }, int(tip.height)));
+      fill($('#tip-id'), hashLink(`#/block/${tip.id}`, tip.id), ' · ', timeEl(tip.timestamp));
+    }
+    renderBlocks();
+    drawChart();
+    const times = chartView.pts.map((p) => p.dt).filter((v) => v != null);
+    if (times.length) {
+      const avg = times.reduce((a, b) => a + b, 0) / times.length;
+      $('#stat-blocktime').textContent = `${avg.toFixed(2)} s`;
+      $('#stat-blocktime-sub').textContent = `mean of ${times.length}; last ${times[times.length - 1].toFixed(2)} s`;
+    }
+    fetchDetails();
+  }
+
+  function blockRow(hd, fresh) {
+    return h('tr', { 'data-height': hd.height, 'data-id': hd.id, class: fresh ? 'fresh' : null },
+      h('td', { class: 'num' }, h('a', { href: `#/block/${hd.id}` }, int(hd.height))),
+      h('td', {}, hashLink(`#/block/${hd.id}`, hd.id, 'block-link')),
+      h('td', {}, timeEl(hd.timestamp)),
+      h('td', { class: 'num', 'data-cell': 'txs' }, '…'),
+      h('td', { class: 'num', 'data-cell': 'size' }, '…'),
+      h('td', { 'data-cell': 'miner' }, '…'));
+  }
+
+  function fillDetails(tr, d) {
+    const cell = (name) => tr.querySelector(`[data-cell="${name}"]`);
+    cell('txs').textContent = int(d.txs);
+    cell('size').textContent = si(d.size, 'B');
+    fill(cell('miner'), d.miner ? accountLink(d.miner) : '—');
+  }
+
+  // Rows are kept per block id, so a row a reader (or a test) holds stays in the
+  // document while newer blocks arrive above it.
+  function renderBlocks() {
+    const tbody = $('#blocks');
+    const existing = new Map([...tbody.children].map((tr) => [tr.dataset.id, tr]));
+    const fresh = existing.size > 0; // highlight arrivals, not the first fill
+    latest().forEach((hd, i) => {
+      let tr = existing.get(hd.id);
+      if (tr) existing.delete(hd.id); else tr = blockRow(hd, fresh);
+      const d = state.details.get(hd.id);
+      if (d && !tr.dataset.filled) {
+        fillDetails(tr, d);
+        tr.dataset.filled = '1';
+      }
+      if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
+    });
+    existing.forEach((tr) => tr.remove());
+    $('#blocks-empty').hidden = tbody.children.length > 0;
+  }
+
+  function renderInfo(info) {
+    $('#stat-difficulty').textContent = si(info.difficulty);
+    $('#stat-target').textContent = `target ${info.target}`;
+    const s = info.sync;
+    if (!s) {
+      $('#stat-sync').textContent = 'standalone';
+      $('#stat-sync-sub').textContent = 'networking is off';
+    } else {
+      const pct = s.target > 0 ? Math.min(100, (100 * s.height) / s.target) : 100;
+      $('#stat-sync').textContent = info.syncing ? `syncing ${pct.toFixed(1)} %` : 'synced';
+      $('#stat-sync-sub').textContent = `${int(s.height)} of ${int(s.target)} (best peer)`;
+    }
+    // Without the socket, the poll is what keeps the page current.
+    if (!state.tip || (info.height !== state.tip.height && !state.socketLive)) {
+      loadSnapshot().catch((e) => setError('status', e));
+    }
+  }
+
+  function renderMempool(m) {
+    $('#stat-mempool').textContent = `${int(m.size)} txs`;
+    $('#stat-mempool-sub').textContent = `${si(m.bytes, 'B')} of ${si(m.maxBytes, 'B')} · min fee ${int(m.minFee)} units`;
+  }
+
+  function renderMining(m) {
+    $('#stat-hashrate').textContent = si(m.networkHashrate, 'H/s');
+    $('#stat-hashrate-sub').textContent = m.localHashrate > 0
+      ? `60-block estimate · this node ${si(m.localHashrate, 'H/s')}`
+      : '60-block estimate';
+  }
+
+  function renderPeers(peers) {
+    const inbound = peers.filter((p) => p.direction === 'inbound').length;
+    $('#stat-peers').textContent = int(peers.length);
+    $('#stat-peers-sub').textContent = `${inbound} in · ${peers.length - inbound} out`;
+    fill($('#peers'), peers.slice(0, MAX_PEER_ROWS).map((p) => h('tr', {},
+      h('td', {}, h('span', { class: 'mono', title: p.id }, shortHash(p.id))),
+      h('td', {}, h('span', { class: 'mono', title: p.address }, p.address)),
+      h('td', {}, p.direction === 'inbound' ? 'in' : 'out'),
+      h('td', { class: 'num' }, p.height == null ? '—' : int(p.height)),
+      h('td', { class: 'clip', title: p.agent || '' }, p.agent || '—'),
+      h('td', { class: 'num', title: `penalty ${p.penalty}` }, Number(p.gossipScore).toFixed(1)))));
+    $('#peers-empty').hidden = peers.length > 0;
+    $('#peers-more').textContent = peers.length > MAX_PEER_ROWS
+      ? `${MAX_PEER_ROWS} of ${peers.length} shown` : '';
+  }
+
+  async function refreshStatus() {
+    try {
+      const [info, mempool, peers, mining] = await rpc.batch([
+        ['chain_getInfo', []], ['mempool_getInfo', []], ['net_getPeers', []], ['mining_getInfo', []],
+      ]);
+      const render = [[info, renderInfo], [mempool, renderMempool], [peers, renderPeers], [mining, renderMining]];
+      for (const [r, fn] of render) if (r.ok) fn(r.value);
+      const failed = render.find(([r]) => !r.ok);
+      if (failed) setError('status', failed[0].error); else clearError('status');
+    } catch (e) {
+      setError('status', e);
+    }
+  }
+  const statusSoon = throttle(refreshStatus, 1000);
+
+  // ------------------------------------------------------------------ chart
+
+  const PANELS = [
+    { key: 'dt', title: 'Block time', color: '--series-1', bars: true, fmt: (v) => `${v.toFixed(v < 10 ? 2 : 1)} s` },
+    { key: 'diff', title: 'Difficulty', color: '--series-2', fmt: (v) => si(v) },
+    { key: 'hr', title: `Hashrate (${HASHRATE_WINDOW}-block average)`, color: '--series-3', fmt: (v) => si(v, 'H/s') },
+  ];
+  const chartView = { pts: [], hover: -1, x0: 0, slot: 1 };
+
+  function chartPoints() {
+    const c = state.chain;
+    const pts = [];
+    for (let i = Math.max(0, c.length - CHART_BLOCKS); i < c.length; i += 1) {
+      const hd = c[i];
+      const prev = c[i - 1];
+      const j = Math.max(0, i - HASHRATE_WINDOW);
+      let work = 0;
+      for (let k = j + 1; k <= i; k += 1) work += difficulty(c[k].target);
+      const span = (hd.timestamp - c[j].timestamp) / 1000;
+      pts.push({
+        height: hd.height,
+        id: hd.id,
+        dt: prev && prev.height === hd.height - 1 ? (hd.timestamp - prev.timestamp) / 1000 : null,
+        diff: difficulty(hd.target),
+        hr: i > j && span > 0 ? work / span : null,
+      });
+    }
+    return pts;
+  }
+
+  function yRange(vals, fromZero) {
+    let lo = fromZero ? 0 : Math.min(...vals);
+    let hi = Math.max(...vals);
+    if (fromZero) {
+      // One stalled block (or the gap after genesis) would flatten every other bar.
+      const sorted = [...vals].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      if (median > 0) hi = Math.min(hi, median * 4);
+    }
+    const pad = hi > lo ? (hi - lo) * 0.1 : Math.abs(hi) * 0.05 || 1;
+    if (!fromZero) lo = Math.max(0, lo - pad);
+    if (!fromZero || hi <= lo) hi += pad;
+    return [lo, hi];
+  }
+
+  function drawPanel(g, panel, pts, box, pal) {
+    const color = pal.get(panel.color);
+    const vals = pts.map((p) => p[panel.key]).filter((v) => v != null && Number.isFinite(v));
+    g.textBaseline = 'alphabetic';
+    g.textAlign = 'left';
+    g.fillStyle = color;
+    g.fillRect(box.left, box.title - 8, 10, 3);
+    g.fillStyle = pal.fg;
+    g.fillText(panel.title, box.left + 14, box.title);
+    if (!vals.length) {
+      g.fillStyle = pal.muted;
+      g.fillText('waiting for blocks…', box.left + 14, (box.top + box.bottom) / 2);
+      return;
+    }
+    const lastVal = vals[vals.length - 1];
+    const avg = vals.reduce((a, b) => a + b, 0) / vals.length;
+    g.textAlign = 'right';
+    g.fillStyle = pal.muted;
+    g.fillText(`last ${panel.fmt(lastVal)} · mean ${panel.fmt(avg)}`, box.right, box.title);
+    const [lo, hi] = yRange(vals, panel.bars);
+    g.strokeStyle = pal.grid;
+    g.lineWidth = 1;
+    g.textBaseline = 'middle';
+    for (const f of [0, 0.5, 1]) {
+      const y = Math.round(box.bottom - f * (box.bottom - box.top)) + 0.5;
+      g.beginPath(); g.moveTo(box.left, y); g.lineTo(box.right, y); g.stroke();
+      g.fillText(panel.fmt(lo + f * (hi - lo)), box.left - 6, y);
+    }
+    const y = (v) => box.bottom - ((Math.max(lo, Math.min(v, hi)) - lo) / (hi - lo)) * (box.bottom - box.top);
+    const x = (i) => chartView.x0 + (i + 0.5) * chartView.slot;
+    g.fillStyle = color;
+    g.strokeStyle = color;
+    if (panel.bars) {
+      const w = Math.max(1, chartView.slot * 0.7);
+      pts.forEach((p, i) => {
+        const v = p[panel.key];
+        if (v == null) return;
+        g.fillRect(x(i) - w / 2, y(v), w, box.bottom - y(v));
+        if (v > hi) { // clipped: a mark on top says "more than shown"
+          g.fillStyle = pal.fg; g.fillRect(x(i) - w / 2, box.top - 2, w, 2); g.fillStyle = color;
+        }
+      });
+      return;
+    }
+    g.lineWidth = 1.5;
+    g.beginPath();
+    let pen = false;
+    pts.forEach((p, i) => {
+      const v = p[panel.key];
+      if (v == null || !Number.isFinite(v)) { pen = false; return; }
+      if (pen) g.lineTo(x(i), y(v)); else g.moveTo(x(i), y(v));
+      pen = true;
+    });
+    g.stroke();
+  }
+
+  function drawChart() {
+    const canvas = $('#chart');
+    const pts = chartPoints();
+    chartView.pts = pts;
+    canvas.dataset.blocks = String(pts.length);
+    canvas.dataset.lastHeight = pts.length ? String(pts[pts.length - 1].height) : '';
+    const w = canvas.clientWidth;
+    const ht = canvas.clientHeight;
+    if (!w || !ht) return; // hidden: drawn when shown again (ResizeObserver)
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
+    if (canvas.height !== Math.round(ht * dpr)) canvas.height = Math.round(ht * dpr);
+    const g = canvas.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, ht);
+    const css = getComputedStyle(canvas);
+    const pal = {
+      get: (name) => css.getPropertyValue(name).trim() || '#888',
+      fg: css.getPropertyValue('--fg').trim() || '#222',
+      muted: css.getPropertyValue('--muted').trim() || '#777',
+      grid: css.getPropertyValue('--grid').trim() || '#ddd',
+    };
+    g.font = `11px ${css.fontFamily}`;
+    const left = 70;
+    const right = w - 10;
+    const axis = 18;
+    const panelH = (ht - axis) / PANELS.length;
+    chartView.slot = (right - left) / CHART_BLOCKS;
+    chartView.x0 = left + (CHART_BLOCKS - pts.length) * chartView.slot; // newest on the right
+    PANELS.forEach((panel, k) => {
+      const top = k * panelH;
+      drawPanel(g, panel, pts, { left, right, title: top + 13, top: top + 24, bottom: top + panelH - 8 }, pal);
+    });
+    g.fillStyle = pal.muted;
+    g.textAlign = 'center';
+    g.textBaseline = 'bottom';
+    const every = Math.max(1, Math.ceil(pts.length / Math.max(1, Math.floor((right - left) / 70))));
+    pts.forEach((p, i) => {
+      if ((pts.length - 1 - i) % every === 0) g.fillText(String(p.height), chartView.x0 + (i + 0.5) * chartView.slot, ht);
+    });
+    if (chartView.hover >= 0 && chartView.hover < pts.length) {
+      const hx = Math.round(chartView.x0 + (chartView.hover + 0.5) * chartView.slot) + 0.5;
+      g.strokeStyle = pal.muted;
+      g.lineWidth = 1;
+      g.beginPath(); g.moveTo(hx, 0); g.lineTo(hx, ht - axis); g.stroke();
+    }
+  }
+
+  const chartSoon = throttle(drawChart, 50);
+
+  function pointAt(ev) {
+    const r = ev.currentTarget.getBoundingClientRect();
+    const i = Math.floor((ev.clientX - r.left - chartView.x0) / chartView.slot);
+    return i >= 0 && i < chartView.pts.length ? i : -1;
+  }
+
+  function hoverChart(ev) {
+    const i = ev.type === 'mouseleave' ? -1 : pointAt(ev);
+    if (i === chartView.hover) return;
+    chartView.hover = i;
+    const p = chartView.pts[i];
+    $('#chart-readout').textContent = p
+      ? `#${p.height} · ${p.dt == null ? '—' : PANELS[0].fmt(p.dt)} · difficulty ${si(p.diff)} · ${si(p.hr, 'H/s')}`
+      : 'Point at a block for its values; click to open it.';
+    chartSoon();
+  }
+
+  // ------------------------------------------------------------------ WebSocket
+
+  const socket = { ws: null, retries: 0 };
+
+  function setLive(text) {
+    state.socketLive = text === 'live';
+    $('#live').textContent = text;
+    $('#live-dot').dataset.state = text;
+  }
+
+  function connect() {
+    setLive('connecting');
+    let ws;
+    try {
+      ws = new WebSocket(`${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}/ws`);
+    } catch (e) {
+      setError('socket', e);
+      reconnectLater();
+      return;
+    }
+    socket.ws = ws;
+    ws.onopen = async () => {
+      try {
+        await loadSnapshot();
+      } catch (e) {
+        setError('socket', e);
+        ws.close();
+        return;
+      }
+      if (ws.readyState !== WebSocket.OPEN) return;
+      // Replay from just past the snapshot, so nothing between the two is missed.
+      const params = state.tip ? ['newHeads', { fromHeight: state.tip.height + 1 }] : ['newHeads'];
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: SUBSCRIBE_ID, method: 'subscribe', params }));
+    };
+    ws.onmessage = (ev) => onSocketMessage(ws, ev.data);
+    ws.onclose = () => {
+      if (socket.ws !== ws) return;
+      socket.ws = null;
+      setLive('offline');
+      reconnectLater();
+    };
+  }
+
+  function onSocketMessage(ws, text) {
+    let msg;
+    try { msg = JSON.parse(text); } catch { return; }
+    if (msg.id === SUBSCRIBE_ID) {
+      if (msg.error) {
+        setError('socket', new RpcError('subscribe', msg.error));
+        ws.close();
+        return;
+      }
+      socket.retries = 0;
+      clearError('socket');
+      setLive('live');
+      return;
+    }
+    // The replay may overtake the answer carrying the subscription id; this
+    // connection holds one subscription, so every notification is ours.
+    if (msg.method === 'subscription' && msg.params) acceptHeader(msg.params.result);
+  }
+
+  function reconnectLater() {
+    const delay = Math.min(30000, 1000 * 2 ** socket.retries) * (0.8 + Math.random() * 0.4);
+    socket.retries = Math.min(socket.retries + 1, 5);
+    setLive(`offline, retry in ${Math.round(delay / 1000)} s`);
+    setTimeout(connect, delay);
+  }
+
+  // ------------------------------------------------------------------ detail views
+
+  const VIEWS = ['home-view', 'block-view', 'tx-view', 'account-view'];
+  let navToken = 0;
+  let current = null; // {refresh} of the detail view on screen, for live updates
+
+  function showView(id) {
+    for (const v of VIEWS) $(`#${v}`).hidden = v !== id;
+  }
+
+  function beginView(id, what) {
+    showView(id);
+    current = null;
+    document.title = `${what[0].toUpperCase()}${what.slice(1)} · Cairn explorer`;
+    return fill($(`#${id}`), h('p', { class: 'empty' }, `Loading ${what}…`));
+  }
+
+  const refreshViewSoon = throttle(() => {
+    if (current) current.refresh().catch(() => {}); // the next tip tries again
+  }, 1500);
+
+  async function showBlock(ref, token) {
+    const el = beginView('block-view', `block ${ref}`);
+    let b;
+    try {
+      b = /^\d{1,19}$/.test(ref)
+        ? await rpc('chain_getBlockByHeight', [Number(ref), true])
+        : await rpc('chain_getBlockByHash', [ref.toLowerCase(), true]);
+    } catch (e) {
+      // A pasted link may hold a transaction id.
+      if (e.code === UNKNOWN_BLOCK && /^[0-9a-f]{64}$/i.test(ref) && await isTx(ref)) {
+        location.replace(`#/tx/${ref.toLowerCase()}`);
+        return;
+      }
+      throw e;
+    }
+    if (token !== navToken) return;
+    const coinbase = b.txs.find((t) => t.type === 'coinbase');
+    const fees = b.txs.reduce((sum, t) => (t.fee ? sum + BigInt(t.fee) : sum), 0n);
+    const confs = h('span', {}, int(b.confirmations));
+    const tipHeight = state.tip ? state.tip.height : -1;
+    fill(el,
+      h('div', { class: 'view-head' },
+        h('h2', {}, 'Block ', h('span', { 'data-field': 'height' }, String(b.height))),
+        h('nav', { class: 'pager' },
+          b.height > 0 ? h('a', { href: `#/block/${b.prev}` }, '← previous') : null,
+          b.mainChain && b.height < tipHeight ? h('a', { href: `#/block/${b.height + 1}` }, 'next →') : null)),
+      fields([
+        ['Block id', h('span', { class: 'mono hash' }, b.id), 'id'],
+        ['Chain', b.mainChain ? 'main chain' : 'side chain (not on the best chain)', 'status'],
+        ['Confirmations', confs, 'confirmations'],
+        ['Time', [isoTime(b.timestamp), ' · ', timeEl(b.timestamp)], 'timestamp'],
+        ['Previous', b.height > 0 ? hashLink(`#/block/${b.prev}`, b.prev, '', true) : 'none (genesis)', 'prev'],
+        ['Miner', coinbase ? accountLink(coinbase.to, true) : '—', 'miner'],
+        ['Coinbase', coinbase ? amountFull(coinbase.amount) : '—', 'reward'],
+        ['Fees', amountFull(fees.toString()), 'fees'],
+        ['Transactions', int(b.txs.length), 'txcount'],
+        ['Size', `${int(b.size)} bytes`, 'size'],
+        ['Difficulty', [si(difficulty(b.target)), h('span', { class: 'muted mono' }, ` target ${b.target}`)], 'difficulty'],
+        ['Tx root', h('span', { class: 'mono hash' }, b.txRoot), 'txroot'],
+        ['Nonce', h('span', { class: 'mono' }, String(b.nonce)), 'nonce'],
+        ['Version', String(b.version), 'version'],
+      ]),
+      h('h3', {}, `Transactions (${int(b.txs.length)})`),
+      txTable(b.txs));
+    current = {
+      refresh: async () => {
+        if (b.mainChain && state.tip) confs.textContent = int(state.tip.height - b.height + 1);
+      },
+    };
+  }
+
+  async function isTx(id) {
+    try { await rpc('tx_get', [id.toLowerCase()]); return true; } catch { return false; }
+  }
+
+  function txTable(txs) {
+    return table([['#', 'num'], 'Transaction', 'From', 'To', ['Amount', 'num'], ['Fee', 'num']],
+      txs.map((t, i) => h('tr', {},
+        h('td', { class: 'num' }, String(i)),
+        h('td', {}, hashLink(`#/tx/${t.id}`, t.id, 'tx-link')),
+        h('td', {}, t.type === 'coinbase' ? h('span', { class: 'tag' }, 'coinbase') : accountLink(t.from)),
+        h('td', {}, accountLink(t.to)),
+        h('td', { class: 'num' }, coins(t.amount)),
+        h('td', { class: 'num' }, t.fee == null ? '' : coins(t.fee)))));
+  }
+
+  async function showTx(id, token) {
+    const el = beginView('tx-view', 'transaction');
+    const t = await rpc('tx_get', [id.toLowerCase()]);
+    if (token !== navToken) return;
+    const status = h('span');
+    const where = h('span');
+    const confs = h('span');
+    const setStatus = (tx) => {
+      fill(status, h('span', { class: `tag ${tx.status}` }, tx.status));
+      fill(where, tx.status === 'confirmed'
+        ? [hashLink(`#/block/${tx.block}`, tx.block, '', true), h('span', { class: 'muted' }, ` height ${int(tx.height)}, index ${tx.index}`)]
+        : 'none yet: waiting in the mempool');
+      confs.textContent = tx.status === 'confirmed' ? int(tx.confirmations) : '0';
+    };
+    setStatus(t);
+    const transfer = t.type === 'transfer';
+    fill(el,
+      h('div', { class: 'view-head' }, h('h2', {}, transfer ? 'Transfer' : 'Coinbase transaction')),
+      fields([
+        ['Transaction id', h('span', { class: 'mono hash' }, t.id), 'txid'],
+        ['Status', status, 'status'],
+        ['Block', where, 'block'],
+        ['Confirmations', confs, 'confirmations'],
+        ['From', transfer ? accountLink(t.from, true) : 'new coins (block subsidy and fees)', 'from'],
+        ['To', accountLink(t.to, true), 'to'],
+        ['Amount', amountFull(t.amount), 'amount'],
+        transfer && ['Fee', amountFull(t.fee), 'fee'],
+        transfer && ['Nonce', String(t.nonce), 'nonce'],
+        transfer && ['Chain id', String(t.chainId), 'chainid'],
+        transfer && ['Sender key', h('span', { class: 'mono hash' }, t.sender), 'sender'],
+        transfer && ['Signature', h('span', { class: 'mono hash' }, t.signature), 'signature'],
+        !transfer && ['Paid at height', h('a', { href: `#/block/${t.height}` }, int(t.height)), 'height'],
+      ]));
+    let last = t;
+    current = {
+      refresh: async () => {
+        if (last.status === 'confirmed' && state.tip) {
+          confs.textContent = int(state.tip.height - last.height + 1);
+          return;
+        }
+        const now = await rpc('tx_get', [t.id]);
+        if (token === navToken) { last = now; setStatus(now); }
+      },
+    };
+  }
+
+  function direction(t, address) {
+    if (t.type === 'coinbase') return 'mined';
+    if (t.from === address) return t.to === address ? 'self' : 'out';
+    return 'in';
+  }
+
+  function historyRow(t, address) {
+    const dir = direction(t, address);
+    const other = dir === 'out' || dir === 'self' ? t.to : t.from;
+    const sign = { out: '−', in: '+', mined: '+', self: '' }[dir];
+    return h('tr', { 'data-txid': t.id },
+      h('td', { class: 'num' }, h('a', { href: `#/block/${t.block}` }, int(t.height))),
+      h('td', {}, hashLink(`#/tx/${t.id}`, t.id, 'tx-link')),
+      h('td', {}, h('span', { class: `tag ${dir}` }, dir)),
+      h('td', {}, other ? accountLink(other) : h('span', { class: 'muted' }, 'block reward')),
+      h('td', { class: `num ${dir}` }, `${sign}${coins(t.amount)}`),
+      h('td', { class: 'num' }, dir === 'out' || dir === 'self' ? coins(t.fee) : ''));
+  }
+
+  async function showAccount(address, token) {
+    const el = beginView('account-view', 'account');
+    const scanTip = state.tip ? state.tip.height : 0;
+    const [acct, hist] = await Promise.all([
+      rpc('state_getAccount', [address]),
+      rpc('state_getHistory', [address, HISTORY_SCANS[0]]),
+    ]);
+    if (token !== navToken) return;
+    const view = { scan: 0, scanTip, seen: new Set() };
+    const vals = {};
+    const val = (name) => { vals[name] = h('span'); return vals[name]; };
+    const setAccount = (a) => {
+      vals.balance.textContent = a.balance;
+      vals.coins.textContent = `${coins(a.balance)} coins`;
+      vals.spendable.textContent = `${coins(a.spendable)} coins`;
+      vals.pending.textContent = `${coins(a.pendingBalance)} coins`;
+      vals.nonce.textContent = String(a.nonce);
+      vals.pendingTxs.textContent = a.pendingTxs ? `${int(a.pendingTxs)} (next nonce ${a.pendingNonce})` : 'none';
+    };
+    const tbody = h('tbody');
+    const note = h('p', { class: 'muted' });
+    const more = h('button', { type: 'button', class: 'more' });
+    const setHistory = (entries) => {
+      view.seen = new Set(entries.map((t) => t.id));
+      fill(tbody, entries.map((t) => historyRow(t, acct.address)));
+      const blocks = HISTORY_SCANS[view.scan];
+      note.textContent = `${entries.length ? int(entries.length) : 'No'} confirmed transactions in the last ${int(blocks)} blocks`
+        + `${entries.length >= HISTORY_LIMIT ? ` (the newest ${int(HISTORY_LIMIT)} shown)` : ''}.`;
+      const next = HISTORY_SCANS[view.scan + 1];
+      more.hidden = !next || entries.length >= HISTORY_LIMIT || scanTip < blocks;
+      if (next) more.textContent = `Scan the last ${int(next)} blocks`;
+    };
+    more.addEventListener('click', async () => {
+      more.disabled = true;
+      try {
+        const entries = await rpc('state_getHistory', [acct.address, HISTORY_SCANS[view.scan + 1]]);
+        if (token !== navToken) return;
+        view.scan += 1;
+        setHistory(entries);
+        clearError('view');
+      } catch (e) {
+        setError('view', e);
+      } finally {
+        more.disabled = false;
+      }
+    });
+    fill(el,
+      h('div', { class: 'view-head' }, h('h2', {}, 'Account')),
+      fields([
+        ['Address', h('span', { class: 'mono hash' }, acct.address), 'address'],
+        ['Balance', [
+          h('span', { class: 'amount', 'data-field': 'balance-coins' }, val('coins')),
+          h('span', { class: 'muted' }, ' (', h('span', { class: 'mono', 'data-field': 'balance' }, val('balance')), ' base units)'),
+        ]],
+        ['Spendable', val('spendable'), 'spendable'],
+        ['With pending', val('pending'), 'pending-balance'],
+        ['Nonce', val('nonce'), 'nonce'],
+        ['Pending transfers', val('pendingTxs'), 'pending-txs'],
+      ]),
+      h('h3', {}, 'History'),
+      table([['Height', 'num'], 'Transaction', 'Kind', 'Counterparty', ['Amount', 'num'], ['Fee', 'num']], tbody),
+      note, more);
+    setAccount(acct);
+    setHistory(hist);
+    current = {
+      refresh: async () => {
+        const tip = state.tip ? state.tip.height : view.scanTip;
+        const back = tip - view.scanTip + 1;
+        const [a, recent] = await Promise.all([
+          rpc('state_getAccount', [acct.address]),
+          back > 0 && back <= HISTORY_SCANS[0] ? rpc('state_getHistory', [acct.address, back]) : [],
+        ]);
+        if (token !== navToken) return;
+        setAccount(a);
+        // Newest first: insert the new ones above the rows already shown, in order.
+        const fresh = recent.filter((t) => !view.seen.has(t.id));
+        fresh.reverse().forEach((t) => { view.seen.add(t.id); tbody.prepend(historyRow(t, acct.address)); });
+        view.scanTip = tip;
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ routing, search
+
+  async function route() {
+    const token = ++navToken;
+    clearError('view');
+    let kind = '';
+    let arg = '';
+    try {
+      [kind = '', arg = ''] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+    } catch { /* a malformed escape: show home */ }
+    const views = new Map([
+      ['block', ['block-view', showBlock]],
+      ['tx', ['tx-view', showTx]],
+      ['account', ['account-view', showAccount]],
+    ]);
+    const target = arg && views.get(kind);
+    if (!target) {
+      current = null;
+      document.title = 'Cairn explorer';
+      showView('home-view');
+      renderSoon();
+      return;
+    }
+    try {
+      await target[1](arg, token);
+    } catch (e) {
+      if (token !== navToken) return;
+      setError('view', e);
+      fill($(`#${target[0]}`), h('p', { class: 'empty' }, e.message));
+    }
+  }
+
+  function go(hash) {
+    if (location.hash === hash) route(); else location.hash = hash;
+  }
+
+  async function search(text) {
+    const q = text.trim();
+    if (!q) return;
+    if (/^\d{1,19}$/.test(q)) return go(`#/block/${q}`);
+    if (/^[0-9a-f]{64}$/i.test(q)) {
+      const id = q.toLowerCase();
+      try {
+        await rpc('chain_getBlockByHash', [id, false]);
+        return go(`#/block/${id}`);
+      } catch (e) {
+        if (e.code !== UNKNOWN_BLOCK) throw e;
+      }
+      try {
+        await rpc('tx_get', [id]);
+        return go(`#/tx/${id}`);
+      } catch (e) {
+        if (e.code !== UNKNOWN_TX) throw e;
+      }
+      throw new Error(`no block or transaction ${id}`);
+    }
+    if (/^cairn1[02-9ac-hj-np-z]+$/i.test(q)) return go(`#/account/${q.toLowerCase()}`);
+    throw new Error('search takes a height, a block or transaction id (64 hex digits) or a cairn1… address');
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function start() {
+    const form = $('#search-form');
+    const input = $('#search');
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      clearError('search');
+      search(input.value)
+        .then(() => { input.value = ''; input.blur(); })
+        .catch((e) => setError('search', e));
+    });
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key === '/' && document.activeElement !== input) { ev.preventDefault(); input.focus(); }
+    });
+    $('#error').addEventListener('click', () => { errors.clear(); showError(); });
+    window.addEventListener('hashchange', () => { clearError('search'); route(); });
+
+    const canvas = $('#chart');
+    canvas.addEventListener('mousemove', hoverChart);
+    canvas.addEventListener('mouseleave', hoverChart);
+    canvas.addEventListener('click', (ev) => {
+      const p = chartView.pts[pointAt(ev)];
+      if (p) go(`#/block/${p.id}`);
+    });
+    new ResizeObserver(chartSoon).observe(canvas);
+    window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', chartSoon);
+
+    setInterval(() => {
+      document.querySelectorAll('[data-ts]').forEach((el) => { el.textContent = ago(Number(el.dataset.ts)); });
+    }, 1000);
+    setInterval(refreshStatus, STATUS_EVERY_MS);
+
+    rpc('node_getInfo')
+      .then((n) => { $('#network').textContent = `${n.network} · v${n.version}`; })
+      .catch((e) => setError('status', e));
+    route();
+    loadSnapshot().catch((e) => setError('status', e));
+    refreshStatus();
+    connect();
+  }
+
+  start();
+})();
