@@ -49,11 +49,11 @@ pub(crate) struct BarWriter(pub(crate) ProgressBar);
 
 impl Write for BarWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.suspend(|| std::io::stderr().write(buf))
+        self.0.suspend(|| std::io::stdout().write(buf))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        std::io::stdout().flush()
     }
 }
 

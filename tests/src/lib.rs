@@ -24,6 +24,8 @@ use cairn_node::sync::SyncConfig;
 use cairn_node::{BlockSource, Node, NodeConfig, Service, ServiceConfig};
 use libp2p::{Multiaddr, PeerId};
 
+pub mod webdriver;
+
 /// A test network: the dev network's rules with a PoW limit of about 256 hashes a
 /// block, so blocks are mined in microseconds but invalid PoW is still caught.
 pub fn test_params() -> ChainParams {
@@ -258,16 +260,7 @@ impl TestNode {
     /// Builds a block on the tip paying `coinbase` (mempool transfers included),
     /// mines it and submits it as this node's miner would (so it is gossiped).
     pub fn mine_block(&self, coinbase: Address) -> Block {
-        let mut block = self.node().block_template(coinbase);
-        assert!(
-            solve_naive(&mut block.header, 1 << 24),
-            "no nonce found for {}",
-            block.header.target
-        );
-        self.node()
-            .submit_block(block.clone(), BlockSource::Miner)
-            .expect("a mined template is valid");
-        block
+        mine_on(self.node(), coinbase)
     }
 
     /// Submits a block directly (not gossiped).
@@ -311,6 +304,20 @@ impl TestNode {
             s.stop().await;
         }
     }
+}
+
+/// Builds a block on `node`'s tip paying `coinbase` (mempool transfers included),
+/// mines it and submits it as the node's miner would (so it is gossiped).
+pub fn mine_on(node: &Node, coinbase: Address) -> Block {
+    let mut block = node.block_template(coinbase);
+    assert!(
+        solve_naive(&mut block.header, 1 << 24),
+        "no nonce found for {}",
+        block.header.target
+    );
+    node.submit_block(block.clone(), BlockSource::Miner)
+        .expect("a mined template is valid");
+    block
 }
 
 /// A signed transfer of `amount` from dev account `from` to `to`, with the nonce
@@ -485,6 +492,25 @@ pub async fn http_post(
         .expect("an HTTP status line");
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, serde_json::from_str(body).ok())
+}
+
+/// One HTTP/1.1 GET of `path`: the status, the headers (lower-cased, one per line)
+/// and the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("an HTTP status line");
+    (status, head.to_lowercase(), body.to_string())
 }
 
 /// Calls `method` over HTTP with the test token: `Ok(result)` or `Err(error object)`.

@@ -331,7 +331,7 @@ fn hex_id(s: &str, name: &str) -> Result<cairn_core::Hash, RpcError> {
         .map_err(|e| RpcError::params(format!("parameter `{name}`: {e}")))
 }
 
-/// JSON of a header.
+/// JSON of a header (the nonce as a decimal string: it can exceed 2^53).
 pub fn header_json(h: &BlockHeader) -> Value {
     json!({
         "id": h.id().to_string(),
@@ -341,7 +341,7 @@ pub fn header_json(h: &BlockHeader) -> Value {
         "txRoot": h.tx_root.to_string(),
         "timestamp": h.timestamp_ms,
         "target": h.target.to_string(),
-        "nonce": h.nonce,
+        "nonce": h.nonce.to_string(),
     })
 }
 

@@ -59,7 +59,8 @@
       return h('th', { class: cls }, label);
     });
     return h('div', { class: 'table-wrap' },
-      h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, th)), h('tbody', {}, rows)));
+      h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, th)),
+        rows instanceof Node ? rows : h('tbody', {}, rows))); // a tbody the caller keeps, or rows
   }
 
   // Label / value pairs; `field` becomes the value's data-field (the test hooks).
@@ -104,7 +105,10 @@
     return `${Math.round(s / 86400)} d ago`;
   }
 
-  const isoTime = (ms) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  function isoTime(ms) {
+    const d = new Date(ms);
+    return Number.isNaN(d.getTime()) ? '?' : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  }
   const timeEl = (ms) => h('span', { 'data-ts': ms, title: isoTime(ms) }, ago(ms));
 
   // Expected hashes per block for a compact target ("0x1d00ffff"), as chain_getInfo
@@ -244,6 +248,7 @@
     }
     state.chain = headers.slice(-(CHART_BLOCKS + 1));
     setTip(state.chain[state.chain.length - 1]);
+    statusSoon(); // the node answers again: refresh the rest (and clear its errors)
   }
 
   function setTip(header) {
@@ -390,7 +395,7 @@
 
   function renderMempool(m) {
     $('#stat-mempool').textContent = `${int(m.size)} txs`;
-    $('#stat-mempool-sub').textContent = `${si(m.bytes, 'B')} of ${si(m.maxBytes, 'B')} · min fee ${int(m.minFee)} units`;
+    $('#stat-mempool-sub').textContent = `${si(m.bytes, 'B')} of ${si(m.maxBytes, 'B')} · min fee ${int(m.minFee)} base units`;
   }
 
   function renderMining(m) {
@@ -690,7 +695,7 @@
   }, 1500);
 
   async function showBlock(ref, token) {
-    const el = beginView('block-view', `block ${ref}`);
+    const el = beginView('block-view', `block ${shortHash(ref)}`);
     let b;
     try {
       b = /^\d{1,19}$/.test(ref)
