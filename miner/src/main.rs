@@ -296,3 +296,19 @@ fn print_table(r: &BenchReport) {
         r.threads, r.thread_scaling
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let file: ConfigFile = config::parse(std::path::Path::new("miner.toml"), TEMPLATE).unwrap();
+        assert_eq!(file.rpc.as_deref(), Some("http://127.0.0.1:8645"));
+        assert_eq!((file.threads, file.report_every), (Some(0), Some(10)));
+        assert_eq!(
+            (file.coinbase, file.backend, file.worker),
+            (None, None, None)
+        );
+    }
+}

@@ -552,3 +552,57 @@ fn dev_load(node: &Node, rate: u32) {
         std::thread::sleep(interval);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag that changes a setting has a key in cairn.toml, and the table
+    /// names no flag that does not exist.
+    #[test]
+    fn every_setting_flag_has_a_config_key() {
+        let actions = ["config", "check-config", "print-genesis", "help", "version"];
+        let cmd = Cli::command();
+        let flags: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        for flag in &flags {
+            if actions.contains(&flag.as_str()) {
+                continue;
+            }
+            assert!(
+                config::FLAG_KEYS.iter().any(|(f, _)| f == flag),
+                "--{flag} has no cairn.toml key in FLAG_KEYS"
+            );
+        }
+        for (flag, _) in config::FLAG_KEYS {
+            assert!(flags.iter().any(|f| f == flag), "FLAG_KEYS names --{flag}");
+        }
+    }
+
+    #[test]
+    fn flags_become_the_keys_of_the_table() {
+        let cli = Cli::parse_from([
+            "cairn-node",
+            "--offline",
+            "--no-rpc",
+            "--mine",
+            "--coinbase",
+            &dev_keys()[1].address().to_string(),
+            "--max-inbound",
+            "5",
+            "--min-free-disk-mb",
+            "10",
+        ]);
+        let o = cli.overrides();
+        assert_eq!(o.p2p.enabled, Some(false));
+        assert_eq!(o.rpc.enabled, Some(false));
+        assert_eq!(o.mining.enabled, Some(true));
+        assert_eq!(o.p2p.max_inbound, Some(5));
+        assert_eq!(o.min_free_disk_mb, Some(10));
+        assert_eq!(o.p2p.outbound, None, "a flag left out does not override");
+        let none = Cli::parse_from(["cairn-node"]).overrides();
+        assert_eq!(none, ConfigFile::default());
+    }
+}

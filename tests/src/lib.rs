@@ -440,6 +440,18 @@ impl NodeProcess {
         }
     }
 
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the node did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills the process with SIGKILL and waits for it.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -457,6 +469,12 @@ impl Drop for NodeProcess {
 /// The height in a "new tip height=N …" log line.
 pub fn tip_height_in(line: &str) -> Option<u64> {
     let rest = line.split("new tip height=").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The value of a `name=N` field in a log line.
+pub fn field_in(line: &str, name: &str) -> Option<u64> {
+    let rest = line.split(&format!(" {name}=")).nth(1)?;
     rest.split_whitespace().next()?.parse().ok()
 }
 

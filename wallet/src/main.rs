@@ -570,3 +570,15 @@ fn wait_for(
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let file: ConfigFile = config::parse(Path::new("wallet.toml"), TEMPLATE).unwrap();
+        assert_eq!(file.rpc.as_deref(), Some(DEFAULT_RPC));
+        assert_eq!(file.password_file, None);
+    }
+}

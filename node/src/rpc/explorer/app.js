@@ -86,14 +86,49 @@
     h('span', { class: 'muted' }, ` (${units} base units)`),
   ];
 
-  function si(n, unit = '') {
-    if (n == null || !Number.isFinite(n)) return '—';
-    const prefixes = ['', 'k', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
+  const SI_PREFIXES = ['', 'k', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
+
+  // Decimals that show `sig` significant digits of n (at most 6).
+  function sigDecimals(n, sig = 3) {
+    const a = Math.abs(n);
+    if (!a || !Number.isFinite(a)) return 0;
+    return Math.min(6, Math.max(0, sig - 1 - Math.floor(Math.log10(a))));
+  }
+
+  // A display unit for a value of the size of n: [base units per unit, suffix].
+  const siUnit = (unit) => (n) => {
+    const a = Math.abs(n);
     let i = 0;
-    while (Math.abs(n) >= 1000 && i < prefixes.length - 1) { n /= 1000; i += 1; }
-    const digits = Math.abs(n) >= 100 || (i === 0 && Number.isInteger(n)) ? 0 : Math.abs(n) >= 10 ? 1 : 2;
-    const suffix = `${prefixes[i]}${unit}`;
-    return suffix ? `${n.toFixed(digits)} ${suffix}` : n.toFixed(digits);
+    while (a >= 1000 ** (i + 1) * 0.9995 && i < SI_PREFIXES.length - 1) i += 1;
+    return [1000 ** i, `${SI_PREFIXES[i]}${unit}`];
+  };
+  const timeUnit = (sec) => {
+    const a = Math.abs(sec);
+    if (a < 0.9995) return [1e-3, 'ms'];
+    if (a < 120) return [1, 's'];
+    if (a < 7200) return [60, 'min'];
+    return [3600, 'h'];
+  };
+  const withUnit = (text, suffix) => (suffix ? `${text} ${suffix}` : text);
+
+  // n in the unit unitOf picks for it, to 3 significant digits ("1.10 MH/s", "940 ms").
+  function auto(unitOf, n) {
+    if (n == null || !Number.isFinite(n)) return '—';
+    const [div, suffix] = unitOf(n);
+    const v = n / div;
+    return withUnit(div === 1 && Number.isInteger(v) ? String(v) : v.toFixed(sigDecimals(v)), suffix);
+  }
+  const si = (n, unit = '') => auto(siUnit(unit), n);
+  const duration = (sec) => auto(timeUnit, sec);
+
+  // Bytes in binary units (a mempool limit of 64 MiB reads as such).
+  function bytes(n) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let v = Number(n);
+    if (!Number.isFinite(v)) return '—';
+    let i = 0;
+    while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+    return `${i === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
   }
 
   function ago(ms) {
@@ -325,15 +360,23 @@
     const tip = state.tip;
     if (tip) {
       fill($('#stat-height'), h('a', { href: `#/block/${tip.id}` }, int(tip.height)));
-      fill($('#tip-id'), hashLink(`#/block/${tip.id}`, tip.id), ' · ', timeEl(tip.timestamp));
+      fill($('#tip-id'), hashLink(`#/block/${tip.id}`, tip.id));
+      fill($('#tip-age'), 'mined ', timeEl(tip.timestamp));
+      // The tip's own target, so the card agrees with the chart at every new block.
+      $('#stat-difficulty').textContent = si(difficulty(tip.target));
+      $('#stat-target').textContent = `target ${tip.target}`;
     }
     renderBlocks();
     drawChart();
+    // Block times exclude genesis → 1 (chartPoints leaves that one out).
     const times = chartView.pts.map((p) => p.dt).filter((v) => v != null);
     if (times.length) {
       const avg = times.reduce((a, b) => a + b, 0) / times.length;
-      $('#stat-blocktime').textContent = `${avg.toFixed(2)} s`;
-      $('#stat-blocktime-sub').textContent = `mean of ${times.length}; last ${times[times.length - 1].toFixed(2)} s`;
+      $('#stat-blocktime').textContent = duration(avg);
+      $('#stat-blocktime-sub').textContent = `mean of ${times.length} · last ${duration(times[times.length - 1])}`;
+    } else {
+      $('#stat-blocktime').textContent = '—';
+      $('#stat-blocktime-sub').textContent = 'needs two blocks after genesis';
     }
     fetchDetails();
   }
@@ -351,7 +394,7 @@
   function fillDetails(tr, d) {
     const cell = (name) => tr.querySelector(`[data-cell="${name}"]`);
     cell('txs').textContent = int(d.txs);
-    cell('size').textContent = si(d.size, 'B');
+    cell('size').textContent = bytes(d.size);
     fill(cell('miner'), d.miner ? accountLink(d.miner) : '—');
   }
 
@@ -375,18 +418,28 @@
     $('#blocks-empty').hidden = tbody.children.length > 0;
   }
 
-  function renderInfo(info) {
-    $('#stat-difficulty').textContent = si(info.difficulty);
-    $('#stat-target').textContent = `target ${info.target}`;
+  // `peers`: how many are connected, or null when unknown.
+  function renderInfo(info, peers) {
+    if (!state.tip) { // renderHome shows the tip's difficulty once there is one
+      $('#stat-difficulty').textContent = si(info.difficulty);
+      $('#stat-target').textContent = `target ${info.target}`;
+    }
     const s = info.sync;
+    let sub;
     if (!s) {
       $('#stat-sync').textContent = 'standalone';
-      $('#stat-sync-sub').textContent = 'networking is off';
-    } else {
+      sub = 'networking is off';
+    } else if (info.syncing) {
       const pct = s.target > 0 ? Math.min(100, (100 * s.height) / s.target) : 100;
-      $('#stat-sync').textContent = info.syncing ? `syncing ${pct.toFixed(1)} %` : 'synced';
-      $('#stat-sync-sub').textContent = `${int(s.height)} of ${int(s.target)} (best peer)`;
+      $('#stat-sync').textContent = `syncing ${pct.toFixed(1)} %`;
+      sub = `${int(s.height)} of ${int(s.target)}`;
+    } else {
+      $('#stat-sync').textContent = 'synced';
+      if (peers === 0) sub = 'no peers connected';
+      else if (s.target > info.height) sub = `best peer at ${int(s.target)}`;
+      else sub = 'no peer is ahead';
     }
+    $('#stat-sync-sub').textContent = sub;
     // Without the socket, the poll is what keeps the page current.
     if (!state.tip || (info.height !== state.tip.height && !state.socketLive)) {
       loadSnapshot().catch((e) => setError('status', e));
@@ -395,14 +448,16 @@
 
   function renderMempool(m) {
     $('#stat-mempool').textContent = `${int(m.size)} txs`;
-    $('#stat-mempool-sub').textContent = `${si(m.bytes, 'B')} of ${si(m.maxBytes, 'B')} · min fee ${int(m.minFee)} base units`;
+    $('#stat-mempool-sub').textContent = `${bytes(m.bytes)} of ${bytes(m.maxBytes)}`;
+    const fee = $('#stat-mempool-fee');
+    fee.textContent = `min fee ${coins(m.minFee)} coins`;
+    fee.title = `${m.minFee} base units`;
   }
 
   function renderMining(m) {
     $('#stat-hashrate').textContent = si(m.networkHashrate, 'H/s');
-    $('#stat-hashrate-sub').textContent = m.localHashrate > 0
-      ? `60-block estimate · this node ${si(m.localHashrate, 'H/s')}`
-      : '60-block estimate';
+    $('#stat-hashrate-sub').textContent = 'last 60 blocks';
+    $('#stat-hashrate-local').textContent = m.localHashrate > 0 ? `this node ${si(m.localHashrate, 'H/s')}` : '';
   }
 
   function renderPeers(peers) {
@@ -426,7 +481,9 @@
       const [info, mempool, peers, mining] = await rpc.batch([
         ['chain_getInfo', []], ['mempool_getInfo', []], ['net_getPeers', []], ['mining_getInfo', []],
       ]);
-      const render = [[info, renderInfo], [mempool, renderMempool], [peers, renderPeers], [mining, renderMining]];
+      const peerCount = peers.ok ? peers.value.length : null;
+      const render = [[info, (v) => renderInfo(v, peerCount)], [mempool, renderMempool],
+        [peers, renderPeers], [mining, renderMining]];
       for (const [r, fn] of render) if (r.ok) fn(r.value);
       const failed = render.find(([r]) => !r.ok);
       if (failed) setError('status', failed[0].error); else clearError('status');
@@ -438,39 +495,52 @@
 
   // ------------------------------------------------------------------ chart
 
+  // unitOf picks the axis unit from the panel's scale; values keep base units
+  // (seconds, hashes per second).
   const PANELS = [
-    { key: 'dt', title: 'Block time', color: '--series-1', bars: true, fmt: (v) => `${v.toFixed(v < 10 ? 2 : 1)} s` },
-    { key: 'diff', title: 'Difficulty', color: '--series-2', fmt: (v) => si(v) },
-    { key: 'hr', title: `Hashrate (${HASHRATE_WINDOW}-block average)`, color: '--series-3', fmt: (v) => si(v, 'H/s') },
+    { key: 'dt', title: 'Block time', color: '--series-1', bars: true, unitOf: timeUnit },
+    { key: 'diff', title: 'Difficulty', color: '--series-2', unitOf: siUnit('') },
+    { key: 'hr', title: `Hashrate (${HASHRATE_WINDOW}-block average)`, color: '--series-3', unitOf: siUnit('H/s') },
   ];
   const chartView = { pts: [], hover: -1, x0: 0, slot: 1 };
 
+  // Genesis carries a hand-set timestamp, long before block 1: no interval that
+  // starts there is a block time, nor part of a hashrate.
   function chartPoints() {
     const c = state.chain;
+    const genesis = c.findIndex((x) => x.height === 0);
     const pts = [];
     for (let i = Math.max(0, c.length - CHART_BLOCKS); i < c.length; i += 1) {
       const hd = c[i];
       const prev = c[i - 1];
-      const j = Math.max(0, i - HASHRATE_WINDOW);
+      const j = Math.max(0, i - HASHRATE_WINDOW, genesis + 1);
       let work = 0;
       for (let k = j + 1; k <= i; k += 1) work += difficulty(c[k].target);
-      const span = (hd.timestamp - c[j].timestamp) / 1000;
+      const span = i > j ? (hd.timestamp - c[j].timestamp) / 1000 : 0;
       pts.push({
         height: hd.height,
         id: hd.id,
-        dt: prev && prev.height === hd.height - 1 ? (hd.timestamp - prev.timestamp) / 1000 : null,
+        dt: prev && prev.height > 0 && prev.height === hd.height - 1 ? (hd.timestamp - prev.timestamp) / 1000 : null,
         diff: difficulty(hd.target),
-        hr: i > j && span > 0 ? work / span : null,
+        hr: span > 0 ? work / span : null,
       });
     }
     return pts;
   }
 
+  // The smallest of 1, 2, 2.5, 5 × 10^k at least x.
+  function niceStep(x) {
+    const p = 10 ** Math.floor(Math.log10(x));
+    return [1, 2, 2.5, 5, 10].find((m) => m * p >= x * (1 - 1e-9)) * p;
+  }
+
+  // The value range of a panel in its display unit, widened to round ticks:
+  // [lo, hi, step, decimals], with ticks at lo, lo + step and hi.
   function yRange(vals, fromZero) {
     let lo = fromZero ? 0 : Math.min(...vals);
     let hi = Math.max(...vals);
     if (fromZero) {
-      // One stalled block (or the gap after genesis) would flatten every other bar.
+      // One stalled block would flatten every other bar.
       const sorted = [...vals].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)];
       if (median > 0) hi = Math.min(hi, median * 4);
@@ -478,7 +548,15 @@
     const pad = hi > lo ? (hi - lo) * 0.1 : Math.abs(hi) * 0.05 || 1;
     if (!fromZero) lo = Math.max(0, lo - pad);
     if (!fromZero || hi <= lo) hi += pad;
-    return [lo, hi];
+    let step = niceStep((hi - lo) / 2);
+    let base = fromZero ? 0 : Math.floor(lo / step) * step;
+    while (base + 2 * step < hi * (1 - 1e-9)) {
+      step = niceStep(step * 1.01);
+      base = fromZero ? 0 : Math.floor(lo / step) * step;
+    }
+    let decimals = 0;
+    while (decimals < 8 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6) decimals += 1;
+    return [base, base + 2 * step, step, decimals];
   }
 
   function drawPanel(g, panel, pts, box, pal) {
@@ -499,17 +577,23 @@
     const avg = vals.reduce((a, b) => a + b, 0) / vals.length;
     g.textAlign = 'right';
     g.fillStyle = pal.muted;
-    g.fillText(`last ${panel.fmt(lastVal)} · mean ${panel.fmt(avg)}`, box.right, box.title);
-    const [lo, hi] = yRange(vals, panel.bars);
+    g.fillText(`last ${auto(panel.unitOf, lastVal)} · mean ${auto(panel.unitOf, avg)}`, box.right, box.title);
+    // One unit per axis, from the scale shown; values are drawn in it.
+    const [, rawHi] = yRange(vals, panel.bars);
+    const [div, suffix] = panel.unitOf(rawHi);
+    const [lo, hi, step, decimals] = yRange(vals.map((v) => v / div), panel.bars);
     g.strokeStyle = pal.grid;
     g.lineWidth = 1;
     g.textBaseline = 'middle';
-    for (const f of [0, 0.5, 1]) {
-      const y = Math.round(box.bottom - f * (box.bottom - box.top)) + 0.5;
+    for (let t = 0; t <= 2; t += 1) {
+      const y = Math.round(box.bottom - (t / 2) * (box.bottom - box.top)) + 0.5;
       g.beginPath(); g.moveTo(box.left, y); g.lineTo(box.right, y); g.stroke();
-      g.fillText(panel.fmt(lo + f * (hi - lo)), box.left - 6, y);
+      g.fillText(withUnit((lo + t * step).toFixed(decimals), suffix), box.left - 6, y);
     }
-    const y = (v) => box.bottom - ((Math.max(lo, Math.min(v, hi)) - lo) / (hi - lo)) * (box.bottom - box.top);
+    const y = (raw) => {
+      const v = raw / div;
+      return box.bottom - ((Math.max(lo, Math.min(v, hi)) - lo) / (hi - lo)) * (box.bottom - box.top);
+    };
     const x = (i) => chartView.x0 + (i + 0.5) * chartView.slot;
     g.fillStyle = color;
     g.strokeStyle = color;
@@ -519,7 +603,7 @@
         const v = p[panel.key];
         if (v == null) return;
         g.fillRect(x(i) - w / 2, y(v), w, box.bottom - y(v));
-        if (v > hi) { // clipped: a mark on top says "more than shown"
+        if (v / div > hi) { // clipped: a mark on top says "more than shown"
           g.fillStyle = pal.fg; g.fillRect(x(i) - w / 2, box.top - 2, w, 2); g.fillStyle = color;
         }
       });
@@ -599,7 +683,7 @@
     chartView.hover = i;
     const p = chartView.pts[i];
     $('#chart-readout').textContent = p
-      ? `#${p.height} · ${p.dt == null ? '—' : PANELS[0].fmt(p.dt)} · difficulty ${si(p.diff)} · ${si(p.hr, 'H/s')}`
+      ? `#${p.height} · block time ${p.dt == null ? '—' : duration(p.dt)} · difficulty ${si(p.diff)} · ${si(p.hr, 'H/s')}`
       : 'Point at a block for its values; click to open it.';
     chartSoon();
   }
