@@ -484,6 +484,23 @@ mod tests {
         }
     }
 
+    /// docs/CONFIGURATION.md shows the real template and every flag with its key.
+    #[test]
+    fn configuration_doc_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CONFIGURATION.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        assert!(
+            doc.contains(template(false).trim_end()),
+            "docs/CONFIGURATION.md does not hold the current template"
+        );
+        for (flag, key) in FLAG_KEYS {
+            assert!(
+                doc.contains(&format!("| `--{flag}` | `{key}` |")),
+                "docs/CONFIGURATION.md lacks --{flag} → {key}"
+            );
+        }
+    }
+
     #[test]
     fn overlay_prefers_overrides() {
         let file = parse("[p2p]\nmax_inbound = 5\noutbound = 3\n").unwrap();

@@ -115,8 +115,8 @@
   function auto(unitOf, n) {
     if (n == null || !Number.isFinite(n)) return '—';
     const [div, suffix] = unitOf(n);
-    const v = n / div;
-    return withUnit(div === 1 && Number.isInteger(v) ? String(v) : v.toFixed(sigDecimals(v)), suffix);
+    const v = Number((n / div).toPrecision(12)); // 3 ms, not 3.0000000001 ms
+    return withUnit(Number.isInteger(v) ? String(v) : v.toFixed(sigDecimals(v)), suffix);
   }
   const si = (n, unit = '') => auto(siUnit(unit), n);
   const duration = (sec) => auto(timeUnit, sec);
@@ -373,10 +373,12 @@
     if (times.length) {
       const avg = times.reduce((a, b) => a + b, 0) / times.length;
       $('#stat-blocktime').textContent = duration(avg);
-      $('#stat-blocktime-sub').textContent = `mean of ${times.length} · last ${duration(times[times.length - 1])}`;
+      $('#stat-blocktime-sub').textContent = `mean of the last ${times.length}`;
+      $('#stat-blocktime-last').textContent = `last ${duration(times[times.length - 1])}`;
     } else {
       $('#stat-blocktime').textContent = '—';
       $('#stat-blocktime-sub').textContent = 'needs two blocks after genesis';
+      $('#stat-blocktime-last').textContent = '';
     }
     fetchDetails();
   }
