@@ -282,6 +282,19 @@ fn value(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &st
     }
 }
 
+/// Blocks counted by the import-time histogram (its +Inf bucket).
+fn import_count(scrape: &prometheus_parse::Scrape) -> f64 {
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "cairn_block_import_seconds")
+        .expect("import histogram");
+    match &sample.value {
+        prometheus_parse::Value::Histogram(h) => h.last().map_or(0.0, |c| c.count),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_and_move_when_blocks_are_mined() {
     let a = TestNode::start(&test_params(), NodeOptions::default()).await;
@@ -295,14 +308,7 @@ async fn metrics_parse_and_move_when_blocks_are_mined() {
     );
     let before = scrape(&body);
     assert_eq!(value(&before, "cairn_chain_height", None), 0.0);
-    let imports_before = before
-        .samples
-        .iter()
-        .find(|s| s.metric == "cairn_block_import_seconds")
-        .map_or(0, |s| match &s.value {
-            prometheus_parse::Value::Histogram(h) => h.last().map_or(0, |c| c.count as u64),
-            _ => 0,
-        });
+    let imports_before = import_count(&before);
 
     let n = a.node().clone();
     tokio::task::spawn_blocking(move || {
@@ -344,16 +350,8 @@ async fn metrics_parse_and_move_when_blocks_are_mined() {
     assert!(value(&after, "cairn_storage_bytes", Some(("column", "bodies"))) > 0.0);
     assert!(value(&after, "cairn_disk_free_bytes", None) > 0.0);
     assert_eq!(value(&after, "cairn_sync_progress_ratio", None), 1.0);
-    let imports = after
-        .samples
-        .iter()
-        .find(|s| s.metric == "cairn_block_import_seconds")
-        .map(|s| match &s.value {
-            prometheus_parse::Value::Histogram(h) => h.last().map_or(0, |c| c.count as u64),
-            _ => 0,
-        })
-        .expect("import histogram");
-    assert_eq!(imports, imports_before + 3, "{body}");
+    let imports = import_count(&after);
+    assert_eq!(imports, imports_before + 3.0, "{body}");
 
     // A remote worker's accepted and refused submissions are counted per worker.
     let work = rpc(

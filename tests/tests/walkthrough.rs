@@ -64,6 +64,11 @@ async fn node_wallet_and_remote_miner_in_three_processes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // The explorer the README points at is on the same port.
+    let (status, _, page) = cairn_tests::http_get(addr, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<script src=\"/app.js\""), "{page}");
+
     // Terminal 2: wallets.
     let (dev_dir, my_dir) = (dir.path().join("dev-wallet"), dir.path().join("my-wallet"));
     let phrase = dir.path().join("phrase");

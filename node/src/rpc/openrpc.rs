@@ -106,7 +106,11 @@ pub fn markdown() -> String {
             let _ = writeln!(out, "\n## `{ns}_*`");
             namespace = ns;
         }
-        let token = if m["x-requires-token"] == true { " *(token)*" } else { "" };
+        let token = if m["x-requires-token"] == true {
+            " *(token)*"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "\n### `{name}`{token}\n");
         let _ = writeln!(out, "{}\n", m["summary"].as_str().unwrap_or_default());
         let params = m["params"].as_array().cloned().unwrap_or_default();
@@ -122,7 +126,10 @@ pub fn markdown() -> String {
                     p["name"].as_str().unwrap_or_default(),
                     p["schema"],
                     if p["required"] == true { "yes" } else { "no" },
-                    p["description"].as_str().unwrap_or_default().replace('|', "\\|"),
+                    p["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .replace('|', "\\|"),
                 );
             }
             out.push('\n');
@@ -130,14 +137,25 @@ pub fn markdown() -> String {
         let _ = writeln!(
             out,
             "Result: {}.",
-            m["result"]["schema"]["description"].as_str().unwrap_or_default()
+            m["result"]["schema"]["description"]
+                .as_str()
+                .unwrap_or_default()
         );
     }
     let _ = writeln!(out, "\n## Errors\n");
     let _ = writeln!(out, "| Code | Meaning |");
     let _ = writeln!(out, "|---|---|");
-    for e in doc["components"]["errors"].as_array().cloned().unwrap_or_default() {
-        let _ = writeln!(out, "| {} | {} |", e["code"], e["message"].as_str().unwrap_or_default());
+    for e in doc["components"]["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let _ = writeln!(
+            out,
+            "| {} | {} |",
+            e["code"],
+            e["message"].as_str().unwrap_or_default()
+        );
     }
     out
 }
