@@ -189,6 +189,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             None => Backend::from_env()?,
         };
         let rpc = cli.rpc.unwrap_or_else(|| "http://127.0.0.1:8645".into());
+        anyhow::ensure!(
+            rpc.starts_with("http://") || rpc.starts_with("ws://"),
+            "--rpc {rpc}: cairn-miner speaks plain http:// (or ws://) only; reach a remote \
+             node over a trusted LAN, a VPN or an SSH tunnel \
+             (ssh -L 8645:127.0.0.1:8645 <node>)"
+        );
         let miner = cairn_miner::Miner::new(cli.threads.unwrap_or(0), backend)?;
         let worker = cli.worker.unwrap_or_else(|| {
             std::fs::read_to_string("/etc/hostname")

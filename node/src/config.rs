@@ -329,7 +329,7 @@ impl ConfigFile {
                 path,
                 text,
                 "dev_tx_rate",
-                "only the dev network (dev = true) has a dev transfer load",
+                "needs the dev network (dev = true or --dev)",
             ));
         }
         if self.p2p.listen.as_ref().is_some_and(Vec::is_empty) && self.p2p.enabled != Some(false) {

@@ -74,7 +74,10 @@ fn bad_flags_are_clear_errors_before_anything_is_written() {
             "invalid address",
         ),
         (&["--dev", "--mine-backend", "gpu"], "unknown backend"),
-        (&["--mine"], "--mine needs --coinbase"),
+        (
+            &["--mine"],
+            "mining needs a coinbase address (mining.coinbase or --coinbase)",
+        ),
         (&["--dev-tx-rate", "5"], "--dev"),
         (&["--dev", "--bootnode", "not-a-multiaddr"], "--bootnode"),
         (&["--dev", "--listen", "/ip4/1.2.3.4/tcpx/1"], "--listen"),

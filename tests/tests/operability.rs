@@ -223,6 +223,12 @@ fn miner_and_wallet_files_are_checked_and_overridden() {
         format!("rpc = \"http://127.0.0.1:9\"\ncoinbase = \"{address}\"\nthreads = 1\n"),
     )
     .unwrap();
+    // No TLS in the miner: an https URL is refused up front, with what to do.
+    let o = run(
+        "cairn-miner",
+        &["--rpc", "https://node.example:8645", "--coinbase", &address],
+    );
+    assert!(text(&o).contains("plain http://"), "{}", text(&o));
     let o = run(
         "cairn-wallet",
         &["--wallet-dir", s(&wallet_dir), "--json", "tx", "00"],
