@@ -231,6 +231,17 @@ fn miner_and_wallet_files_are_checked_and_overridden() {
     assert!(text(&o).contains("plain http://"), "{}", text(&o));
     let o = run(
         "cairn-wallet",
+        &[
+            "--wallet-dir",
+            s(&wallet_dir),
+            "--rpc",
+            "https://node.example",
+            "balance",
+        ],
+    );
+    assert!(text(&o).contains("plain http://"), "{}", text(&o));
+    let o = run(
+        "cairn-wallet",
         &["--wallet-dir", s(&wallet_dir), "--json", "tx", "00"],
     );
     assert!(text(&o).contains("127.0.0.1:9"), "{}", text(&o));

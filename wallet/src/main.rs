@@ -92,6 +92,12 @@ impl Cli {
             self.rpc = self.rpc.or(file.rpc);
             self.password_file = self.password_file.or(file.password_file);
         }
+        let rpc = self.rpc();
+        anyhow::ensure!(
+            rpc.starts_with("http://"),
+            "--rpc {rpc}: cairn-wallet speaks plain http:// only; reach a remote node over \
+             a trusted LAN, a VPN or an SSH tunnel (ssh -L 8645:127.0.0.1:8645 <node>)"
+        );
         Ok(self)
     }
 
