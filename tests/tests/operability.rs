@@ -444,6 +444,20 @@ async fn storage_info_counts_blocks_accounts_and_bytes() {
         .sum();
     assert_eq!(info["totalBytes"].as_u64().unwrap(), sum);
     assert!(info["freeBytes"].as_u64().unwrap() > info["minFreeBytes"].as_u64().unwrap());
+    // It takes no parameters: any is a typed error, and the answer is unchanged.
+    for bad in [serde_json::json!([1]), serde_json::json!({"column": "x"})] {
+        let e = rpc(a.rpc_addr, "node_getStorageInfo", bad)
+            .await
+            .unwrap_err();
+        assert_eq!(e["code"], -32602, "{e}");
+    }
+    let again = rpc(a.rpc_addr, "node_getStorageInfo", serde_json::json!([]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["blocks"].clone(), again["accounts"].clone()),
+        (info["blocks"].clone(), info["accounts"].clone())
+    );
 }
 
 #[test]
