@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: node test lint bench deps test-deps vectors docs
+.PHONY: node test lint bench deps test-deps vectors docs fuzz
 
 ## Run a node on the built-in dev chain (mining, embedded RocksDB). Uses the same
 ## build profile as the tests (dependencies and the miner fully optimised), so the
@@ -13,9 +13,20 @@ node: deps
 	$(CARGO) run -p cairn-node -- --dev $(ARGS)
 
 ## Run every test in the workspace (the explorer test drives a headless Chromium,
-## which test-deps installs).
+## the partition tests need iproute2 and nftables: test-deps installs them), then
+## replay the committed fuzz corpus through every fuzz check (fuzz/ is its own
+## workspace; the replay needs no nightly toolchain).
 test: deps test-deps
 	$(CARGO) test --workspace
+	$(CARGO) test --manifest-path fuzz/Cargo.toml
+
+## Run every fuzz target for FUZZ_SECONDS each (cargo-fuzz, nightly), growing the
+## corpus in fuzz/corpus/. See docs/RELIABILITY.md.
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
+		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 || exit 1; \
+	done
 
 ## Regenerate docs/RPC.md from the node's OpenRPC document.
 docs:
@@ -25,20 +36,23 @@ docs:
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
+	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 
 ## Print the protocol test vectors (paste into docs/PROTOCOL.md when they change).
 vectors:
 	$(CARGO) run -q -p cairn-core --features testkit --example vectors
 
-## Debian's Chromium and ChromeDriver, for the explorer test.
+## Debian's Chromium and ChromeDriver (the explorer test), iproute2 and nftables (the
+## partition and lossy-link tests).
 test-deps:
-	@if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then \
+	@if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ] || ! command -v nft >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then \
 		if command -v apt-get >/dev/null 2>&1; then \
-			echo "installing the explorer test's browser: chromium chromium-driver"; \
+			echo "installing test dependencies: chromium chromium-driver iproute2 nftables"; \
 			$(SUDO) apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver iproute2 nftables >/dev/null; \
 		else \
-			echo "note: no apt-get: the explorer test is skipped without /usr/bin/chromium and /usr/bin/chromedriver" >&2; \
+			echo "note: no apt-get: the explorer test is skipped without /usr/bin/chromium and /usr/bin/chromedriver, the partition tests without ip and nft" >&2; \
 		fi; \
 	fi
 

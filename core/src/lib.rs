@@ -32,6 +32,7 @@ pub mod tx;
 pub mod validation;
 #[cfg(test)]
 mod vectors;
+pub mod wire;
 
 use thiserror::Error;
 

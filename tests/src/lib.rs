@@ -24,6 +24,7 @@ use cairn_node::sync::SyncConfig;
 use cairn_node::{BlockSource, Node, NodeConfig, Service, ServiceConfig};
 use libp2p::{Multiaddr, PeerId};
 
+pub mod netlab;
 pub mod webdriver;
 
 /// A test network: the dev network's rules with a PoW limit of about 256 hashes a
@@ -404,8 +405,15 @@ impl std::fmt::Debug for NodeProcess {
 impl NodeProcess {
     /// Starts `cairn-node` with `args` (logging at info, colours off).
     pub fn spawn(args: &[String]) -> NodeProcess {
-        let mut child = Command::new(node_binary())
-            .args(args)
+        let mut command = Command::new(node_binary());
+        command.args(args);
+        NodeProcess::spawn_command(command)
+    }
+
+    /// Starts `command` (a `cairn-node` invocation, perhaps wrapped, e.g. in
+    /// `ip netns exec`) with logging at info and colours off.
+    pub fn spawn_command(mut command: Command) -> NodeProcess {
+        let mut child = command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
@@ -478,6 +486,81 @@ pub fn field_in(line: &str, name: &str) -> Option<u64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// What [`replay_check`] found in a data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// The main-chain tip.
+    pub tip: BlockId,
+    /// Its height.
+    pub height: u64,
+    /// Transfers confirmed on the main chain.
+    pub transfers: usize,
+}
+
+/// Opens the store of a stopped node (its data directory) and checks it from scratch:
+/// the main chain links from genesis, every block passes the body rules, the stored
+/// accounts equal a replay of the chain from genesis, and the total supply equals the
+/// subsidy schedule at the tip. Panics, naming the first difference, otherwise.
+pub fn replay_check(datadir: &Path, params: &ChainParams) -> Replayed {
+    use cairn_core::state::MemoryState;
+    use cairn_node::chain::Chain;
+    use cairn_node::store::Store;
+    let store = Arc::new(Store::open(&datadir.join("db"), params).expect("the store reopens"));
+    let (chain, _) = Chain::open(params.clone(), store.clone()).expect("the chain loads");
+    let tip = chain.tip();
+    let mut state = MemoryState::genesis(params);
+    let mut prev = params.genesis_id();
+    let mut transfers = 0;
+    for h in 1..=tip.height {
+        let id = chain
+            .block_id_at(h)
+            .expect("a main-chain block at every height");
+        let block = chain.block(&id).expect("readable").expect("stored body");
+        assert_eq!(
+            block.header.prev, prev,
+            "height {h} does not link to its parent"
+        );
+        assert_eq!(block.header.height, h);
+        cairn_core::validation::validate_body(&block, params).expect("a valid body");
+        state
+            .apply(&block, params)
+            .expect("the block applies in a replay");
+        transfers += block.txs.len() - 1;
+        prev = id;
+    }
+    let stored = MemoryState {
+        accounts: store
+            .iter::<Accounts>()
+            .map(|r| r.expect("readable"))
+            .collect(),
+    };
+    assert!(
+        stored == state,
+        "{}: stored state differs from a replay of the chain at height {}",
+        datadir.display(),
+        tip.height
+    );
+    assert_eq!(
+        state.total_balance(),
+        u128::from(params.supply_at(tip.height).0),
+        "supply differs from the subsidy schedule"
+    );
+    Replayed {
+        tip: tip.id,
+        height: tip.height,
+        transfers,
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released), for a process that must
+/// listen on the same port again after a restart.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Block ids of a chain, for comparing.
 pub fn ids(blocks: &[Block]) -> Vec<BlockId> {
     blocks.iter().map(Block::id).collect()
@@ -529,6 +612,42 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, S
         .and_then(|s| s.parse().ok())
         .expect("an HTTP status line");
     (status, head.to_lowercase(), body.to_string())
+}
+
+/// Calls `method` over HTTP with the test token, tolerating a dead, restarting or
+/// unreachable node: any failure (connection, HTTP, JSON-RPC error) is an `Err` with
+/// its text.
+pub async fn try_rpc(
+    addr: std::net::SocketAddr,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {RPC_TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body.as_bytes()).await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        std::io::Result::Ok(raw)
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| format!("{method}: no answer within 10 s"))?
+        .map_err(|e| format!("{method}: {e}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let (_, body) = text.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+    let mut v: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    match v.get_mut("error") {
+        Some(e) => Err(e.to_string()),
+        None => Ok(v["result"].take()),
+    }
 }
 
 /// Calls `method` over HTTP with the test token: `Ok(result)` or `Err(error object)`.

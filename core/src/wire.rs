@@ -1,0 +1,259 @@
+//! The sync protocol's messages (`/cairn/<network>/sync/1`) in the canonical encoding.
+//!
+//! These are the decoders of untrusted bytes a peer sends over the sync protocol; the
+//! node frames them (a 4-byte length, checked before anything is allocated). Decoding
+//! is strict, and every list is bounded twice: by its limit here and by the bytes left
+//! in the frame.
+
+use crate::encoding::{DecodeError, Reader};
+use crate::{Block, BlockHeader, BlockId, Decode, Encode, Work};
+
+/// Most block ids in a locator.
+pub const MAX_LOCATOR: usize = 64;
+/// Most headers in one response.
+pub const MAX_HEADERS: usize = 2_000;
+/// Most blocks asked for in one request.
+pub const MAX_BLOCKS: usize = 128;
+/// A peer's view of its chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainStatus {
+    /// Its genesis (peers on another network are dropped).
+    pub genesis: BlockId,
+    /// Its tip.
+    pub tip: BlockId,
+    /// The tip's height.
+    pub height: u64,
+    /// The tip's cumulative work.
+    pub work: Work,
+}
+
+/// A sync request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncRequest {
+    /// "What is your tip?"
+    Status,
+    /// "Headers of your main chain after the first of these ids you know, at most
+    /// `max`." The locator runs from the asker's tip back to genesis.
+    Headers {
+        /// Block ids, newest first.
+        locator: Vec<BlockId>,
+        /// Most headers wanted.
+        max: u32,
+    },
+    /// "These blocks, in this order, as many as you have and fit."
+    Blocks {
+        /// Wanted block ids.
+        ids: Vec<BlockId>,
+    },
+}
+
+/// A sync response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncResponse {
+    /// The responder's tip.
+    Status(ChainStatus),
+    /// Consecutive main-chain headers (empty if the responder has nothing after the
+    /// locator).
+    Headers(Vec<BlockHeader>),
+    /// A prefix of the asked blocks, in the order asked (the responder stops at the
+    /// first one it lacks or when the response is full).
+    Blocks(Vec<Block>),
+}
+
+impl Encode for SyncRequest {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            SyncRequest::Status => out.push(0),
+            SyncRequest::Headers { locator, max } => {
+                out.push(1);
+                encode_ids(locator, out);
+                out.extend_from_slice(&max.to_le_bytes());
+            }
+            SyncRequest::Blocks { ids } => {
+                out.push(2);
+                encode_ids(ids, out);
+            }
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            SyncRequest::Status => 1,
+            SyncRequest::Headers { locator, .. } => 1 + 4 + 32 * locator.len() + 4,
+            SyncRequest::Blocks { ids } => 1 + 4 + 32 * ids.len(),
+        }
+    }
+}
+
+impl Decode for SyncRequest {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            0 => Ok(SyncRequest::Status),
+            1 => {
+                let locator = decode_ids(r, MAX_LOCATOR)?;
+                let max = r.u32()?;
+                Ok(SyncRequest::Headers { locator, max })
+            }
+            2 => Ok(SyncRequest::Blocks {
+                ids: decode_ids(r, MAX_BLOCKS)?,
+            }),
+            tag => Err(DecodeError::UnknownTag {
+                what: "sync request",
+                tag,
+            }),
+        }
+    }
+}
+
+impl Encode for SyncResponse {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            SyncResponse::Status(s) => {
+                out.push(0);
+                s.genesis.encode_to(out);
+                s.tip.encode_to(out);
+                out.extend_from_slice(&s.height.to_le_bytes());
+                out.extend_from_slice(&s.work.to_be_bytes());
+            }
+            SyncResponse::Headers(headers) => {
+                out.push(1);
+                encode_count(headers.len(), out);
+                for h in headers {
+                    h.encode_to(out);
+                }
+            }
+            SyncResponse::Blocks(blocks) => {
+                out.push(2);
+                encode_count(blocks.len(), out);
+                for b in blocks {
+                    b.encode_to(out);
+                }
+            }
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            SyncResponse::Status(_) => 1 + 32 + 32 + 8 + 32,
+            SyncResponse::Headers(h) => 1 + 4 + h.iter().map(Encode::encoded_len).sum::<usize>(),
+            SyncResponse::Blocks(b) => 1 + 4 + b.iter().map(Encode::encoded_len).sum::<usize>(),
+        }
+    }
+}
+
+impl Decode for SyncResponse {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            0 => Ok(SyncResponse::Status(ChainStatus {
+                genesis: BlockId::decode_from(r)?,
+                tip: BlockId::decode_from(r)?,
+                height: r.u64()?,
+                work: Work::from_be_bytes(r.array()?),
+            })),
+            1 => {
+                let n = r.count(MAX_HEADERS, crate::header::HEADER_LEN)?;
+                let mut headers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    headers.push(BlockHeader::decode_from(r)?);
+                }
+                Ok(SyncResponse::Headers(headers))
+            }
+            2 => {
+                let n = r.count(MAX_BLOCKS, crate::header::HEADER_LEN)?;
+                let mut blocks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    blocks.push(Block::decode_from(r)?);
+                }
+                Ok(SyncResponse::Blocks(blocks))
+            }
+            tag => Err(DecodeError::UnknownTag {
+                what: "sync response",
+                tag,
+            }),
+        }
+    }
+}
+
+fn encode_count(n: usize, out: &mut Vec<u8>) {
+    // Every list here is bounded far below u32::MAX by the constants above.
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    out.extend_from_slice(&n.to_le_bytes());
+}
+
+fn encode_ids(ids: &[BlockId], out: &mut Vec<u8>) {
+    encode_count(ids.len(), out);
+    for id in ids {
+        id.encode_to(out);
+    }
+}
+
+fn decode_ids(r: &mut Reader<'_>, max: usize) -> Result<Vec<BlockId>, DecodeError> {
+    let n = r.count(max, 32)?;
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(BlockId::decode_from(r)?);
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{ChainBuilder, easy_params};
+
+    fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(v: &T) {
+        let bytes = v.to_bytes();
+        assert_eq!(bytes.len(), v.encoded_len());
+        assert_eq!(&T::from_bytes(&bytes).expect("decodes"), v);
+        // Every strict prefix fails; so does a trailing byte.
+        for cut in 0..bytes.len() {
+            assert!(
+                T::from_bytes(&bytes[..cut]).is_err(),
+                "prefix {cut} decoded"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(T::from_bytes(&longer).is_err());
+    }
+
+    #[test]
+    fn messages_round_trip_and_reject_truncation() {
+        let mut chain = ChainBuilder::new(easy_params());
+        chain.extend(vec![], 1_000);
+        chain.extend(vec![], 1_000);
+        let ids: Vec<BlockId> = chain.blocks.iter().map(Block::id).collect();
+        round_trip(&SyncRequest::Status);
+        round_trip(&SyncRequest::Headers {
+            locator: ids.clone(),
+            max: 7,
+        });
+        round_trip(&SyncRequest::Blocks { ids: ids.clone() });
+        round_trip(&SyncResponse::Status(ChainStatus {
+            genesis: ids[0],
+            tip: ids[2],
+            height: 2,
+            work: Work::from_be_bytes([7; 32]),
+        }));
+        round_trip(&SyncResponse::Headers(
+            chain.blocks.iter().map(|b| b.header).collect(),
+        ));
+        round_trip(&SyncResponse::Blocks(chain.blocks.clone()));
+    }
+
+    #[test]
+    fn oversized_lists_are_refused() {
+        let ids = vec![BlockId::default(); MAX_LOCATOR + 1];
+        let bytes = SyncRequest::Headers {
+            locator: ids,
+            max: 1,
+        }
+        .to_bytes();
+        assert!(SyncRequest::from_bytes(&bytes).is_err());
+        let bytes = SyncRequest::Blocks {
+            ids: vec![BlockId::default(); MAX_BLOCKS + 1],
+        }
+        .to_bytes();
+        assert!(SyncRequest::from_bytes(&bytes).is_err());
+    }
+}
