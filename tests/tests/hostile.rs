@@ -16,12 +16,13 @@ use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, noise, ping, tcp, yamux};
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    ping: ping::Behaviour,
 }
 
 /// What the hostile peer answers to sync requests.
@@ -60,6 +61,11 @@ impl Hostile {
                 let config = gossipsub::ConfigBuilder::default()
                     .protocol_id_prefix(names.gossip_prefix.clone())
                     .validation_mode(gossipsub::ValidationMode::Anonymous)
+                    // Anonymous messages have no sequence number: without an id from
+                    // the content, every message after the first is a "duplicate".
+                    .message_id_fn(|m| {
+                        gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+                    })
                     .max_transmit_size(4 * 1024 * 1024)
                     .heartbeat_interval(Duration::from_millis(200))
                     .build()
@@ -72,7 +78,15 @@ impl Hostile {
                     [(names.sync.clone(), ProtocolSupport::Full)],
                     request_response::Config::default(),
                 );
-                Behaviour { gossipsub, sync }
+                // Every 200 ms, so an honest peer's round trips can be watched.
+                let ping = ping::Behaviour::new(
+                    ping::Config::new().with_interval(Duration::from_millis(200)),
+                );
+                Behaviour {
+                    gossipsub,
+                    sync,
+                    ping,
+                }
             })
             .unwrap()
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -113,6 +127,15 @@ impl Hostile {
 
     fn txs(&self) -> IdentTopic {
         IdentTopic::new(self.names.txs_topic.clone())
+    }
+
+    /// Publishes without insisting (a flood may fill gossipsub's send queue).
+    fn try_publish(&mut self, topic: IdentTopic, data: Vec<u8>) -> bool {
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, data)
+            .is_ok()
     }
 
     fn publish(&mut self, topic: IdentTopic, data: Vec<u8>) {
@@ -383,5 +406,180 @@ async fn a_peer_that_stalls_is_banned_and_its_blocks_come_from_others() {
         eventually(Duration::from_secs(30), || fresh.tip().id == tip).await,
         "sync did not recover from the staller: {} of 80",
         fresh.tip().height
+    );
+}
+
+/// The test process's resident memory (the nodes run in it), in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// A block on the node's tip with valid PoW after `tamper` (which may break the
+/// merkle root: it is not recomputed).
+fn solved_on_tip(node: &TestNode, tamper: impl FnOnce(&mut Block)) -> Block {
+    let mut block = node.node().block_template(dev_keys()[4].address());
+    tamper(&mut block);
+    assert!(solve_naive(&mut block.header, 1 << 24));
+    block
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_blocks_and_floods_get_the_sender_banned_while_honest_peers_are_served() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    for _ in 0..300 {
+        a.mine_block(dev_keys()[0].address());
+    }
+    let tip_before = a.tip().id;
+    let status = ChainStatus {
+        genesis: params.genesis_id(),
+        tip: params.genesis_id(),
+        height: 0,
+        work: Work::default(),
+    };
+    let rss_before = rss();
+
+    // An honest raw peer pings the node every 200 ms throughout.
+    let mut watcher = Hostile::connect(&params, &a, Answers::Honest(status)).await;
+    let rtts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = rtts.clone();
+    let watch = tokio::spawn(async move {
+        watcher
+            .drive(Duration::from_secs(600), |e| {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                    result: Ok(rtt),
+                    ..
+                })) = e
+                {
+                    seen.lock().unwrap().push(*rtt);
+                }
+                false
+            })
+            .await;
+    });
+
+    let transfer = cairn_tests::dev_transfer(a.node(), 1, dev_keys()[2].address(), 5_000);
+    let valid = solved_on_tip(&a, |_| {});
+    let mut truncated = valid.to_bytes();
+    truncated.truncate(truncated.len() - 7);
+    let bad_root = solved_on_tip(&a, |b| b.header.tx_root = cairn_core::Hash([9; 32]));
+    let duplicate = solved_on_tip(&a, |b| {
+        b.txs.push(Transaction::Transfer(transfer.clone()));
+        b.txs.push(Transaction::Transfer(transfer.clone()));
+        b.header.tx_root = b.compute_tx_root();
+    });
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated block", truncated),
+        ("block with a wrong merkle root", bad_root.to_bytes()),
+        ("block with a transfer twice", duplicate.to_bytes()),
+    ];
+    let mut bad_inputs = 0;
+    for (what, data) in cases {
+        let mut h = Hostile::connect(&params, &a, Answers::Honest(status)).await;
+        h.publish(h.blocks(), data);
+        bad_inputs += 1;
+        assert!(
+            h.disconnected(Duration::from_secs(10)).await,
+            "{what}: the node kept the hostile peer"
+        );
+        assert!(
+            h.redial_refused(&a.addr).await,
+            "{what}: the banned peer could connect again"
+        );
+        assert_eq!(a.tip().id, tip_before, "{what}: the tip moved");
+    }
+
+    // A block from the future is not taken, but not held against the sender either:
+    // it becomes valid in time (Bitcoin Core does not punish `time-too-new` either).
+    let future = solved_on_tip(&a, |b| b.header.timestamp_ms += 3_600_000);
+    let mut h = Hostile::connect(&params, &a, Answers::Honest(status)).await;
+    h.publish(h.blocks(), future.to_bytes());
+    bad_inputs += 1;
+    assert!(
+        !h.disconnected(Duration::from_secs(2)).await,
+        "a block from the future got its sender disconnected"
+    );
+    assert_eq!(a.tip().id, tip_before, "a block from the future was taken");
+
+    // A flood of 80 maximum-size messages: the first gets the sender banned, the rest
+    // go nowhere, and memory stays bounded.
+    let max = params.max_block_bytes();
+    let mut flooder = Hostile::connect(&params, &a, Answers::Honest(status)).await;
+    let mut sent = 0;
+    for i in 0..80u8 {
+        let mut junk = vec![i; max];
+        junk[0] = 0xff;
+        if flooder.try_publish(flooder.blocks(), junk) {
+            sent += 1;
+        }
+    }
+    bad_inputs += 80;
+    assert!(sent >= 40, "only {sent} of the 80 flood messages were sent");
+    assert!(
+        flooder.disconnected(Duration::from_secs(20)).await,
+        "the flooding peer was kept"
+    );
+    assert_eq!(a.tip().id, tip_before);
+
+    // Meanwhile a fresh honest node syncs all 300 blocks from the attacked node.
+    let honest = TestNode::start(&params, NodeOptions::boot(&a.addr)).await;
+
+    // Unknown-parent blocks (valid PoW, made-up parents, heights above the tip) from
+    // a peer whose own chain is only its genesis: each one makes the node ask for the
+    // peer's tip, and the answer does not back the claim.
+    let mut orphaner = Hostile::connect(&params, &a, Answers::Honest(status)).await;
+    let tip_height = a.tip().height;
+    let mut banned = false;
+    for i in 0..200u64 {
+        let block = solved_on_tip(&a, |b| {
+            b.header.prev = cairn_core::Hash::digest(&i.to_le_bytes());
+            b.header.height = tip_height + 2 + i;
+        });
+        if !orphaner.try_publish(orphaner.blocks(), block.to_bytes()) {
+            continue;
+        }
+        bad_inputs += 1;
+        if orphaner.disconnected(Duration::from_millis(50)).await {
+            banned = true;
+            break;
+        }
+    }
+    assert!(
+        banned || orphaner.disconnected(Duration::from_secs(10)).await,
+        "an unknown-parent flood did not get its sender banned"
+    );
+    assert!(orphaner.redial_refused(&a.addr).await);
+    assert_eq!(
+        a.tip().id,
+        tip_before,
+        "an unknown-parent block moved the tip"
+    );
+
+    assert!(
+        eventually(Duration::from_secs(60), || honest.tip().id == tip_before).await,
+        "the honest node did not sync during the attacks: {} of {}",
+        honest.tip().height,
+        a.tip().height
+    );
+    watch.abort();
+    let rtts = rtts.lock().unwrap().clone();
+    let grown = rss().saturating_sub(rss_before);
+    eprintln!(
+        "hostile: {bad_inputs} bad messages; the honest peer's pings meanwhile: {} answered, \
+         slowest {:?}; memory grew {} MiB",
+        rtts.len(),
+        rtts.iter().max(),
+        grown >> 20
+    );
+    assert!(
+        grown < 512 << 20,
+        "memory grew by {} MiB under the attacks",
+        grown >> 20
     );
 }

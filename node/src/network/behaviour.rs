@@ -15,6 +15,9 @@ use crate::network::{Names, NetworkConfig, NetworkError};
 pub(crate) const MAX_TX_MESSAGE: usize = 1_024;
 /// Gossip score below which a peer is banned (gossipsub's graylist threshold).
 pub(crate) const BAN_GOSSIP_SCORE: f64 = -80.0;
+/// Room for the gossip envelope and piggybacked control messages above the largest
+/// block.
+pub(crate) const GOSSIP_FRAME_HEADROOM: usize = 64 * 1024;
 
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
@@ -90,8 +93,12 @@ impl Behaviour {
                 gossipsub::MessageId::from(h.finalize().as_bytes().to_vec())
             })
             .heartbeat_interval(Duration::from_millis(700))
-            // The envelope adds the signature, key and topic to the block.
-            .max_transmit_size(max_block_bytes + 4_096)
+            // One frame carries the message envelope (topic, ids) and any control
+            // messages piggybacked on it (IHAVE/IWANT lists of 32-byte ids): a
+            // maximum-size block must still fit, or it would be dropped unvalidated
+            // (and its sender never penalised). The reliability suite found 4 KiB of
+            // headroom too little (a 1 MB block in a 1 007 616-byte frame).
+            .max_transmit_size(max_block_bytes + GOSSIP_FRAME_HEADROOM)
             .max_transmit_size_for_topic(MAX_TX_MESSAGE, topics.txs.hash())
             .duplicate_cache_time(Duration::from_secs(120))
             .build()

@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use tracing::{error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::mining::work::WorkManager;
 use crate::network::Client;
@@ -52,6 +52,12 @@ pub struct RpcConfig {
     pub max_concurrency: usize,
     /// Most WebSocket connections at once.
     pub max_connections: usize,
+    /// Most HTTP connections at once (WebSocket connections leave this count once
+    /// upgraded); a connection beyond it is closed at once.
+    pub max_http_connections: usize,
+    /// A client must send a request's whole header within this time (a slow-loris
+    /// connection is closed after it).
+    pub header_timeout: std::time::Duration,
     /// Serve `node_generate` (the dev network turns it on).
     pub generate: bool,
 }
@@ -67,6 +73,8 @@ impl RpcConfig {
             max_batch: 100,
             max_concurrency: 64,
             max_connections: 256,
+            max_http_connections: 512,
+            header_timeout: std::time::Duration::from_secs(10),
             generate: false,
         }
     }
@@ -180,6 +188,10 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         connections: Arc::new(Semaphore::new(config.max_connections)),
         config: Arc::new(config),
     };
+    let limits = ConnectionLimits {
+        connections: Arc::new(Semaphore::new(state.config.max_http_connections)),
+        header_timeout: state.config.header_timeout,
+    };
     let app = Router::new()
         .route("/", post(http_rpc).get(explorer::index))
         .route("/app.js", get(explorer::app))
@@ -191,23 +203,81 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         target: "rpc",
         "JSON-RPC on http://{addr}/ and ws://{addr}/ws; explorer on http://{addr}/, metrics on http://{addr}/metrics"
     );
-    let mut stop = shutdown_rx;
-    let task = tokio::spawn(async move {
-        let signal = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-        {
-            error!(target: "rpc", "server stopped: {e}");
-        }
-    });
+    let task = tokio::spawn(accept_loop(listener, app, shutdown_rx, limits));
     Ok(RpcServer {
         addr,
         task,
         shutdown,
     })
+}
+
+/// Per-connection limits of the HTTP server.
+#[derive(Debug, Clone)]
+struct ConnectionLimits {
+    connections: Arc<Semaphore>,
+    header_timeout: std::time::Duration,
+}
+
+/// The accept loop: HTTP/1.1 only (no HTTP/2 preface sniffing, which has no
+/// timeout), a cap on open connections, and a deadline for every request header, so
+/// neither idle nor dribbling connections pile up. On shutdown, connections finish
+/// the request at hand.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    limits: ConnectionLimits,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            () = stopped(&mut stop) => break,
+            a = listener.accept() => a,
+            // Reap finished connections as we go.
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly.
+                warn!(target: "rpc", "accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limits.connections.clone().try_acquire_owned() else {
+            debug!(target: "rpc", "connection refused: {} open", limits.connections.available_permits());
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let header_timeout = limits.header_timeout;
+        let mut stop = stop.clone();
+        conns.spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = stopped(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn).await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    while conns.join_next().await.is_some() {}
+}
+
+/// Resolves once the shutdown flag is set.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn http_metrics(State(state): State<AppState>) -> Response {
@@ -242,6 +312,20 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 
 async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let max = state.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        let e = RpcError::new(
+            ErrorCode::InvalidRequest,
+            format!("request body over {max} bytes"),
+        );
+        return json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &response(Value::Null, Err(e)),
+        );
+    }
     // The body first (a slow sender holds no permit), within 10 s.
     let read = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -279,9 +363,50 @@ async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 }
 
+/// The number of elements of a JSON array, counted without building them.
+struct BatchLen(usize);
+
+impl<'de> serde::Deserialize<'de> for BatchLen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = BatchLen;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<BatchLen, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(BatchLen(n))
+            }
+        }
+        d.deserialize_seq(Count)
+    }
+}
+
 /// Handles one body or message: a request or a batch. None when nothing is to be
 /// answered (notifications only).
 async fn handle_text(state: &AppState, bytes: &[u8], auth: bool) -> Option<Value> {
+    // A batch is counted before it is parsed into values: a 1 MiB `[1,1,…]` would
+    // otherwise become half a million of them just to be refused.
+    let max = state.config.max_batch;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+        && let Ok(BatchLen(n)) = serde_json::from_slice::<BatchLen>(bytes)
+        && n > max
+    {
+        return Some(response(
+            Value::Null,
+            Err(RpcError::new(
+                ErrorCode::InvalidRequest,
+                format!("batch of {n} requests exceeds {max}"),
+            )),
+        ));
+    }
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {

@@ -89,6 +89,9 @@ struct Peer {
     inflight: usize,
     /// It answered a body request without the blocks: ask others first.
     lacking: bool,
+    /// The highest block it gossiped that we could not place (unknown parent): its
+    /// next status must show a chain at least that high.
+    claimed: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -242,13 +245,17 @@ impl SyncManager {
             NetworkEvent::PeerDisconnected { peer } => self.forget(&peer),
             NetworkEvent::UnconnectedBlock { peer, header } => {
                 // It claims a block we cannot place: ask for its tip now.
+                let tip = self.node.tip().height;
                 if let Some(p) = self.peers.get_mut(&peer)
-                    && header.height > self.node.tip().height
-                    && !p.asking
-                    && p.status_at
-                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    && header.height > tip
                 {
-                    p.status_at = None;
+                    p.claimed = p.claimed.max(Some(header.height));
+                    if !p.asking
+                        && p.status_at
+                            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        p.status_at = None;
+                    }
                 }
             }
             NetworkEvent::Banned {
@@ -389,6 +396,24 @@ impl SyncManager {
         p.status_at = Some(Instant::now());
         match r {
             Ok(SyncResponse::Status(s)) if s.genesis == self.node.params().genesis_id() => {
+                // A peer forwards only blocks that became its tip, so its chain holds
+                // every block it gossiped: one it cannot back up was made up (an
+                // unknown-parent flood costs a node a sync round each).
+                if let Some(claimed) = p.claimed.take()
+                    && s.height < claimed
+                {
+                    self.penalize(
+                        peer,
+                        STRIKE,
+                        format!(
+                            "gossiped a block at height {claimed} above its chain ({})",
+                            s.height
+                        ),
+                    );
+                }
+                let Some(p) = self.peers.get_mut(&peer) else {
+                    return;
+                };
                 p.status = Some(s);
                 if let Ok(mut h) = self.heights.lock() {
                     h.insert(peer, s.height);
