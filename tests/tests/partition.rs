@@ -125,6 +125,14 @@ impl Net {
         )
     }
 
+    async fn peers(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for i in 0..NODES {
+            out.push(self.call(i, "net_getPeers", serde_json::json!([])).await);
+        }
+        out
+    }
+
     async fn tips(&self) -> Vec<String> {
         let mut out = Vec::new();
         for i in 0..NODES {
@@ -141,11 +149,26 @@ impl Net {
             if t.iter().all(|x| *x == t[0]) {
                 return start.elapsed();
             }
-            assert!(
-                start.elapsed() < bound,
-                "no convergence within {bound:?}: {t:?}"
-            );
+            if start.elapsed() > bound {
+                self.explain();
+                for (i, p) in self.peers().await.iter().enumerate() {
+                    eprintln!("node {i} peers: {p}");
+                }
+                panic!("no convergence within {bound:?}: {t:?}");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Prints what each node knows of its peers, and its warnings and bans.
+    fn explain(&self) {
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(n) = n else { continue };
+            for line in n.drain() {
+                if line.contains("WARN") || line.contains("ban") || line.contains("ERROR") {
+                    eprintln!("node {i}: {line}");
+                }
+            }
         }
     }
 
