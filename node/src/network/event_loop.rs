@@ -319,6 +319,10 @@ impl EventLoop {
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
+            Command::Disconnect { peer, reason } => {
+                debug!(target: "net", %peer, "disconnecting: {reason}");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     warn!(target: "net", %addr, "cannot dial: {e}");

@@ -240,6 +240,10 @@ pub(crate) enum Command {
         points: u32,
         reason: String,
     },
+    Disconnect {
+        peer: PeerId,
+        reason: String,
+    },
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     Stats(oneshot::Sender<NetworkStats>),
@@ -312,6 +316,16 @@ impl Client {
                 points,
                 reason,
             })
+            .await;
+    }
+
+    /// Closes the connections to a peer without holding anything against it (it may
+    /// connect again): for a peer that is slow rather than wrong.
+    pub async fn disconnect(&self, peer: PeerId, reason: impl Into<String>) {
+        let reason = reason.into();
+        let _ = self
+            .commands
+            .send(Command::Disconnect { peer, reason })
             .await;
     }
 

@@ -326,13 +326,21 @@ impl SyncManager {
         tokio::spawn(async move { client.penalize(peer, points, reason).await });
     }
 
-    /// A failed request: stalls and bad responses cost the peer, the rest do not.
+    /// A failed request: a bad response costs the peer; a stall gets it disconnected
+    /// (its requests go to others) but is not held against it: a slow or lossy link
+    /// looks the same as a stalling peer, and two stalls used to ban an honest peer for
+    /// a day (as Bitcoin Core, stalling peers are dropped, not banned). The rest costs
+    /// nothing.
     fn on_failure(&mut self, peer: PeerId, what: &str, e: &NetworkError) {
         match e {
             NetworkError::Request {
                 reason: RequestFailure::Timeout,
                 ..
-            } => self.penalize(peer, STRIKE, format!("stalled on {what}")),
+            } => {
+                let client = self.client.clone();
+                let reason = format!("stalled on {what}");
+                tokio::spawn(async move { client.disconnect(peer, reason).await });
+            }
             NetworkError::Request {
                 reason: RequestFailure::BadResponse(r),
                 ..
