@@ -557,6 +557,94 @@ pub fn replay_check(datadir: &Path, params: &ChainParams) -> Replayed {
     }
 }
 
+/// A small seeded generator (xorshift64*) for test randomness: reproducible from its
+/// seed, which tests print.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// Seeded from the clock (never zero).
+    pub fn from_time() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.subsec_nanos());
+        Rng(u64::from(nanos) << 32 | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        let n64 = u64::try_from(n).expect("usize fits in u64");
+        usize::try_from(self.next_u64() % n64).expect("below n")
+    }
+
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        self.next_u64().to_le_bytes()[7]
+    }
+}
+
+/// The environment variable `name` as a number, or `default` (long forms of the
+/// reliability scenarios are switched on this way).
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// This process's resident memory (VmRSS), in bytes; in-process nodes count too.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status (Linux)");
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:"));
+    let kib: u64 = kib
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a VmRSS line");
+    kib * 1024
+}
+
+/// Dev account `sender`'s transfer with `nonce` to dev account 0: always the same
+/// bytes for the same arguments (fixed amount and fee, deterministic ed25519), so
+/// resending it after a crash can never make a conflicting transfer.
+pub fn fixed_transfer(params: &ChainParams, sender: usize, nonce: u64) -> Transfer {
+    Transfer::new_signed(
+        &dev_keys()[sender],
+        params.chain_id(),
+        dev_keys()[0].address(),
+        Amount(1_000 + nonce),
+        Amount(10_000),
+        nonce,
+    )
+}
+
+/// Sends dev account `sender`'s next [`fixed_transfer`] (the nonce after what the node
+/// at `addr` knows, pending included) to that node: the transfer id, or why not.
+pub async fn send_fixed_transfer(
+    addr: std::net::SocketAddr,
+    params: &ChainParams,
+    sender: usize,
+) -> Result<String, String> {
+    let from = dev_keys()[sender].address().to_string();
+    let account = try_rpc(addr, "state_getAccount", serde_json::json!([from])).await?;
+    let nonce = account["pendingNonce"]
+        .as_u64()
+        .ok_or_else(|| format!("no pendingNonce in {account}"))?;
+    let tx = cairn_core::Transaction::Transfer(fixed_transfer(params, sender, nonce));
+    let hex = hex::encode(cairn_core::Encode::to_bytes(&tx));
+    let id = try_rpc(addr, "tx_send", serde_json::json!([hex])).await?;
+    id.as_str()
+        .map(String::from)
+        .ok_or_else(|| format!("tx_send answered {id}"))
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released), for a process that must
 /// listen on the same port again after a restart.
 pub fn free_port() -> u16 {

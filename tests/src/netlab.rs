@@ -141,20 +141,25 @@ impl Lab {
             .unwrap_or_else(|e| panic!("host {i}: {e}"));
     }
 
+    /// Drops every packet between host `i` and the hosts `others`.
+    fn cut(&self, i: usize, others: impl Iterator<Item = usize>) {
+        let ips: Vec<String> = others.map(|j| self.ip(j).to_string()).collect();
+        if ips.is_empty() {
+            return;
+        }
+        let set = format!("{{ {} }}", ips.join(", "));
+        self.rule(i, "input", &format!("ip saddr {set} drop"));
+        self.rule(i, "output", &format!("ip daddr {set} drop"));
+    }
+
     /// Cuts every host in `side` off from every host not in it (the test's own
     /// address stays reachable from both).
     pub fn partition(&self, side: &[usize]) {
         for i in 0..self.hosts {
-            let others: Vec<String> = (0..self.hosts)
-                .filter(|j| side.contains(j) != side.contains(&i))
-                .map(|j| self.ip(j).to_string())
-                .collect();
-            if others.is_empty() {
-                continue;
-            }
-            let set = format!("{{ {} }}", others.join(", "));
-            self.rule(i, "input", &format!("ip saddr {set} drop"));
-            self.rule(i, "output", &format!("ip daddr {set} drop"));
+            self.cut(
+                i,
+                (0..self.hosts).filter(|j| side.contains(j) != side.contains(&i)),
+            );
         }
     }
 
@@ -177,16 +182,7 @@ impl Lab {
     /// direct host-to-host packets are dropped.
     pub fn only_via_gateway(&self) {
         for i in 0..self.hosts {
-            let others: Vec<String> = (0..self.hosts)
-                .filter(|&j| j != i)
-                .map(|j| self.ip(j).to_string())
-                .collect();
-            if others.is_empty() {
-                continue;
-            }
-            let set = format!("{{ {} }}", others.join(", "));
-            self.rule(i, "input", &format!("ip saddr {set} drop"));
-            self.rule(i, "output", &format!("ip daddr {set} drop"));
+            self.cut(i, (0..self.hosts).filter(|&j| j != i));
         }
     }
 

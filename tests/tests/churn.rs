@@ -16,29 +16,23 @@
 //! `CAIRN_CHURN_KILLS` sets the number of kills (default 6; the long form is 100) and
 //! `CAIRN_CHURN_INTERVAL_MS` the time between kills (default 1500).
 
-#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use cairn_core::ChainParams;
 use cairn_core::genesis::dev_keys;
-use cairn_core::{Amount, ChainParams, Encode, Transaction, Transfer};
-use cairn_tests::{NodeProcess, RPC_TOKEN, free_port, replay_check, rpc, try_rpc};
+use cairn_tests::{
+    NodeProcess, RPC_TOKEN, Rng, env_u64, free_port, replay_check, rpc, send_fixed_transfer,
+    try_rpc,
+};
 
 const NODES: usize = 4;
 /// Dev account `SENDER0 + i` sends node `i`'s transfers.
 const SENDER0: usize = 1;
-/// Everything is paid to this dev account.
-const RECIPIENT: usize = 0;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Member {
     dir: PathBuf,
@@ -91,45 +85,6 @@ async fn wait_rpc(addr: SocketAddr, timeout: Duration) -> bool {
     false
 }
 
-/// Sender `i`'s transfer with `nonce`: always the same bytes.
-fn transfer(params: &ChainParams, i: usize, nonce: u64) -> Transfer {
-    Transfer::new_signed(
-        &dev_keys()[SENDER0 + i],
-        params.chain_id(),
-        dev_keys()[RECIPIENT].address(),
-        Amount(1_000 + nonce),
-        Amount(10_000),
-        nonce,
-    )
-}
-
-fn u64_field(v: &serde_json::Value, key: &str) -> Option<u64> {
-    match &v[key] {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// Submits node `i`'s next transfer to node `i` (its pending nonce, as the node sees
-/// it). Returns the transfer id when the node took it.
-async fn submit_next(params: &ChainParams, m: &Member, i: usize) -> Option<String> {
-    let sender = dev_keys()[SENDER0 + i].address().to_string();
-    let account = try_rpc(m.rpc, "state_getAccount", serde_json::json!([sender]))
-        .await
-        .ok()?;
-    let nonce = u64_field(&account, "pendingNonce").or_else(|| u64_field(&account, "nonce"))?;
-    let tx = Transaction::Transfer(transfer(params, i, nonce));
-    try_rpc(
-        m.rpc,
-        "tx_send",
-        serde_json::json!([hex::encode(tx.to_bytes())]),
-    )
-    .await
-    .ok()
-    .and_then(|v| v.as_str().map(String::from))
-}
-
 /// Whether node `m` reports `txid` confirmed.
 async fn confirmed_on(m: &Member, txid: &str) -> bool {
     try_rpc(m.rpc, "tx_get", serde_json::json!([txid]))
@@ -143,30 +98,18 @@ async fn tips(members: &[Member]) -> Vec<Option<(u64, String)>> {
         let info = try_rpc(m.rpc, "chain_getInfo", serde_json::json!([]))
             .await
             .ok();
-        out.push(
-            info.and_then(|v| Some((u64_field(&v, "height")?, v["tip"].as_str()?.to_string()))),
-        );
+        out.push(info.and_then(|v| Some((v["height"].as_u64()?, v["tip"].as_str()?.to_string()))));
     }
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_mining_nodes_survive_random_sigkills() {
-    let kills = env_or("CAIRN_CHURN_KILLS", 6);
-    let interval = Duration::from_millis(env_or("CAIRN_CHURN_INTERVAL_MS", 1_500));
+    let kills = env_u64("CAIRN_CHURN_KILLS", 6);
+    let interval = Duration::from_millis(env_u64("CAIRN_CHURN_INTERVAL_MS", 1_500));
     let params = ChainParams::dev();
-    let mut seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("churn seed {seed}: {kills} kills every {interval:?}");
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = Rng::from_time();
+    eprintln!("churn seed {}: {kills} kills every {interval:?}", rng.0);
 
     let root = tempfile::tempdir().unwrap();
     let mut members: Vec<Member> = (0..NODES)
@@ -200,7 +143,7 @@ async fn four_mining_nodes_survive_random_sigkills() {
         let round_end = Instant::now() + interval;
         while Instant::now() < round_end {
             for (i, m) in members.iter().enumerate() {
-                if let Some(id) = submit_next(&params, m, i).await {
+                if let Ok(id) = send_fixed_transfer(m.rpc, &params, SENDER0 + i).await {
                     submitted.insert(id, i);
                 }
             }
@@ -210,7 +153,7 @@ async fn four_mining_nodes_survive_random_sigkills() {
                 .filter(|id| !seen_confirmed.contains(*id))
                 .cloned()
                 .collect();
-            let m = &members[(next() % NODES as u64) as usize];
+            let m = &members[rng.below(NODES)];
             for id in pending {
                 if confirmed_on(m, &id).await {
                     seen_confirmed.insert(id);
@@ -218,7 +161,7 @@ async fn four_mining_nodes_survive_random_sigkills() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let victim = (next() % NODES as u64) as usize;
+        let victim = rng.below(NODES);
         let m = &mut members[victim];
         if let Some(p) = m.process.take() {
             p.kill(); // SIGKILL

@@ -5,33 +5,20 @@
 //!
 //! `CAIRN_CRASH_ITERATIONS` sets the number of kills (default 20).
 
-#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+#![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cairn_core::ChainParams;
-use cairn_tests::{node_binary, replay_check};
+use cairn_tests::{Rng, env_u64, node_binary, replay_check};
 
 #[test]
 fn sigkill_at_random_moments_never_corrupts_the_store() {
-    let iterations: u32 = std::env::var("CAIRN_CRASH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let iterations = env_u64("CAIRN_CRASH_ITERATIONS", 20);
     let dir = tempfile::tempdir().unwrap();
-    let mut seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("crash test seed {seed}");
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = Rng::from_time();
+    eprintln!("crash test seed {}", rng.0);
     let mut heights = Vec::new();
     for _ in 0..iterations {
         let mut child = Command::new(node_binary())
@@ -50,7 +37,7 @@ fn sigkill_at_random_moments_never_corrupts_the_store() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300 + next() % 1200));
+        std::thread::sleep(Duration::from_millis(300 + rng.next_u64() % 1200));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let r = replay_check(dir.path(), &ChainParams::dev());

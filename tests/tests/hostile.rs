@@ -12,7 +12,7 @@ use cairn_core::testkit::solve_naive;
 use cairn_core::{Amount, Block, ChainParams, Encode, Transaction, Work};
 use cairn_node::network::codec::SyncCodec;
 use cairn_node::network::{ChainStatus, Names, SyncRequest, SyncResponse};
-use cairn_tests::{NodeOptions, TestNode, eventually, eventually_async, test_params};
+use cairn_tests::{NodeOptions, TestNode, eventually, eventually_async, rss_bytes, test_params};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
 use libp2p::request_response::{self, ProtocolSupport};
@@ -234,20 +234,55 @@ impl Hostile {
     }
 }
 
-/// A block on the node's tip with valid PoW (unless `bad_pow`) and `tamper` applied.
+/// A block on the node's tip with `tamper` applied (merkle root recomputed) and valid
+/// PoW, unless `bad_pow`.
 fn block_on_tip(node: &TestNode, tamper: impl FnOnce(&mut Block), bad_pow: bool) -> Block {
+    let retamper = |b: &mut Block| {
+        tamper(b);
+        b.header.tx_root = b.compute_tx_root();
+    };
+    if !bad_pow {
+        return solved_on_tip(node, retamper);
+    }
     let mut block = node.node().block_template(dev_keys()[4].address());
-    tamper(&mut block);
-    block.header.tx_root = block.compute_tx_root();
+    retamper(&mut block);
     let target = block.header.target.to_target().unwrap();
-    if bad_pow {
-        while target.is_met_by(&block.header.pow_hash()) {
-            block.header.nonce += 1;
-        }
-    } else {
-        assert!(solve_naive(&mut block.header, 1 << 24));
+    while target.is_met_by(&block.header.pow_hash()) {
+        block.header.nonce += 1;
     }
     block
+}
+
+/// The status of a peer that has only the genesis block.
+fn genesis_status(params: &ChainParams) -> ChainStatus {
+    ChainStatus {
+        genesis: params.genesis_id(),
+        tip: params.genesis_id(),
+        height: 0,
+        work: Work::default(),
+    }
+}
+
+/// A fresh hostile peer sends `data` on the blocks topic (or the transfers topic) and
+/// must be disconnected and refused when it dials again.
+async fn sender_is_banned(
+    params: &ChainParams,
+    node: &TestNode,
+    what: &str,
+    block_topic: bool,
+    data: Vec<u8>,
+) {
+    let mut h = Hostile::connect(params, node, Answers::Honest(genesis_status(params))).await;
+    let topic = if block_topic { h.blocks() } else { h.txs() };
+    h.publish(topic, data);
+    assert!(
+        h.disconnected(Duration::from_secs(10)).await,
+        "{what}: the node kept the hostile peer"
+    );
+    assert!(
+        h.redial_refused(&node.addr).await,
+        "{what}: the banned peer could connect again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,12 +293,6 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
         a.mine_block(dev_keys()[0].address());
     }
     let honest = TestNode::start(&params, NodeOptions::boot(&a.addr)).await;
-    let status = ChainStatus {
-        genesis: params.genesis_id(),
-        tip: params.genesis_id(),
-        height: 0,
-        work: Work::default(),
-    };
 
     let mut garbage = vec![0xde, 0xad, 0xbe, 0xef];
     garbage.extend_from_slice(&[7u8; 300]);
@@ -290,17 +319,7 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
     ];
     let tip_before = a.tip().id;
     for (what, block_topic, data) in cases {
-        let mut h = Hostile::connect(&params, &a, Answers::Honest(status)).await;
-        let topic = if block_topic { h.blocks() } else { h.txs() };
-        h.publish(topic, data);
-        assert!(
-            h.disconnected(Duration::from_secs(10)).await,
-            "{what}: the node kept the hostile peer"
-        );
-        assert!(
-            h.redial_refused(&a.addr).await,
-            "{what}: the banned peer could connect again"
-        );
+        sender_is_banned(&params, &a, what, block_topic, data).await;
         assert_eq!(a.tip().id, tip_before, "{what}: the tip moved");
     }
 
@@ -410,17 +429,6 @@ async fn a_peer_that_stalls_is_dropped_and_its_blocks_come_from_others() {
     );
 }
 
-/// The test process's resident memory (the nodes run in it), in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 /// A block on the node's tip with valid PoW after `tamper` (which may break the
 /// merkle root: it is not recomputed).
 fn solved_on_tip(node: &TestNode, tamper: impl FnOnce(&mut Block)) -> Block {
@@ -438,13 +446,8 @@ async fn malformed_blocks_and_floods_get_the_sender_banned_while_honest_peers_ar
         a.mine_block(dev_keys()[0].address());
     }
     let tip_before = a.tip().id;
-    let status = ChainStatus {
-        genesis: params.genesis_id(),
-        tip: params.genesis_id(),
-        height: 0,
-        work: Work::default(),
-    };
-    let rss_before = rss();
+    let status = genesis_status(&params);
+    let rss_before = rss_bytes();
 
     // An honest raw peer pings the node every 200 ms throughout.
     let mut watcher = Hostile::connect(&params, &a, Answers::Honest(status)).await;
@@ -482,17 +485,8 @@ async fn malformed_blocks_and_floods_get_the_sender_banned_while_honest_peers_ar
     ];
     let mut bad_inputs = 0;
     for (what, data) in cases {
-        let mut h = Hostile::connect(&params, &a, Answers::Honest(status)).await;
-        h.publish(h.blocks(), data);
+        sender_is_banned(&params, &a, what, true, data).await;
         bad_inputs += 1;
-        assert!(
-            h.disconnected(Duration::from_secs(10)).await,
-            "{what}: the node kept the hostile peer"
-        );
-        assert!(
-            h.redial_refused(&a.addr).await,
-            "{what}: the banned peer could connect again"
-        );
         assert_eq!(a.tip().id, tip_before, "{what}: the tip moved");
     }
 
@@ -570,7 +564,7 @@ async fn malformed_blocks_and_floods_get_the_sender_banned_while_honest_peers_ar
     );
     watch.abort();
     let rtts = rtts.lock().unwrap().clone();
-    let grown = rss().saturating_sub(rss_before);
+    let grown = rss_bytes().saturating_sub(rss_before);
     eprintln!(
         "hostile: {bad_inputs} bad messages; the honest peer's pings meanwhile: {} answered, \
          slowest {:?}; memory grew {} MiB",

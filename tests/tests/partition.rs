@@ -19,21 +19,16 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cairn_core::ChainParams;
 use cairn_core::genesis::dev_keys;
-use cairn_core::{Amount, ChainParams, Encode, Transaction, Transfer};
 use cairn_tests::netlab::{DelayProxy, Lab};
-use cairn_tests::{NodeProcess, RPC_TOKEN, node_binary, replay_check, try_rpc};
+use cairn_tests::{
+    NodeProcess, RPC_TOKEN, Rng, env_u64, node_binary, replay_check, send_fixed_transfer, try_rpc,
+};
 
 const NODES: usize = 4;
 const P2P_PORT: u16 = 8646;
 const RPC_PORT: u16 = 8645;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The lab, or `None` after printing why the test is skipped.
 fn lab_or_skip(test: &str) -> Option<Lab> {
@@ -172,32 +167,11 @@ impl Net {
         }
     }
 
-    /// Sends sender `s`'s next transfer (as node `i` sees its nonce) to node `i`.
+    /// Sends dev account `s`'s next transfer to node `i`.
     async fn send(&mut self, i: usize, s: usize) -> String {
-        let key = &dev_keys()[s];
-        let account = self
-            .call(
-                i,
-                "state_getAccount",
-                serde_json::json!([key.address().to_string()]),
-            )
-            .await;
-        let nonce = account["pendingNonce"].as_u64().unwrap();
-        let t = Transfer::new_signed(
-            key,
-            ChainParams::dev().chain_id(),
-            dev_keys()[0].address(),
-            Amount(1_000 + nonce),
-            Amount(10_000),
-            nonce,
-        );
-        let hex = hex::encode(Transaction::Transfer(t).to_bytes());
-        let id = self
-            .call(i, "tx_send", serde_json::json!([hex]))
+        let id = send_fixed_transfer(self.rpc(i), &ChainParams::dev(), s)
             .await
-            .as_str()
-            .unwrap()
-            .to_string();
+            .unwrap_or_else(|e| panic!("node {i}: {e}"));
         self.submitted.push(id.clone());
         id
     }
@@ -270,7 +244,7 @@ async fn partitioned_halves_mine_then_converge_on_the_most_work() {
     };
     let boots: Vec<Vec<String>> = (0..NODES).map(|i| direct_bootnodes(&lab)(i)).collect();
     let mut net = Net::start(lab, |i| boots[i].clone()).await;
-    let cycles = env_or("CAIRN_PARTITION_CYCLES", 1);
+    let cycles = env_u64("CAIRN_PARTITION_CYCLES", 1);
     let (a, b): ([usize; 2], [usize; 2]) = ([0, 1], [2, 3]);
     let mut converge_times = Vec::new();
     net.mine(0).await;
@@ -380,14 +354,11 @@ async fn lossy_slow_links_do_not_split_the_chain() {
             .collect()
     })
     .await;
-    let blocks = env_or("CAIRN_LOSSY_BLOCKS", 12);
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let blocks = env_u64("CAIRN_LOSSY_BLOCKS", 12);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let start = Instant::now();
     for _ in 0..blocks {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let i = usize::try_from(seed % NODES as u64).unwrap();
+        let i = rng.below(NODES);
         net.send(i, 1 + i).await;
         net.mine(i).await;
         tokio::time::sleep(Duration::from_millis(150)).await;

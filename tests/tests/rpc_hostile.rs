@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use cairn_core::genesis::dev_keys;
 use cairn_core::{Amount, Encode, Hash, Transaction, Transfer};
 use cairn_node::rpc::methods::{METHODS, MethodDef, ParamDef};
-use cairn_tests::{NodeOptions, RPC_TOKEN, TestNode, http_post, rpc, test_params};
+use cairn_tests::{
+    NodeOptions, RPC_TOKEN, Rng, TestNode, env_u64, http_post, rpc, rss_bytes, test_params,
+};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,11 +41,8 @@ const PROMPT: Duration = Duration::from_secs(5);
 const ROUNDS: usize = 50;
 const MAX_RSS_GROWTH: u64 = 200 * 1024 * 1024;
 /// Fuzzed bodies per run; `CAIRN_RPC_FUZZ_CASES` sets it (the long form: 100 000).
-fn fuzz_cases() -> usize {
-    std::env::var("CAIRN_RPC_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000)
+fn fuzz_cases() -> u64 {
+    env_u64("CAIRN_RPC_FUZZ_CASES", 2_000)
 }
 
 const PARSE_ERROR: i64 = -32700;
@@ -883,17 +882,6 @@ async fn send_load(addr: SocketAddr, (name, body, status, code, answers): &Load)
     }
 }
 
-/// This process's resident memory (VmRSS), in bytes.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status (Linux)");
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:"));
-    let kib: u64 = kib
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("a VmRSS line");
-    kib * 1024
-}
-
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -921,26 +909,6 @@ async fn ws_call(ws: &mut Ws, text: String) -> Value {
         if let Message::Text(t) = msg.expect("the socket is open").unwrap() {
             return serde_json::from_str(&t).unwrap();
         }
-    }
-}
-
-/// xorshift64* (Vigna): a reproducible stream without a crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next_u64() % u64::try_from(n).unwrap()).unwrap()
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next_u64().to_le_bytes()[7]
     }
 }
 

@@ -248,7 +248,7 @@ async fn accept_loop(
             }
         };
         let Ok(permit) = limits.connections.clone().try_acquire_owned() else {
-            debug!(target: "rpc", "connection refused: {} open", limits.connections.available_permits());
+            debug!(target: "rpc", "connection refused: all HTTP connection slots taken");
             continue;
         };
         let _ = tcp.set_nodelay(true);
@@ -310,6 +310,18 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
         .into_response()
 }
 
+/// 413 with a JSON-RPC error, for a body over `max` bytes.
+fn body_too_large(max: usize) -> Response {
+    let e = RpcError::new(
+        ErrorCode::InvalidRequest,
+        format!("request body over {max} bytes"),
+    );
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &response(Value::Null, Err(e)),
+    )
+}
+
 async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let max = state.config.max_body_bytes;
     let declared = headers
@@ -317,14 +329,7 @@ async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        let e = RpcError::new(
-            ErrorCode::InvalidRequest,
-            format!("request body over {max} bytes"),
-        );
-        return json_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &response(Value::Null, Err(e)),
-        );
+        return body_too_large(max);
     }
     // The body first (a slow sender holds no permit), within 10 s.
     let read = tokio::time::timeout(
@@ -334,16 +339,7 @@ async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body)
     .await;
     let bytes: Bytes = match read {
         Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            let e = RpcError::new(
-                ErrorCode::InvalidRequest,
-                format!("request body over {max} bytes"),
-            );
-            return json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &response(Value::Null, Err(e)),
-            );
-        }
+        Ok(Err(_)) => return body_too_large(max),
         Err(_) => {
             let e = RpcError::new(ErrorCode::InvalidRequest, "request body too slow");
             return json_response(StatusCode::REQUEST_TIMEOUT, &response(Value::Null, Err(e)));
@@ -363,52 +359,71 @@ async fn http_rpc(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 }
 
-/// The number of elements of a JSON array, counted without building them.
-struct BatchLen(usize);
+/// A JSON array parsed in one pass with at most `max` elements built into values;
+/// the rest are only counted, so a 1 MiB `[1,1,…]` does not become half a million
+/// values just to be refused. Yields the first `max` elements and the total count.
+struct BoundedBatch {
+    max: usize,
+}
 
-impl<'de> serde::Deserialize<'de> for BatchLen {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Count;
-        impl<'de> serde::de::Visitor<'de> for Count {
-            type Value = BatchLen;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON array")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<BatchLen, A::Error> {
-                let mut n = 0;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    n += 1;
+impl<'de> serde::de::DeserializeSeed<'de> for BoundedBatch {
+    type Value = (Vec<Value>, usize);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BoundedBatch {
+    type Value = (Vec<Value>, usize);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while items.len() < self.max {
+            match seq.next_element::<Value>()? {
+                Some(v) => items.push(v),
+                None => {
+                    let n = items.len();
+                    return Ok((items, n));
                 }
-                Ok(BatchLen(n))
             }
         }
-        d.deserialize_seq(Count)
+        let mut n = items.len();
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            n += 1;
+        }
+        Ok((items, n))
     }
+}
+
+/// A request body or message: one request, or a batch (its first `max` elements and
+/// its length).
+enum Parsed {
+    Single(Value),
+    Batch(Vec<Value>, usize),
+}
+
+fn parse_body(bytes: &[u8], max_batch: usize) -> Result<Parsed, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return serde_json::from_slice(bytes).map(Parsed::Single);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let (items, n) = BoundedBatch { max: max_batch }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(Parsed::Batch(items, n))
 }
 
 /// Handles one body or message: a request or a batch. None when nothing is to be
 /// answered (notifications only).
 async fn handle_text(state: &AppState, bytes: &[u8], auth: bool) -> Option<Value> {
-    // A batch is counted before it is parsed into values: a 1 MiB `[1,1,…]` would
-    // otherwise become half a million of them just to be refused.
     let max = state.config.max_batch;
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
-        && let Ok(BatchLen(n)) = serde_json::from_slice::<BatchLen>(bytes)
-        && n > max
-    {
-        return Some(response(
-            Value::Null,
-            Err(RpcError::new(
-                ErrorCode::InvalidRequest,
-                format!("batch of {n} requests exceeds {max}"),
-            )),
-        ));
-    }
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
+    let parsed = match parse_body(bytes, max) {
+        Ok(b) => b,
         Err(e) => {
             return Some(response(
                 Value::Null,
@@ -416,24 +431,19 @@ async fn handle_text(state: &AppState, bytes: &[u8], auth: bool) -> Option<Value
             ));
         }
     };
-    match value {
-        Value::Array(items) => {
-            if items.is_empty() {
-                return Some(response(
-                    Value::Null,
-                    Err(RpcError::new(ErrorCode::InvalidRequest, "empty batch")),
-                ));
-            }
-            let max = state.config.max_batch;
-            if items.len() > max {
-                return Some(response(
-                    Value::Null,
-                    Err(RpcError::new(
-                        ErrorCode::InvalidRequest,
-                        format!("batch of {} requests exceeds {max}", items.len()),
-                    )),
-                ));
-            }
+    match parsed {
+        Parsed::Batch(_, 0) => Some(response(
+            Value::Null,
+            Err(RpcError::new(ErrorCode::InvalidRequest, "empty batch")),
+        )),
+        Parsed::Batch(_, n) if n > max => Some(response(
+            Value::Null,
+            Err(RpcError::new(
+                ErrorCode::InvalidRequest,
+                format!("batch of {n} requests exceeds {max}"),
+            )),
+        )),
+        Parsed::Batch(items, _) => {
             // One after the other: a batch counts as one request against the
             // concurrency limit, so it must not fan out.
             let mut answers = Vec::with_capacity(items.len());
@@ -444,7 +454,7 @@ async fn handle_text(state: &AppState, bytes: &[u8], auth: bool) -> Option<Value
             }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        single => handle_one(state.ctx.clone(), single, auth).await,
+        Parsed::Single(single) => handle_one(state.ctx.clone(), single, auth).await,
     }
 }
 
