@@ -57,10 +57,13 @@ test-deps:
 	fi
 
 ## System packages: a C++ compiler and libclang (RocksDB's bindings need both).
+## scripts/have-libclang checks for exactly the file names clang-sys links against
+## (libclang.so or libclang-N.so): a fresh Debian machine has only libclang-cpp.so.14,
+## which is not it.
 deps:
 	@if ! command -v $(CARGO) >/dev/null 2>&1; then \
 		echo "error: cargo not found: install Rust from https://rustup.rs first" >&2; exit 1; fi
-	@if ! command -v c++ >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then \
+	@if ! command -v c++ >/dev/null 2>&1 || ! sh scripts/have-libclang; then \
 		if command -v apt-get >/dev/null 2>&1; then \
 			echo "installing build dependencies: libclang-dev clang g++ make"; \
 			$(SUDO) apt-get update -qq && \
