@@ -47,6 +47,132 @@ pub enum SyncRequest {
     },
 }
 
+/// Encoded length of a [`SyncResponse::Status`].
+pub const STATUS_RESPONSE_LEN: usize = 1 + 32 + 32 + 8 + 32;
+/// A response's tag and element count.
+const LIST_OVERHEAD: usize = 1 + 4;
+
+/// The kind of response a request calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// [`SyncResponse::Status`].
+    Status,
+    /// [`SyncResponse::Headers`].
+    Headers,
+    /// [`SyncResponse::Blocks`].
+    Blocks,
+}
+
+/// What the answer to one request may be: its kind, its most elements and its most
+/// bytes. A response is checked against the request it answers, so a status answer
+/// cannot be megabytes and a blocks answer cannot hold more blocks than were asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseLimit {
+    /// The kind of response expected.
+    pub kind: ResponseKind,
+    /// Most elements (headers or blocks; 1 for a status).
+    pub max_items: usize,
+    /// Most encoded bytes.
+    pub max_bytes: usize,
+}
+
+impl SyncRequest {
+    /// The limit on a response to this request, on a network whose blocks are at most
+    /// `max_block_bytes` and whose responders stop adding blocks past `soft_bytes`
+    /// (one block may cross it).
+    pub fn response_limit(&self, max_block_bytes: usize, soft_bytes: usize) -> ResponseLimit {
+        match self {
+            SyncRequest::Status => ResponseLimit {
+                kind: ResponseKind::Status,
+                max_items: 1,
+                max_bytes: STATUS_RESPONSE_LEN,
+            },
+            SyncRequest::Headers { max, .. } => {
+                let n = usize::try_from(*max)
+                    .unwrap_or(MAX_HEADERS)
+                    .min(MAX_HEADERS);
+                ResponseLimit {
+                    kind: ResponseKind::Headers,
+                    max_items: n,
+                    max_bytes: LIST_OVERHEAD + n * crate::header::HEADER_LEN,
+                }
+            }
+            SyncRequest::Blocks { ids } => {
+                let n = ids.len().min(MAX_BLOCKS);
+                let body = n
+                    .saturating_mul(max_block_bytes)
+                    .min(soft_bytes.saturating_add(max_block_bytes));
+                ResponseLimit {
+                    kind: ResponseKind::Blocks,
+                    max_items: n,
+                    max_bytes: LIST_OVERHEAD + body,
+                }
+            }
+        }
+    }
+}
+
+impl SyncResponse {
+    /// Decodes a response to a request whose limit is `limit`: the wrong kind, too
+    /// many bytes or more elements than asked for are refused before anything is
+    /// allocated for them.
+    pub fn decode_limited(bytes: &[u8], limit: &ResponseLimit) -> Result<Self, DecodeError> {
+        if bytes.len() > limit.max_bytes {
+            return Err(DecodeError::LengthTooLarge {
+                len: bytes.len() as u64,
+                max: limit.max_bytes as u64,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let tag = r.u8()?;
+        let expected = match limit.kind {
+            ResponseKind::Status => 0,
+            ResponseKind::Headers => 1,
+            ResponseKind::Blocks => 2,
+        };
+        if tag != expected {
+            return Err(DecodeError::UnknownTag {
+                what: match limit.kind {
+                    ResponseKind::Status => "response to a status request",
+                    ResponseKind::Headers => "response to a headers request",
+                    ResponseKind::Blocks => "response to a blocks request",
+                },
+                tag,
+            });
+        }
+        let response = match limit.kind {
+            ResponseKind::Status => SyncResponse::Status(decode_status(&mut r)?),
+            ResponseKind::Headers => {
+                let n = r.count(limit.max_items.min(MAX_HEADERS), crate::header::HEADER_LEN)?;
+                SyncResponse::Headers(decode_n(&mut r, n)?)
+            }
+            ResponseKind::Blocks => {
+                let n = r.count(limit.max_items.min(MAX_BLOCKS), crate::header::HEADER_LEN)?;
+                SyncResponse::Blocks(decode_n(&mut r, n)?)
+            }
+        };
+        r.finish()?;
+        Ok(response)
+    }
+}
+
+fn decode_status(r: &mut Reader<'_>) -> Result<ChainStatus, DecodeError> {
+    Ok(ChainStatus {
+        genesis: BlockId::decode_from(r)?,
+        tip: BlockId::decode_from(r)?,
+        height: r.u64()?,
+        work: Work::from_be_bytes(r.array()?),
+    })
+}
+
+fn decode_n<T: Decode>(r: &mut Reader<'_>, n: usize) -> Result<Vec<T>, DecodeError> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(T::decode_from(r)?);
+    }
+    Ok(out)
+}
+
 /// A sync response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncResponse {
@@ -134,7 +260,7 @@ impl Encode for SyncResponse {
 
     fn encoded_len(&self) -> usize {
         match self {
-            SyncResponse::Status(_) => 1 + 32 + 32 + 8 + 32,
+            SyncResponse::Status(_) => STATUS_RESPONSE_LEN,
             SyncResponse::Headers(h) => 1 + 4 + h.iter().map(Encode::encoded_len).sum::<usize>(),
             SyncResponse::Blocks(b) => 1 + 4 + b.iter().map(Encode::encoded_len).sum::<usize>(),
         }
@@ -144,27 +270,14 @@ impl Encode for SyncResponse {
 impl Decode for SyncResponse {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.u8()? {
-            0 => Ok(SyncResponse::Status(ChainStatus {
-                genesis: BlockId::decode_from(r)?,
-                tip: BlockId::decode_from(r)?,
-                height: r.u64()?,
-                work: Work::from_be_bytes(r.array()?),
-            })),
+            0 => Ok(SyncResponse::Status(decode_status(r)?)),
             1 => {
                 let n = r.count(MAX_HEADERS, crate::header::HEADER_LEN)?;
-                let mut headers = Vec::with_capacity(n);
-                for _ in 0..n {
-                    headers.push(BlockHeader::decode_from(r)?);
-                }
-                Ok(SyncResponse::Headers(headers))
+                Ok(SyncResponse::Headers(decode_n::<BlockHeader>(r, n)?))
             }
             2 => {
                 let n = r.count(MAX_BLOCKS, crate::header::HEADER_LEN)?;
-                let mut blocks = Vec::with_capacity(n);
-                for _ in 0..n {
-                    blocks.push(Block::decode_from(r)?);
-                }
-                Ok(SyncResponse::Blocks(blocks))
+                Ok(SyncResponse::Blocks(decode_n::<Block>(r, n)?))
             }
             tag => Err(DecodeError::UnknownTag {
                 what: "sync response",
@@ -255,5 +368,74 @@ mod tests {
         }
         .to_bytes();
         assert!(SyncRequest::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn responses_are_held_to_the_request_they_answer() {
+        let mut chain = ChainBuilder::new(easy_params());
+        for _ in 0..3 {
+            chain.extend(vec![], 1_000);
+        }
+        let ids: Vec<BlockId> = chain.blocks.iter().map(Block::id).collect();
+        let max_block = 1 << 20;
+        let soft = 4 << 20;
+        let status = SyncRequest::Status.response_limit(max_block, soft);
+        let two_headers = SyncRequest::Headers {
+            locator: vec![ids[0]],
+            max: 2,
+        }
+        .response_limit(max_block, soft);
+        let two_blocks = SyncRequest::Blocks {
+            ids: ids[..2].to_vec(),
+        }
+        .response_limit(max_block, soft);
+        assert_eq!(status.max_bytes, STATUS_RESPONSE_LEN);
+        assert_eq!(two_headers.max_bytes, 5 + 2 * crate::header::HEADER_LEN);
+        assert_eq!(two_blocks.max_bytes, 5 + 2 * max_block);
+        let all_blocks = SyncRequest::Blocks {
+            ids: vec![BlockId::default(); MAX_BLOCKS],
+        }
+        .response_limit(max_block, soft);
+        assert_eq!(all_blocks.max_bytes, 5 + soft + max_block);
+
+        // Answers within their limits decode.
+        let headers = SyncResponse::Headers(chain.blocks[..2].iter().map(|b| b.header).collect());
+        let blocks = SyncResponse::Blocks(chain.blocks[..2].to_vec());
+        let st = SyncResponse::Status(ChainStatus {
+            genesis: ids[0],
+            tip: ids[1],
+            height: 1,
+            work: Work::from_be_bytes([1; 32]),
+        });
+        for (r, limit) in [
+            (&st, &status),
+            (&headers, &two_headers),
+            (&blocks, &two_blocks),
+        ] {
+            assert_eq!(
+                SyncResponse::decode_limited(&r.to_bytes(), limit).as_ref(),
+                Ok(r)
+            );
+        }
+        // The wrong kind, more elements than asked, or more bytes than allowed are not.
+        assert!(matches!(
+            SyncResponse::decode_limited(&headers.to_bytes(), &status),
+            Err(DecodeError::LengthTooLarge { .. } | DecodeError::UnknownTag { .. })
+        ));
+        let small = SyncResponse::Headers(vec![chain.blocks[0].header]);
+        assert!(matches!(
+            SyncResponse::decode_limited(&small.to_bytes(), &status),
+            Err(DecodeError::UnknownTag { .. })
+        ));
+        let three = SyncResponse::Headers(chain.blocks.iter().map(|b| b.header).collect());
+        assert!(matches!(
+            SyncResponse::decode_limited(&three.to_bytes(), &two_headers),
+            Err(DecodeError::LengthTooLarge { .. })
+        ));
+        let three = SyncResponse::Blocks(chain.blocks[..3].to_vec());
+        assert_eq!(
+            SyncResponse::decode_limited(&three.to_bytes(), &two_blocks),
+            Err(DecodeError::LengthTooLarge { len: 3, max: 2 })
+        );
     }
 }

@@ -42,6 +42,8 @@ pub const FLAG_KEYS: &[(&str, &str)] = &[
     ("bootnode", "p2p.bootnodes"),
     ("mdns", "p2p.mdns"),
     ("max-inbound", "p2p.max_inbound"),
+    ("max-inbound-per-ip", "p2p.max_inbound_per_ip"),
+    ("max-inbound-per-subnet", "p2p.max_inbound_per_subnet"),
     ("outbound", "p2p.outbound"),
     ("ban-seconds", "p2p.ban_seconds"),
     ("mine", "mining.enabled"),
@@ -139,6 +141,12 @@ pub struct P2pSection {
     /// Most inbound connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_inbound: Option<u32>,
+    /// Most inbound connections from one IP address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_inbound_per_ip: Option<u32>,
+    /// Most inbound connections from one /24 (IPv4) or /48 (IPv6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_inbound_per_subnet: Option<u32>,
     /// Outbound connections to keep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbound: Option<u32>,
@@ -234,6 +242,11 @@ impl ConfigFile {
                 bootnodes: o.p2p.bootnodes.or(self.p2p.bootnodes),
                 mdns: o.p2p.mdns.or(self.p2p.mdns),
                 max_inbound: o.p2p.max_inbound.or(self.p2p.max_inbound),
+                max_inbound_per_ip: o.p2p.max_inbound_per_ip.or(self.p2p.max_inbound_per_ip),
+                max_inbound_per_subnet: o
+                    .p2p
+                    .max_inbound_per_subnet
+                    .or(self.p2p.max_inbound_per_subnet),
                 outbound: o.p2p.outbound.or(self.p2p.outbound),
                 ban_seconds: o.p2p.ban_seconds.or(self.p2p.ban_seconds),
             },
@@ -275,6 +288,8 @@ impl ConfigFile {
                 bootnodes: Some(self.p2p.bootnodes.unwrap_or_default()),
                 mdns: Some(self.p2p.mdns.unwrap_or(false)),
                 max_inbound: Some(self.p2p.max_inbound.unwrap_or(64)),
+                max_inbound_per_ip: Some(self.p2p.max_inbound_per_ip.unwrap_or(4)),
+                max_inbound_per_subnet: Some(self.p2p.max_inbound_per_subnet.unwrap_or(8)),
                 outbound: Some(self.p2p.outbound.unwrap_or(8)),
                 ban_seconds: Some(self.p2p.ban_seconds.unwrap_or(86_400)),
             },
@@ -415,6 +430,10 @@ pub fn template(dev: bool) -> String {
          # Most inbound connections, and outbound connections to keep.\n\
          max_inbound = 64\n\
          outbound = 8\n\
+         # Most inbound connections from one IP address and from one /24 (IPv4) or\n\
+         # /48 (IPv6). Loopback, bootnodes and net_connect peers are exempt.\n\
+         max_inbound_per_ip = 4\n\
+         max_inbound_per_subnet = 8\n\
          # How long a misbehaving peer stays banned.\n\
          ban_seconds = 86400\n\
          \n\

@@ -111,6 +111,16 @@ struct Cli {
     #[arg(long, value_name = "N")]
     max_inbound: Option<u32>,
 
+    /// Most inbound connections from one IP address (loopback, bootnodes and
+    /// net_connect peers are exempt). [default: 4] [key: p2p.max_inbound_per_ip]
+    #[arg(long, value_name = "N")]
+    max_inbound_per_ip: Option<u32>,
+
+    /// Most inbound connections from one /24 (IPv4) or /48 (IPv6) subnet. [default: 8]
+    /// [key: p2p.max_inbound_per_subnet]
+    #[arg(long, value_name = "N")]
+    max_inbound_per_subnet: Option<u32>,
+
     /// Outbound peer connections to keep. [default: 8] [key: p2p.outbound]
     #[arg(long, value_name = "N")]
     outbound: Option<u32>,
@@ -217,6 +227,8 @@ impl Cli {
                 bootnodes: list(&self.bootnode),
                 mdns: flag(self.mdns, true),
                 max_inbound: self.max_inbound,
+                max_inbound_per_ip: self.max_inbound_per_ip,
+                max_inbound_per_subnet: self.max_inbound_per_subnet,
                 outbound: self.outbound,
                 ban_seconds: self.ban_seconds,
             },
@@ -425,6 +437,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         bootnodes: p2p.bootnodes.clone().unwrap_or_default(),
         mdns: p2p.mdns == Some(true),
         max_inbound: p2p.max_inbound.unwrap_or(64),
+        max_inbound_per_ip: p2p.max_inbound_per_ip.unwrap_or(4),
+        max_inbound_per_subnet: p2p.max_inbound_per_subnet.unwrap_or(8),
         target_outbound: p2p.outbound.unwrap_or(8),
         ban_duration: Duration::from_secs(p2p.ban_seconds.unwrap_or(86_400)),
         ..NetworkConfig::new(&datadir)

@@ -1,9 +1,12 @@
 //! Propagation in a 5-node loopback network: from submit to every mempool (a
 //! transfer) and from mined to every tip (a block), p50 and p99.
 //!
-//! `cargo bench -p cairn-tests --bench propagation` (after `--`: number of transfers
-//! and of blocks, default 300 and 100). Each node records when its own event stream
-//! reports the transfer or the new tip; a sample's latency is the slowest node's.
+//! `cargo bench -p cairn-tests --bench propagation` (after `--`: number of transfers,
+//! of small blocks and of full blocks, default 300, 100 and 0). Each node records when
+//! its own event stream reports the transfer or the new tip; a sample's latency is the
+//! slowest node's. Full blocks are filled with transfers submitted to the mining node
+//! (gossiped to the others as usual) just before it mines. At the end it reports every
+//! penalty and ban the honest nodes gave each other (it must be 0).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -27,12 +30,13 @@ fn main() {
         .collect();
     let txs = args.first().copied().unwrap_or(300);
     let blocks = args.get(1).copied().unwrap_or(100);
+    let full = args.get(2).copied().unwrap_or(0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(txs, blocks));
+    runtime.block_on(run(txs, blocks, full));
 }
 
 /// The `pct`-th percentile (nearest rank) in milliseconds.
@@ -41,7 +45,7 @@ fn percentile(sorted: &[Duration], pct: usize) -> f64 {
     sorted[i].as_secs_f64() * 1_000.0
 }
 
-async fn run(n_txs: usize, n_blocks: usize) {
+async fn run(n_txs: usize, n_blocks: usize, n_full: usize) {
     let params = test_params();
     let first = TestNode::start(&params, NodeOptions::default()).await;
     let mut nodes = vec![first];
@@ -130,6 +134,49 @@ async fn run(n_txs: usize, n_blocks: usize) {
         let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
         block_lat.push(last - start);
     }
+
+    // Full blocks: fill the origin's mempool (each dev key sends a run of transfers),
+    // then mine. The other nodes get most transfers by gossip, the rest in the block.
+    let mut full_lat = Vec::new();
+    let mut full_txs = 0;
+    for i in 0..n_full {
+        let origin = &nodes[i % NODES];
+        let per_tx = cairn_core::tx::TRANSFER_LEN + 1;
+        let want = params.max_block_bytes() / per_tx;
+        for j in 0..want {
+            let to = dev_keys()[(j + 1) % 10].address();
+            let tx = dev_transfer(origin.node(), j % 10, to, 1_000);
+            origin.node().submit_transfer(tx).unwrap();
+        }
+        let mut block = origin.node().block_template(dev_keys()[0].address());
+        full_txs += block.txs.len();
+        assert!(solve_naive(&mut block.header, 1 << 24));
+        let id = block.id();
+        let start = Instant::now();
+        origin
+            .node()
+            .submit_block(block, BlockSource::Miner)
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(60), || {
+                seen.lock()
+                    .unwrap()
+                    .get(&id)
+                    .is_some_and(|v| v.len() == NODES)
+            })
+            .await,
+            "full block {i} did not reach every node"
+        );
+        let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
+        full_lat.push(last - start);
+    }
+    let (mut penalties, mut bans) = (0, 0);
+    for n in &nodes {
+        let stats = n.stats().await;
+        penalties += stats.penalties;
+        bans += stats.bans;
+    }
+    full_lat.sort();
     tx_lat.sort();
     block_lat.sort();
     let block_txs: usize = {
@@ -138,6 +185,19 @@ async fn run(n_txs: usize, n_blocks: usize) {
             .map(|h| nodes[0].node().block_at(h).unwrap().unwrap().txs.len())
             .sum()
     };
+    let full_ms = |pct| {
+        if full_lat.is_empty() {
+            0.0
+        } else {
+            percentile(&full_lat, pct)
+        }
+    };
+    println!(
+        "{{\"nodes\": {NODES}, \"full_blocks\": {}, \"full_block_txs\": {full_txs}, \"full_p50_ms\": {:.2}, \"full_max_ms\": {:.2}, \"penalties\": {penalties}, \"bans\": {bans}}}",
+        full_lat.len(),
+        full_ms(50),
+        full_ms(100),
+    );
     println!(
         "{{\"nodes\": {NODES}, \"txs\": {}, \"tx_p50_ms\": {:.2}, \"tx_p99_ms\": {:.2}, \"tx_max_ms\": {:.2}, \"blocks\": {}, \"block_p50_ms\": {:.2}, \"block_p99_ms\": {:.2}, \"block_max_ms\": {:.2}, \"txs_in_blocks\": {block_txs}}}",
         tx_lat.len(),

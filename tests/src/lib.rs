@@ -363,9 +363,13 @@ pub fn binary(name: &str) -> PathBuf {
     bin
 }
 
-/// The `cairn-node` binary.
+/// The `cairn-node` binary: `CAIRN_NODE_BIN` if set (to run the process tests
+/// against another build, e.g. an older one), else the workspace's.
 pub fn node_binary() -> PathBuf {
-    binary("cairn-node")
+    match std::env::var_os("CAIRN_NODE_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => binary("cairn-node"),
+    }
 }
 
 /// Mines a block on `node` every `interval` until the returned handle is aborted.

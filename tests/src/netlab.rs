@@ -5,6 +5,12 @@
 //! too, so it reaches every host's RPC, and can relay traffic between hosts through
 //! [`DelayProxy`]s (latency and jitter, which this kernel cannot add with `netem`).
 //!
+//! A lab is one /12 (`10.16.0.0/12`, `10.32.0.0/12`, … one per lab alive at once), so
+//! its hosts can sit in distinct /16s and /24s, as hosts on the internet do: the
+//! node's per-address connection limits see real, distinct source addresses. By
+//! default host `i` gets `10.<base + i mod 15>.<i / 15>.1`, every host in its own /24
+//! and the first fifteen in distinct /16s; [`Lab::with_addresses`] places them.
+//!
 //! Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), `ip` from iproute2 and `nft` from
 //! nftables. [`Lab::new`] says why when it cannot build the lab, so tests can skip
 //! with a clear message. Everything is torn down on drop.
@@ -23,8 +29,11 @@ static LABS: AtomicU32 = AtomicU32::new(0);
 #[derive(Debug)]
 pub struct Lab {
     tag: String,
-    subnet: u8,
+    /// The lab's /12 is `10.<base>.0.0/12`.
+    base: u8,
     hosts: usize,
+    /// Each host's place in the /12: (/16 index below 15, third octet, last octet).
+    places: Vec<(u8, u8, u8)>,
 }
 
 /// Runs `ip`/`nft` with `args`; the error names the command and what it printed.
@@ -48,19 +57,50 @@ impl Lab {
     /// Builds a lab of `hosts` namespaces, or says why it cannot (no privilege, no
     /// `ip` or `nft`).
     pub fn new(hosts: usize) -> Result<Lab, String> {
-        assert!(hosts < 250, "one /24");
+        assert!(hosts < 15 * 250, "room in the /12");
+        let places = (0..hosts)
+            .map(|i| {
+                let (g, s) = (i % 15, i / 15);
+                (
+                    u8::try_from(g).unwrap_or(0),
+                    u8::try_from(s).unwrap_or(0),
+                    1,
+                )
+            })
+            .collect();
+        Lab::with_addresses(places)
+    }
+
+    /// Builds a lab whose host `i` is at `10.<base + g>.<s>.<h>` for `places[i] = (g,
+    /// s, h)`, with `g` below 15 and `h` from 1 to 250 (`10.<base + 15>.255.254` is the
+    /// test's own address).
+    pub fn with_addresses(places: Vec<(u8, u8, u8)>) -> Result<Lab, String> {
+        assert!(
+            places
+                .iter()
+                .all(|(g, _, h)| *g < 15 && (1..=250).contains(h)),
+            "host places within the /12"
+        );
         run("nft", &["--version"]).map_err(|e| format!("nftables is missing ({e})"))?;
         let n = LABS.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
-        // Interface names are at most 15 bytes: "cb" + 5 hex digits of the pid + lab.
+        // Interface names are at most 15 bytes: "c" + 5 hex digits of the pid + lab.
         let tag = format!("c{:05x}{n:x}", pid & 0xf_ffff);
-        let subnet = u8::try_from(100 + (pid % 50) * 3 + n % 3).unwrap_or(100);
+        // 10.16/12 … 10.224/12: fourteen labs at once (10.0/12 is left to the host).
+        let base = u8::try_from(16 * (1 + (pid as usize * 5 + n as usize) % 14)).unwrap_or(16);
+        let hosts = places.len();
         let lab = Lab {
             tag,
-            subnet,
+            base,
             hosts: 0,
+            places,
         };
         lab.build(hosts)
+    }
+
+    /// The lab's network, `10.<base>.0.0/12`.
+    pub fn network(&self) -> String {
+        format!("10.{}.0.0/12", self.base)
     }
 
     fn build(mut self, hosts: usize) -> Result<Lab, String> {
@@ -68,7 +108,7 @@ impl Lab {
         run("ip", &["link", "add", &br, "type", "bridge"])
             .map_err(|e| format!("cannot create a bridge (needs root): {e}"))?;
         run("ip", &["link", "set", &br, "up"])?;
-        let gw = format!("{}/24", self.gateway());
+        let gw = format!("{}/12", self.gateway());
         run("ip", &["addr", "add", &gw, "dev", &br])?;
         for i in 0..hosts {
             let ns = self.ns(i);
@@ -85,7 +125,7 @@ impl Lab {
             run("ip", &["link", "set", &inner, "netns", &ns])?;
             run("ip", &["link", "set", &outer, "master", &br])?;
             run("ip", &["link", "set", &outer, "up"])?;
-            let addr = format!("{}/24", self.ip(i));
+            let addr = format!("{}/12", self.ip(i));
             self.exec(i, "ip", &["addr", "add", &addr, "dev", &inner])?;
             self.exec(i, "ip", &["link", "set", &inner, "up"])?;
             self.exec(i, "ip", &["link", "set", "lo", "up"])?;
@@ -111,12 +151,13 @@ impl Lab {
 
     /// Host `i`'s address.
     pub fn ip(&self, i: usize) -> Ipv4Addr {
-        Ipv4Addr::new(10, 213, self.subnet, u8::try_from(i + 1).unwrap_or(0))
+        let (g, s, h) = self.places[i];
+        Ipv4Addr::new(10, self.base + g, s, h)
     }
 
     /// The test's own address on the bridge.
     pub fn gateway(&self) -> Ipv4Addr {
-        Ipv4Addr::new(10, 213, self.subnet, 254)
+        Ipv4Addr::new(10, self.base + 15, 255, 254)
     }
 
     /// Runs `program args` inside host `i`.
@@ -171,8 +212,8 @@ impl Lab {
                 i,
                 "input",
                 &format!(
-                    "ip saddr 10.213.{}.0/24 tcp dport != {rpc_port} numgen random mod 100 < {percent} drop",
-                    self.subnet
+                    "ip saddr {} tcp dport != {rpc_port} numgen random mod 100 < {percent} drop",
+                    self.network()
                 ),
             );
         }

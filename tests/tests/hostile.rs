@@ -37,6 +37,20 @@ enum Answers {
     /// Claims enormous work, serves these (valid) headers, and never answers a
     /// request for blocks.
     Stalling(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+    /// Claims enormous work and drops every headers request unanswered (the stream is
+    /// closed without a response).
+    Dropping(ChainStatus),
+    /// Claims this status; when asked for headers, first hands `block` to `node` (as
+    /// if it had arrived by gossip meanwhile), then serves `headers`.
+    Racing {
+        status: ChainStatus,
+        headers: Vec<cairn_core::BlockHeader>,
+        node: std::sync::Arc<cairn_node::Node>,
+        block: Option<Block>,
+    },
+    /// Answers a status request with two headers (a response of the wrong kind and
+    /// larger than any status).
+    Oversized(cairn_core::BlockHeader),
 }
 
 struct Hostile {
@@ -45,6 +59,8 @@ struct Hostile {
     answers: Answers,
     node: PeerId,
     held: Vec<request_response::ResponseChannel<SyncResponse>>,
+    /// Headers requests received.
+    headers_asked: usize,
 }
 
 impl Hostile {
@@ -75,7 +91,7 @@ impl Hostile {
                 let gossipsub =
                     gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).unwrap();
                 let sync = request_response::Behaviour::with_codec(
-                    SyncCodec,
+                    SyncCodec::new(params.max_block_bytes()),
                     [(names.sync.clone(), ProtocolSupport::Full)],
                     request_response::Config::default(),
                 );
@@ -98,6 +114,7 @@ impl Hostile {
             answers,
             node: node.peer_id,
             held: Vec::new(),
+            headers_asked: 0,
         };
         for topic in [h.blocks(), h.txs()] {
             h.swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
@@ -168,12 +185,25 @@ impl Hostile {
                         },
                     ..
                 })) => {
-                    if matches!(
-                        (&self.answers, &request),
-                        (Answers::Stalling(..), SyncRequest::Blocks { .. })
-                    ) {
-                        self.held.push(channel);
-                        continue;
+                    if matches!(request, SyncRequest::Headers { .. }) {
+                        self.headers_asked += 1;
+                    }
+                    match (&mut self.answers, &request) {
+                        (Answers::Stalling(..), SyncRequest::Blocks { .. }) => {
+                            self.held.push(channel);
+                            continue;
+                        }
+                        (Answers::Dropping(_), SyncRequest::Headers { .. }) => {
+                            drop(channel);
+                            continue;
+                        }
+                        (Answers::Racing { node, block, .. }, SyncRequest::Headers { .. }) => {
+                            if let Some(b) = block.take() {
+                                node.submit_block(b, cairn_node::BlockSource::Miner)
+                                    .unwrap();
+                            }
+                        }
+                        _ => {}
                     }
                     let response = self.answer(&request);
                     let _ = self
@@ -205,6 +235,12 @@ impl Hostile {
             (Answers::Lying(_, h) | Answers::Stalling(_, h), SyncRequest::Headers { .. }) => {
                 SyncResponse::Headers(h.clone())
             }
+            (Answers::Dropping(s), SyncRequest::Status) => SyncResponse::Status(*s),
+            (Answers::Racing { status, .. }, SyncRequest::Status) => SyncResponse::Status(*status),
+            (Answers::Racing { headers, .. }, SyncRequest::Headers { .. }) => {
+                SyncResponse::Headers(headers.clone())
+            }
+            (Answers::Oversized(h), SyncRequest::Status) => SyncResponse::Headers(vec![*h, *h]),
             (_, SyncRequest::Headers { .. }) => SyncResponse::Headers(vec![]),
             (_, SyncRequest::Blocks { .. }) => SyncResponse::Blocks(vec![]),
         }
@@ -577,4 +613,146 @@ async fn malformed_blocks_and_floods_get_the_sender_banned_while_honest_peers_ar
         "memory grew by {} MiB under the attacks",
         grown >> 20
     );
+}
+
+/// Work that exceeds `work` by one unit.
+fn just_above(work: Work) -> Work {
+    let mut one = [0u8; 32];
+    one[31] = 1;
+    work.saturating_add(Work::from_be_bytes(one))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_claiming_the_most_work_that_drops_headers_requests_cannot_stop_sync() {
+    let params = test_params();
+    let honest = TestNode::start(&params, NodeOptions::default()).await;
+    for _ in 0..100 {
+        honest.mine_block(dev_keys()[0].address());
+    }
+    let fresh = TestNode::start(&params, NodeOptions::default()).await;
+    // The liar is there first and claims the most work there can be.
+    let liar_status = ChainStatus {
+        genesis: params.genesis_id(),
+        tip: cairn_core::Hash([7; 32]),
+        height: 1_000_000,
+        work: Work::from_be_bytes([0xff; 32]),
+    };
+    let mut liar = Hostile::connect(&params, &fresh, Answers::Dropping(liar_status)).await;
+    let watch = tokio::spawn(async move {
+        let dropped = liar.disconnected(Duration::from_secs(30)).await;
+        (dropped, liar.headers_asked)
+    });
+    fresh.dial(&honest.addr).await;
+    let start = std::time::Instant::now();
+    let tip = honest.tip().id;
+    assert!(
+        eventually(Duration::from_secs(20), || fresh.tip().id == tip).await,
+        "the liar stopped header sync: the fresh node is at {} of 100",
+        fresh.tip().height
+    );
+    let took = start.elapsed();
+    let (dropped, asked) = watch.await.unwrap();
+    eprintln!(
+        "liar dropping headers requests: synced 100 blocks from the honest peer in {took:?}; \
+         the liar was asked for headers {asked} time(s), disconnected: {dropped}"
+    );
+    assert!(dropped, "the liar was kept");
+    assert!(asked >= 1, "the liar was never asked for headers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_that_race_a_gossiped_block_cost_the_peer_nothing() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    for _ in 0..5 {
+        a.mine_block(dev_keys()[0].address());
+    }
+    // An honest peer whose tip is one block ahead of ours; while our headers request is
+    // in flight, that block reaches us by gossip, so every header it answers with is
+    // already stored.
+    let next = solved_on_tip(&a, |_| {});
+    let tip = a.tip();
+    let status = ChainStatus {
+        genesis: params.genesis_id(),
+        tip: next.id(),
+        height: tip.height + 1,
+        work: just_above(tip.work),
+    };
+    let penalties = a.stats().await.penalties;
+    let mut racer = Hostile::connect(
+        &params,
+        &a,
+        Answers::Racing {
+            status,
+            headers: vec![next.header],
+            node: a.node().clone(),
+            block: Some(next.clone()),
+        },
+    )
+    .await;
+    racer.drive(Duration::from_secs(2), |_| false).await;
+    assert_eq!(racer.headers_asked, 1, "the race did not happen as planned");
+    assert_eq!(a.tip().id, next.id());
+    assert_eq!(
+        a.stats().await.penalties,
+        penalties,
+        "an honest peer was penalised for a race with gossip"
+    );
+    assert!(
+        a.peers()
+            .await
+            .contains(&racer.swarm.local_peer_id().clone())
+    );
+
+    // A liar that claims far more work and answers with headers we store loses the
+    // header slot (it is not asked again before the status interval) and a strike.
+    let next = solved_on_tip(&a, |_| {});
+    let mut liar = Hostile::connect(
+        &params,
+        &a,
+        Answers::Racing {
+            status: ChainStatus {
+                work: Work::from_be_bytes([0xff; 32]),
+                tip: next.id(),
+                height: 1_000_000,
+                ..status
+            },
+            headers: vec![next.header],
+            node: a.node().clone(),
+            block: Some(next.clone()),
+        },
+    )
+    .await;
+    // (The test nodes ask every peer's tip every 2 s.)
+    liar.drive(Duration::from_millis(1_500), |_| false).await;
+    assert_eq!(
+        liar.headers_asked, 1,
+        "the liar kept the header slot after answering with stored headers"
+    );
+    assert_eq!(a.stats().await.penalties, penalties + 1);
+    assert_eq!(
+        a.stats().await.bans,
+        0,
+        "a single unbacked claim banned the peer"
+    );
+    // Asked again after the status interval, it lies again and is banned.
+    assert!(
+        liar.disconnected(Duration::from_secs(10)).await,
+        "a peer that keeps claiming work it does not show was kept"
+    );
+    assert_eq!(a.stats().await.bans, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_answer_larger_than_a_status_gets_the_sender_banned() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    let header = a.tip().header;
+    let mut h = Hostile::connect(&params, &a, Answers::Oversized(header)).await;
+    assert!(
+        h.disconnected(Duration::from_secs(10)).await,
+        "a peer answering a status request with a larger message was kept"
+    );
+    assert!(h.redial_refused(&a.addr).await);
+    assert_eq!(a.stats().await.bans, 1);
 }

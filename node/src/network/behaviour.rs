@@ -9,6 +9,7 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{PeerId, allow_block_list, connection_limits, identify, identity, kad, mdns, ping};
 
 use crate::network::codec::SyncCodec;
+use crate::network::netgroup::{InboundGuard, InboundLimits};
 use crate::network::{Names, NetworkConfig, NetworkError};
 
 /// Largest gossiped transfer message (a transfer is 146 bytes).
@@ -23,6 +24,7 @@ pub(crate) const GOSSIP_FRAME_HEADROOM: usize = 64 * 1024;
 pub(crate) struct Behaviour {
     pub(crate) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     pub(crate) limits: connection_limits::Behaviour,
+    pub(crate) inbound: InboundGuard,
     pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) sync: request_response::Behaviour<SyncCodec>,
     pub(crate) identify: identify::Behaviour,
@@ -128,7 +130,7 @@ impl Behaviour {
         gossipsub.subscribe(&topics.txs).map_err(|e| build(&e))?;
 
         let sync = request_response::Behaviour::with_codec(
-            SyncCodec,
+            SyncCodec::new(max_block_bytes),
             [(names.sync.clone(), ProtocolSupport::Full)],
             request_response::Config::default()
                 .with_request_timeout(config.request_timeout)
@@ -166,6 +168,11 @@ impl Behaviour {
         Ok(Behaviour {
             blocked: allow_block_list::Behaviour::default(),
             limits: connection_limits::Behaviour::new(limits),
+            inbound: InboundGuard::new(InboundLimits {
+                per_ip: config.max_inbound_per_ip,
+                per_subnet: config.max_inbound_per_subnet,
+                total: config.max_inbound,
+            }),
             gossipsub,
             sync,
             identify,

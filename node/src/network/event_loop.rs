@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::network::behaviour::{BAN_GOSSIP_SCORE, Behaviour, BehaviourEvent, Topics, peer_of};
 use crate::network::codec::{MAX_BLOCKS, MAX_HEADERS, SOFT_RESPONSE_BYTES};
+use crate::network::netgroup::{Group, MAX_OUTBOUND_PER_GROUP, ip_of, netgroup};
 use crate::network::peers::PeerBook;
 use crate::network::{
     ChainAccess, Command, Names, NetworkConfig, NetworkError, NetworkEvent, NetworkStats, PeerInfo,
@@ -34,6 +35,8 @@ const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
 const INVALID_POINTS: u32 = 100;
 /// Penalty for a peer of another network.
 const WRONG_NETWORK_POINTS: u32 = 100;
+/// Most peers remembered from Kademlia queries as candidates to dial.
+const MAX_FOUND: usize = 1_024;
 
 /// Work finished on a blocking thread.
 enum Done {
@@ -74,6 +77,8 @@ pub struct EventLoop {
     peers: HashMap<PeerId, Connected>,
     book: PeerBook,
     stats: NetworkStats,
+    /// Peers (and an address) that Kademlia lookups returned: candidates to dial.
+    found: HashMap<PeerId, Multiaddr>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -145,6 +150,7 @@ impl EventLoop {
             peers: HashMap::new(),
             book,
             stats: NetworkStats::default(),
+            found: HashMap::new(),
         };
         event_loop.dial_bootnodes();
         Ok(event_loop)
@@ -152,6 +158,11 @@ impl EventLoop {
 
     fn dial_bootnodes(&mut self) {
         for addr in self.config.bootnodes.clone() {
+            // The operator chose these: never limited by address.
+            self.swarm
+                .behaviour_mut()
+                .inbound
+                .exempt(peer_of(&addr), Some(&addr));
             if let Some(peer) = peer_of(&addr) {
                 self.swarm
                     .behaviour_mut()
@@ -227,21 +238,74 @@ impl EventLoop {
             return;
         }
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
-        let mut candidates = Vec::new();
+        // A lookup of a random key returns peers our table may not hold yet (the
+        // table only takes peers once they are connected).
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .get_closest_peers(PeerId::random());
+        let mut candidates: Vec<(PeerId, Multiaddr)> = self.found.drain().collect();
         for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
             for entry in bucket.iter() {
                 let peer = *entry.node.key.preimage();
                 candidates.push((peer, entry.node.value.first().clone()));
             }
         }
+        candidates.sort_by_key(|(p, _)| *p);
+        candidates.dedup_by_key(|(p, _)| *p);
+        // In random order (table order would let whoever fills a bucket first be
+        // dialled first), at most MAX_OUTBOUND_PER_GROUP per /16.
+        let mut salt = [0u8; 16];
+        let _ = getrandom::fill(&mut salt);
+        candidates.sort_by_cached_key(|(p, _)| {
+            let mut h = blake3::Hasher::new();
+            h.update(&salt);
+            h.update(&p.to_bytes());
+            *h.finalize().as_bytes()
+        });
+        let mut groups = self.outbound_groups();
         let now = now_ms();
-        for (peer, addr) in candidates
-            .into_iter()
-            .filter(|(p, _)| !self.peers.contains_key(p) && !self.book.is_banned(p, now))
-            .take(target - outbound)
-        {
+        let mut dialled = 0;
+        for (peer, addr) in candidates {
+            if dialled >= target - outbound {
+                break;
+            }
+            if self.peers.contains_key(&peer) || self.book.is_banned(&peer, now) {
+                continue;
+            }
+            if let Some(g) = self.limited_group(&peer, &addr) {
+                let n = groups.entry(g).or_insert(0);
+                if *n >= MAX_OUTBOUND_PER_GROUP {
+                    continue;
+                }
+                *n += 1;
+            }
+            dialled += 1;
             let _ = self.swarm.dial(addr.with_p2p(peer).unwrap_or_else(|a| a));
         }
+    }
+
+    /// The /16 (IPv4) or /32 (IPv6) of a peer at `addr`, unless it is exempt from the
+    /// outbound diversity rule (loopback, bootnodes, `net_connect` peers).
+    fn limited_group(&self, peer: &PeerId, addr: &Multiaddr) -> Option<Group> {
+        let ip = ip_of(addr)?;
+        if self.swarm.behaviour().inbound.is_exempt(peer, Some(ip)) {
+            return None;
+        }
+        Some(netgroup(ip))
+    }
+
+    /// Outbound peers per netgroup (exempt ones not counted).
+    fn outbound_groups(&self) -> HashMap<Group, usize> {
+        let mut groups = HashMap::new();
+        for (peer, c) in &self.peers {
+            if !c.inbound
+                && let Some(g) = self.limited_group(peer, &c.address)
+            {
+                *groups.entry(g).or_insert(0) += 1;
+            }
+        }
+        groups
     }
 
     fn emit(&self, event: NetworkEvent) {
@@ -252,6 +316,7 @@ impl EventLoop {
 
     fn penalize(&mut self, peer: PeerId, points: u32, reason: &str) {
         debug!(target: "net", %peer, points, "penalty: {reason}");
+        self.stats.penalties += 1;
         if self.book.penalize(peer, points) {
             self.ban(peer, reason.to_string());
         }
@@ -267,6 +332,14 @@ impl EventLoop {
         }
         self.swarm.behaviour_mut().blocked.block_peer(peer);
         self.swarm.behaviour_mut().kad.remove_peer(&peer);
+        // Its address is discouraged rather than refused: a whole NAT may share it.
+        if let Some(c) = self.peers.get(&peer) {
+            let address = c.address.clone();
+            self.swarm
+                .behaviour_mut()
+                .inbound
+                .discourage(&address, until_ms, now_ms());
+        }
         self.emit(NetworkEvent::Banned {
             peer,
             until_ms,
@@ -314,7 +387,9 @@ impl EventLoop {
                 let _ = reply.send(peers);
             }
             Command::Stats(reply) => {
-                let _ = reply.send(self.stats);
+                let mut stats = self.stats;
+                stats.inbound_refused = self.swarm.behaviour().inbound.refused();
+                let _ = reply.send(stats);
             }
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
@@ -324,6 +399,11 @@ impl EventLoop {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
             Command::Dial(addr) => {
+                // The operator asked for this peer: never limited by address.
+                self.swarm
+                    .behaviour_mut()
+                    .inbound
+                    .exempt(peer_of(&addr), Some(&addr));
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     warn!(target: "net", %addr, "cannot dial: {e}");
                 }
@@ -528,6 +608,7 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
@@ -537,6 +618,24 @@ impl EventLoop {
                     return;
                 }
                 let inbound = endpoint.is_listener();
+                if !inbound && num_established.get() == 1 {
+                    let address = endpoint.get_remote_address().clone();
+                    // At most MAX_OUTBOUND_PER_GROUP outbound peers per /16, however
+                    // they were dialled (Kademlia queries dial too).
+                    if let Some(g) = self.limited_group(&peer_id, &address)
+                        && self.outbound_groups().get(&g).copied().unwrap_or(0)
+                            >= MAX_OUTBOUND_PER_GROUP
+                    {
+                        debug!(target: "net", peer = %peer_id, %address, "outbound netgroup full");
+                        let _ = self.swarm.close_connection(connection_id);
+                        return;
+                    }
+                    // An address we dialled successfully is one Kademlia may share.
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, address);
+                }
                 let entry = self.peers.entry(peer_id).or_insert_with(|| Connected {
                     address: endpoint.get_remote_address().clone(),
                     inbound,
@@ -630,11 +729,19 @@ impl EventLoop {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
-                if let Some(c) = self.peers.get_mut(&peer_id) {
-                    c.agent = Some(info.agent_version.clone());
-                }
+                let Some(c) = self.peers.get_mut(&peer_id) else {
+                    return;
+                };
+                c.agent = Some(info.agent_version.clone());
+                // Only listen addresses on the IP the peer connects from go into the
+                // routing table: a peer cannot fill it with other hosts' addresses
+                // (or made-up ones), so Kademlia shares only addresses of hosts that
+                // really connected.
+                let observed = ip_of(&c.address);
                 for addr in info.listen_addrs {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    if observed.is_some() && ip_of(&addr) == observed {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
@@ -645,6 +752,23 @@ impl EventLoop {
                         .add_address(&peer, addr.clone());
                     if !self.peers.contains_key(&peer) && !self.book.is_banned(&peer, now_ms()) {
                         let _ = self.swarm.dial(addr.with_p2p(peer).unwrap_or_else(|a| a));
+                    }
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetClosestPeers(Ok(ok)),
+                ..
+            }) => {
+                let local = *self.swarm.local_peer_id();
+                for p in ok.peers {
+                    if self.found.len() >= MAX_FOUND {
+                        break;
+                    }
+                    if p.peer_id != local
+                        && !self.peers.contains_key(&p.peer_id)
+                        && let Some(addr) = p.addrs.into_iter().next()
+                    {
+                        self.found.insert(p.peer_id, addr);
                     }
                 }
             }

@@ -11,6 +11,7 @@
 mod behaviour;
 pub mod codec;
 mod event_loop;
+pub mod netgroup;
 mod peers;
 
 use std::fmt;
@@ -129,6 +130,11 @@ pub struct NetworkConfig {
     pub key_path: PathBuf,
     /// Most inbound connections.
     pub max_inbound: u32,
+    /// Most inbound connections from one IP address (loopback, bootnodes and
+    /// `net_connect` peers are exempt).
+    pub max_inbound_per_ip: u32,
+    /// Most inbound connections from one /24 (IPv4) or /48 (IPv6).
+    pub max_inbound_per_subnet: u32,
     /// Outbound connections the node tries to keep.
     pub target_outbound: u32,
     /// How long a misbehaving peer stays banned.
@@ -150,6 +156,8 @@ impl NetworkConfig {
             mdns: false,
             key_path: datadir.join("node_key"),
             max_inbound: 64,
+            max_inbound_per_ip: 4,
+            max_inbound_per_subnet: 8,
             target_outbound: 8,
             ban_duration: Duration::from_secs(24 * 3600),
             bans: Vec::new(),
@@ -189,8 +197,12 @@ pub struct NetworkStats {
     pub requests_served: u64,
     /// Blocks sent in answers to sync requests.
     pub blocks_served: u64,
+    /// Penalties given to peers (each strike, including those that ban).
+    pub penalties: u64,
     /// Peers banned.
     pub bans: u64,
+    /// Inbound connections refused by the per-address limits.
+    pub inbound_refused: u64,
 }
 
 /// What the network reports to the node.

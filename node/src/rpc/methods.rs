@@ -774,6 +774,8 @@ fn net_get_info(ctx: Arc<RpcContext>, p: Params) -> BoxFuture {
             "gossipRejected": stats.gossip_rejected,
             "requestsServed": stats.requests_served,
             "blocksServed": stats.blocks_served,
+            "penalties": stats.penalties,
+            "inboundRefused": stats.inbound_refused,
             "bans": stats.bans,
         }))
     })

@@ -173,6 +173,12 @@ pub async fn render(ctx: &RpcContext) -> String {
             "Sync requests answered",
             stats.requests_served,
         );
+        counter(
+            &mut r,
+            "peer_penalties",
+            "Penalties given to peers",
+            stats.penalties,
+        );
         counter(&mut r, "peer_bans", "Peers banned", stats.bans);
     }
     r.register("peers", "Connected peers by direction", peers);

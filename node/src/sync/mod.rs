@@ -36,9 +36,11 @@ use crate::sync::progress::Progress;
 
 /// Penalty that bans at once: invalid data, or a peer of another network.
 const BAN: u32 = 100;
-/// Penalty for a stall or a claim of work not backed by headers: two within a
-/// minute ban (points halve every minute).
+/// Penalty for a claim of work its headers do not back: two within a minute ban
+/// (points halve every minute).
 const STRIKE: u32 = 50;
+/// Most peers remembered across reconnections as having failed to back a claim.
+const MAX_DROPPED_CLAIMS: usize = 4_096;
 
 /// Settings of the sync manager.
 #[derive(Debug, Clone)]
@@ -176,6 +178,7 @@ pub fn start(
         generation: 0,
         tasks: FuturesUnordered::new(),
         status: tx,
+        dropped_claims: HashMap::new(),
     };
     let task = tokio::spawn(manager.run(events));
     (
@@ -210,6 +213,9 @@ struct SyncManager {
     status: watch::Sender<SyncStatus>,
     heights: Arc<std::sync::Mutex<HashMap<PeerId, u64>>>,
     progress: Progress,
+    /// When each peer last failed to back its claimed work with headers: its claim is
+    /// not asked for again before `status_interval` has passed, even if it reconnects.
+    dropped_claims: HashMap<PeerId, Instant>,
 }
 
 impl SyncManager {
@@ -240,7 +246,20 @@ impl SyncManager {
     fn on_event(&mut self, event: NetworkEvent) {
         match event {
             NetworkEvent::PeerConnected { peer, .. } => {
-                self.peers.insert(peer, Peer::default());
+                // A peer that just failed to back its claim does not get a fresh one
+                // heard (and the header slot back) by reconnecting.
+                let status_at = self
+                    .dropped_claims
+                    .get(&peer)
+                    .copied()
+                    .filter(|t| t.elapsed() < self.config.status_interval);
+                self.peers.insert(
+                    peer,
+                    Peer {
+                        status_at,
+                        ..Peer::default()
+                    },
+                );
             }
             NetworkEvent::PeerDisconnected { peer } => self.forget(&peer),
             NetworkEvent::UnconnectedBlock { peer, header } => {
@@ -336,16 +355,55 @@ impl SyncManager {
             NetworkError::Request {
                 reason: RequestFailure::Timeout,
                 ..
-            } => {
-                let client = self.client.clone();
-                let reason = format!("stalled on {what}");
-                tokio::spawn(async move { client.disconnect(peer, reason).await });
-            }
+            } => self.disconnect(peer, format!("stalled on {what}")),
             NetworkError::Request {
                 reason: RequestFailure::BadResponse(r),
                 ..
             } => self.penalize(peer, BAN, format!("bad {what} response: {r}")),
             _ => debug!(target: "sync", %peer, "{what} request failed: {e}"),
+        }
+    }
+
+    fn disconnect(&self, peer: PeerId, reason: String) {
+        let client = self.client.clone();
+        tokio::spawn(async move { client.disconnect(peer, reason).await });
+    }
+
+    /// Forgets the work `peer` claims (so the next headers request goes to someone
+    /// else) and does not ask for its tip again before `status_interval`, even if it
+    /// reconnects. Returns the work it had claimed.
+    fn drop_claim(&mut self, peer: PeerId) -> Option<cairn_core::Work> {
+        let now = Instant::now();
+        let claimed = self.peers.get_mut(&peer).and_then(|p| {
+            p.status_at = Some(now);
+            p.status.take().map(|s| s.work)
+        });
+        if self.dropped_claims.len() >= MAX_DROPPED_CLAIMS {
+            let interval = self.config.status_interval;
+            self.dropped_claims.retain(|_, t| t.elapsed() < interval);
+        }
+        if self.dropped_claims.len() < MAX_DROPPED_CLAIMS {
+            self.dropped_claims.insert(peer, now);
+        }
+        claimed
+    }
+
+    /// A headers answer showed no chain heavier than ours: an empty answer, headers we
+    /// all store, or a branch that is not heavier. Its claim goes either way (the
+    /// header slot passes on). That is a normal race when the peer's tip reached us by
+    /// gossip while the request was in flight, so it costs the peer only when it had
+    /// claimed more work than both our tip and what its headers showed (`shown`).
+    fn claim_not_shown(&mut self, peer: PeerId, shown: Option<cairn_core::Work>) {
+        let tip = self.node.tip().work;
+        let shown = shown.map_or(tip, |w| w.max(tip));
+        if let Some(claimed) = self.drop_claim(peer)
+            && claimed > shown
+        {
+            self.penalize(
+                peer,
+                STRIKE,
+                "claimed more work than its headers show".into(),
+            );
         }
     }
 
@@ -360,8 +418,24 @@ impl SyncManager {
                     Ok(SyncResponse::Headers(h)) => self.on_headers(peer, h),
                     Ok(_) => self.penalize(peer, BAN, "wrong response to a headers request".into()),
                     Err(e) => {
+                        // Whatever went wrong, the claim it made goes (a peer that
+                        // claims the most work and drops every headers request must
+                        // not hold the header slot), and a peer whose connection is
+                        // still up is dropped: it refused to back its claim.
                         self.headers_more = false;
-                        self.on_failure(peer, "headers", &e);
+                        self.drop_claim(peer);
+                        match &e {
+                            NetworkError::Request {
+                                reason: RequestFailure::Unreachable(why),
+                                ..
+                            } => self.disconnect(
+                                peer,
+                                format!(
+                                    "dropped a headers request after claiming more work: {why}"
+                                ),
+                            ),
+                            _ => self.on_failure(peer, "headers", &e),
+                        }
                     }
                 }
             }
@@ -382,7 +456,13 @@ impl SyncManager {
                     other => {
                         self.release(&ids, peer);
                         match other {
-                            Err(e) => self.on_failure(peer, "blocks", &e),
+                            Err(e) => {
+                                // Ask others first for what it did not deliver.
+                                if let Some(p) = self.peers.get_mut(&peer) {
+                                    p.lacking = true;
+                                }
+                                self.on_failure(peer, "blocks", &e);
+                            }
                             Ok(_) => self.penalize(
                                 peer,
                                 BAN,
@@ -451,9 +531,10 @@ impl SyncManager {
     fn on_headers(&mut self, peer: PeerId, headers: Vec<BlockHeader>) {
         let full = headers.len() >= MAX_HEADERS;
         let Some(first) = headers.first() else {
-            // Nothing after our locator although it claimed more work: stale or a lie.
+            // Nothing after our locator: its tip is one we have (a race with gossip),
+            // or it claimed work it does not have.
             self.headers_more = false;
-            self.unbacked_claim(peer);
+            self.claim_not_shown(peer, None);
             return;
         };
         let params = self.node.params().clone();
@@ -479,26 +560,19 @@ impl SyncManager {
                 self.penalize(peer, BAN, "headers that do not connect".into());
                 return;
             };
+            if skip == headers.len() && !full {
+                // Every header is one we store: typically its tip reached us by gossip
+                // while the request was in flight. Nothing to queue; keep our queue.
+                self.headers_more = false;
+                self.claim_not_shown(peer, Some(cursor.work));
+                return;
+            }
             self.reset_queue();
             self.cursor = Some(cursor);
             self.header_peer = Some(peer);
             return self.queue_headers(peer, &headers[skip..], &params, full);
         }
         self.queue_headers(peer, &headers, &params, full);
-    }
-
-    /// A peer claimed more work than its headers showed: forget the claim (so other
-    /// peers get their turn) and count a strike against it.
-    fn unbacked_claim(&mut self, peer: PeerId) {
-        if let Some(p) = self.peers.get_mut(&peer) {
-            p.status = None;
-            p.status_at = None;
-        }
-        self.penalize(
-            peer,
-            STRIKE,
-            "claimed more work than its headers show".into(),
-        );
     }
 
     fn queue_headers(
@@ -550,8 +624,9 @@ impl SyncManager {
         if !full && self.cursor.as_ref().is_some_and(|c| c.work <= tip.work) {
             // The whole branch has no more work than ours: its bodies are not wanted.
             debug!(target: "sync", %peer, "peer's branch is not heavier; dropped");
+            let shown = self.cursor.as_ref().map(|c| c.work);
             self.reset_queue();
-            self.unbacked_claim(peer);
+            self.claim_not_shown(peer, shown);
         } else if let Some(c) = &self.cursor {
             debug!(target: "sync", %peer, height = c.height(), queued = self.order.len(), "headers queued");
         }
