@@ -3,7 +3,10 @@
 //!
 //! The file is JSON. Everything but the ciphertext is authenticated as associated
 //! data, so changing the KDF parameters, the salt, the nonce or the stored address
-//! makes decryption fail, exactly like a wrong password.
+//! makes decryption fail, exactly like a wrong password. The stored address is
+//! readable without the password, and so unverified until the file is opened:
+//! opening also derives account 0 from the mnemonic and refuses a file whose
+//! address field differs ([`WalletError::AddressMismatch`]).
 //!
 //! Before any key is derived, every field is checked against fixed bounds
 //! ([`Keystore::check`], [`KdfParams::check`]): a damaged or hostile file is refused
@@ -197,7 +200,7 @@ fn in_bounds(
 pub struct Keystore {
     /// Format version.
     pub version: u32,
-    /// Address of account 0 (shown without the password).
+    /// Address of account 0 (shown without the password, unverified until opened).
     pub address: String,
     /// Always "argon2id".
     pub kdf: String,
@@ -301,14 +304,15 @@ impl Keystore {
         .into_bytes()
     }
 
-    /// Encrypts `mnemonic` (whose account 0 is `address`) under `password`.
+    /// Encrypts `mnemonic` (whose account 0 must be `address`, or [`Keystore::open`]
+    /// refuses the file) under `password`.
     pub fn seal(
         mnemonic: &str,
         address: &str,
         password: &str,
         kdf_params: KdfParams,
     ) -> Result<Keystore, WalletError> {
-        // Never write a file that `open` would refuse.
+        // Never write a file that `check` would refuse.
         kdf_params.check()?;
         check_address(address)?;
         let salt = random::<SALT_LEN_MIN>()?;
@@ -372,7 +376,8 @@ impl Keystore {
     /// Decrypts the mnemonic. A wrong password and any change to an authenticated
     /// field give [`WalletError::WrongPassword`] (they cannot be told apart, by
     /// design); a field that fails [`Keystore::check`] gives
-    /// [`WalletError::CorruptKeystore`] before any key is derived.
+    /// [`WalletError::CorruptKeystore`] before any key is derived; a mnemonic whose
+    /// account 0 is not the address field gives [`WalletError::AddressMismatch`].
     pub fn open(&self, password: &str) -> Result<Zeroizing<String>, WalletError> {
         self.open_with(password, derive_key)
     }
@@ -398,7 +403,15 @@ impl Keystore {
             .map_err(|_| WalletError::WrongPassword)?;
         let plain = Zeroizing::new(plain);
         let text = std::str::from_utf8(&plain).map_err(|_| corrupt("mnemonic is not text"))?;
-        Ok(Zeroizing::new(text.to_string()))
+        let mnemonic = Zeroizing::new(text.to_string());
+        let derived = crate::account_key(&mnemonic, 0)?.address().to_string();
+        if derived != self.address {
+            return Err(WalletError::AddressMismatch {
+                stored: self.address.clone(),
+                derived,
+            });
+        }
+        Ok(mnemonic)
     }
 
     /// Parses a keystore file's bytes and checks every field ([`Keystore::check`]).
@@ -478,6 +491,23 @@ mod tests {
         ));
         let again = Keystore::from_file_bytes(&ks.to_file_bytes()).expect("parses");
         assert_eq!(again, ks);
+    }
+
+    /// Sealed with dev account 1's address: the file is authentic (the address is
+    /// in the associated data it was sealed with), so only deriving the keys shows
+    /// the address is not theirs.
+    #[test]
+    fn keys_that_are_not_the_address_field_are_refused() {
+        let theirs = cairn_core::genesis::dev_keys()[1].address().to_string();
+        let ks = Keystore::seal(PHRASE, &theirs, PASSWORD, KdfParams::MIN).expect("seals");
+        let mine = sealed().address;
+        match ks.open(PASSWORD) {
+            Err(WalletError::AddressMismatch { stored, derived }) => {
+                assert_eq!((stored, derived), (theirs, mine));
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("opens"),
+        }
     }
 
     #[test]

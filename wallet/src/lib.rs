@@ -19,6 +19,19 @@ pub enum WalletError {
     /// The password does not open the keystore (or the file was changed).
     #[error("wrong password (or the keystore file was modified)")]
     WrongPassword,
+    /// The keystore opens, but its address field is not account 0 of its keys: the
+    /// file was rewritten by someone holding the mnemonic and the password, or by a
+    /// faulty tool.
+    #[error(
+        "the keystore's address field {stored} does not match its keys (account 0 is \
+         {derived}): the file was tampered with; do not use {stored}"
+    )]
+    AddressMismatch {
+        /// The address the file states.
+        stored: String,
+        /// Account 0 of the decrypted mnemonic.
+        derived: String,
+    },
     /// The keystore file is not one.
     #[error("corrupt keystore: {0}")]
     CorruptKeystore(String),

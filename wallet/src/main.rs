@@ -21,6 +21,9 @@ use zeroize::Zeroizing;
 /// Keys come from a BIP-39 mnemonic (account i is m/44'/7777'/i') and are kept
 /// encrypted (Argon2id + XChaCha20-Poly1305) in <wallet-dir>/wallet.json. The
 /// password comes from --password-file, else CAIRN_WALLET_PASSWORD, else a prompt.
+/// `address` and `balance` need none: without one they show account 0 as the file
+/// states it, marked unverified; with one (or --verify) they check it against the
+/// keys and refuse a file whose address field was changed.
 ///
 /// Start:  cairn-wallet new          (shows the mnemonic once: write it down)
 ///         cairn-wallet balance
@@ -132,17 +135,25 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         mnemonic_file: Option<PathBuf>,
     },
-    /// Show an address (account 0 needs no password).
+    /// Show an address (account 0 needs no password, but is then unverified).
     Address {
         /// Account index.
         #[arg(long, default_value_t = 0)]
         index: u32,
+        /// Check account 0 against the keys, asking for the password if none is
+        /// given (it is checked whenever a password is given).
+        #[arg(long)]
+        verify: bool,
     },
     /// Show the balance, confirmed and with pending transfers.
     Balance {
         /// Account index.
         #[arg(long, default_value_t = 0)]
         index: u32,
+        /// Check account 0 against the keys, asking for the password if none is
+        /// given (it is checked whenever a password is given).
+        #[arg(long)]
+        verify: bool,
     },
     /// Send coins.
     Send {
@@ -229,23 +240,26 @@ fn load_keystore(path: &Path) -> Result<Keystore, WalletError> {
     Keystore::load(path)
 }
 
-/// The password: --password-file, CAIRN_WALLET_PASSWORD, or a prompt (twice when
-/// `confirm`).
-fn password(cli: &Cli, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
-    let given = if let Some(f) = &cli.password_file {
+/// The password given without asking: --password-file, else CAIRN_WALLET_PASSWORD.
+fn given_password(cli: &Cli) -> anyhow::Result<Option<Zeroizing<String>>> {
+    if let Some(f) = &cli.password_file {
         let text = Zeroizing::new(
             std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read the password file {}", f.display()))?,
         );
-        Some(Zeroizing::new(
+        return Ok(Some(Zeroizing::new(
             text.lines().next().unwrap_or_default().to_string(),
-        ))
-    } else {
-        std::env::var("CAIRN_WALLET_PASSWORD")
-            .ok()
-            .map(Zeroizing::new)
-    };
-    if let Some(p) = given {
+        )));
+    }
+    Ok(std::env::var("CAIRN_WALLET_PASSWORD")
+        .ok()
+        .map(Zeroizing::new))
+}
+
+/// The password: --password-file, CAIRN_WALLET_PASSWORD, or a prompt (twice when
+/// `confirm`).
+fn password(cli: &Cli, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(p) = given_password(cli)? {
         if confirm && p.len() < 8 {
             bail!("use a password of at least 8 characters");
         }
@@ -293,13 +307,28 @@ fn create(cli: &Cli, mnemonic: &str, show: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn address_of(cli: &Cli, index: u32) -> anyhow::Result<String> {
-    let ks = load_keystore(&keystore_path(cli)?)?;
-    if index == 0 {
-        return Ok(ks.address);
-    }
-    let m = ks.open(&password(cli, false)?)?;
-    Ok(account_key(&m, index)?.address().to_string())
+/// Account `index`'s address, and whether it was derived from the decrypted keys.
+/// Account 0 is read from the file's address field, unverified (`false`), when no
+/// password is given and `verify` is not asked for; once the keystore is opened,
+/// [`Keystore::open`] has checked that field against the keys.
+fn address_of(cli: &Cli, index: u32, verify: bool) -> anyhow::Result<(String, bool)> {
+    let path = keystore_path(cli)?;
+    let ks = load_keystore(&path)?;
+    let pw = match given_password(cli)? {
+        Some(pw) => pw,
+        None if index == 0 && !verify => return Ok((ks.address, false)),
+        None => password(cli, false)?,
+    };
+    let m = ks.open(&pw).map_err(|e| match e {
+        // Not necessarily a typo: a changed address field fails the same way.
+        WalletError::WrongPassword if index == 0 => anyhow::Error::new(e).context(format!(
+            "cannot verify the stored address {} in {} (do not use it until it verifies)",
+            ks.address,
+            path.display()
+        )),
+        e => e.into(),
+    })?;
+    Ok((account_key(&m, index)?.address().to_string(), true))
 }
 
 fn coins(units: &Value) -> String {
@@ -352,23 +381,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             account_key(&phrase, 0)?; // validates the words and checksum
             create(&cli, &phrase, false)
         }
-        Command::Address { index } => {
-            let a = address_of(&cli, *index)?;
+        Command::Address { index, verify } => {
+            let (a, verified) = address_of(&cli, *index, *verify)?;
             if cli.json {
-                println!("{}", json!({ "address": a, "index": index }));
+                println!(
+                    "{}",
+                    json!({ "address": a, "index": index, "verified": verified })
+                );
             } else {
                 println!("{a}");
+                if !verified {
+                    eprintln!(
+                        "note: this address is unverified: it was read from wallet.json \
+                         without the password, and whoever can write that file can change \
+                         it; check it with `cairn-wallet address --verify`"
+                    );
+                }
             }
             Ok(())
         }
-        Command::Balance { index } => {
-            let a = address_of(&cli, *index)?;
+        Command::Balance { index, verify } => {
+            let (a, verified) = address_of(&cli, *index, *verify)?;
             let rpc = RpcClient::new(cli.rpc());
-            let acct = rpc.call("state_getAccount", json!([a]))?;
+            let mut acct = rpc.call("state_getAccount", json!([a]))?;
             if cli.json {
+                if let Some(o) = acct.as_object_mut() {
+                    o.insert("verified".into(), json!(verified));
+                }
                 println!("{acct}");
             } else {
-                println!("Address:   {a}");
+                if verified {
+                    println!("Address:   {a}");
+                } else {
+                    println!(
+                        "Address:   {a} (unverified: read without the password; check it with --verify)"
+                    );
+                }
                 println!("Balance:   {}", coins(&acct["balance"]));
                 println!(
                     "Pending:   {} ({} outgoing transfer(s) pending)",
@@ -389,7 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             index,
         } => send(&cli, to, amount, (fee, max_fee), *wait, *timeout, *index),
         Command::History { index, blocks } => {
-            let a = address_of(&cli, *index)?;
+            let (a, _) = address_of(&cli, *index, false)?;
             let rpc = RpcClient::new(cli.rpc());
             let h = rpc.call("state_getHistory", json!([a, blocks]))?;
             if cli.json {
