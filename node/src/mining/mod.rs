@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use cairn_core::address::ADDRESS_LEN;
 use cairn_core::difficulty::{AsertInput, next_compact_target};
 use cairn_core::header::{HEADER_LEN, HEADER_VERSION};
 use cairn_core::tx::COINBASE_LEN;
@@ -36,8 +37,44 @@ pub struct MiningConfig {
     pub backend: Backend,
 }
 
-/// A block ready to search: every field final but the nonce.
-pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_ms: u64) -> Block {
+/// A template before its coinbase's recipient is chosen: what every template of one
+/// tip and one mempool selection shares (remote work derives one per coinbase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateBody {
+    /// The header, `tx_root` still zero and nonce 0.
+    pub header: BlockHeader,
+    /// The coinbase (subsidy plus fees), its recipient still the zero address.
+    pub coinbase: Coinbase,
+    /// The transfers after the coinbase.
+    pub transfers: Vec<Transaction>,
+}
+
+impl TemplateBody {
+    /// The coinbase transaction paying `recipient`.
+    pub fn coinbase_for(&self, recipient: Address) -> Transaction {
+        Transaction::Coinbase(Coinbase {
+            recipient,
+            ..self.coinbase.clone()
+        })
+    }
+
+    /// The block paying `recipient`, with its tx root.
+    pub fn into_block(self, recipient: Address) -> Block {
+        let mut txs = Vec::with_capacity(self.transfers.len() + 1);
+        txs.push(self.coinbase_for(recipient));
+        txs.extend(self.transfers);
+        let mut block = Block {
+            header: self.header,
+            txs,
+        };
+        block.header.tx_root = block.compute_tx_root();
+        block
+    }
+}
+
+/// The parts of the next template: header fields from the tip, the best-paying
+/// transfers that fit.
+pub fn build_body(chain: &Chain, mempool: &Mempool, now_ms: u64) -> TemplateBody {
     let params = chain.params();
     let tip = chain.tip();
     let ctx = chain
@@ -63,16 +100,13 @@ pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_m
     let coinbase = Coinbase {
         chain_id: params.chain_id(),
         height,
-        recipient: coinbase,
+        recipient: Address([0; ADDRESS_LEN]),
         amount: params
             .subsidy(height)
             .checked_add(fees)
             .unwrap_or(Amount(u64::MAX)),
     };
-    let mut txs = Vec::with_capacity(transfers.len() + 1);
-    txs.push(Transaction::Coinbase(coinbase));
-    txs.extend(transfers.into_iter().map(Transaction::Transfer));
-    let mut block = Block {
+    TemplateBody {
         header: BlockHeader {
             version: HEADER_VERSION,
             height,
@@ -82,10 +116,14 @@ pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_m
             target,
             nonce: 0,
         },
-        txs,
-    };
-    block.header.tx_root = block.compute_tx_root();
-    block
+        coinbase,
+        transfers: transfers.into_iter().map(Transaction::Transfer).collect(),
+    }
+}
+
+/// A block ready to search: every field final but the nonce.
+pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_ms: u64) -> Block {
+    build_body(chain, mempool, now_ms).into_block(coinbase)
 }
 
 /// Searches the whole nonce range of `block` with `miner`; true when its nonce now

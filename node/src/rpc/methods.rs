@@ -867,14 +867,14 @@ fn node_generate(ctx: &RpcContext, p: &Params) -> RpcResult {
 pub fn work_json(w: &crate::mining::work::Work) -> Value {
     json!({
         "workId": w.id,
-        "preHash": w.block.header.pre_hash().to_string(),
-        "target": w.block.header.target.to_string(),
-        "height": w.block.header.height,
-        "prev": w.block.header.prev.to_string(),
+        "preHash": w.header.pre_hash().to_string(),
+        "target": w.header.target.to_string(),
+        "height": w.header.height,
+        "prev": w.header.prev.to_string(),
         "extranonce": w.extranonce,
         "nonceStart": w.range.start.to_string(),
         "nonceEnd": w.range.end.to_string(),
-        "txs": w.block.txs.len(),
+        "txs": w.txs,
     })
 }
 
@@ -887,7 +887,10 @@ pub fn get_work(ctx: &RpcContext, p: &Params) -> RpcResult {
         return Err(RpcError::params("worker names are at most 64 bytes"));
     }
     let hashrate: f64 = p.opt(2, "hashrate")?.unwrap_or(0.0);
-    let work = ctx.work.get_work(&ctx.node, &worker, coinbase, hashrate);
+    let work = ctx
+        .work
+        .get_work(&ctx.node, &worker, coinbase, hashrate)
+        .map_err(|e| RpcError::new(ErrorCode::Busy, e.to_string()))?;
     Ok(work_json(&work))
 }
 
@@ -995,5 +998,12 @@ fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
             })
         })
         .collect();
-    Ok(json!({ "networkHashrate": network, "localHashrate": local, "workers": workers }))
+    // Names beyond the table of tracked workers, counted together.
+    let untracked = ctx.work.untracked();
+    Ok(json!({
+        "networkHashrate": network,
+        "localHashrate": local,
+        "workers": workers,
+        "untracked": { "accepted": untracked.accepted, "rejected": untracked.rejected },
+    }))
 }
