@@ -33,10 +33,10 @@ enum Answers {
     Honest(ChainStatus),
     /// Claims enormous work on the node's network and serves these (invalid)
     /// headers.
-    Lying(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+    Lying(cairn_core::NetworkId, Vec<cairn_core::BlockHeader>),
     /// Claims enormous work, serves these (valid) headers, and never answers a
     /// request for blocks.
-    Stalling(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+    Stalling(cairn_core::NetworkId, Vec<cairn_core::BlockHeader>),
 }
 
 struct Hostile {
@@ -194,9 +194,9 @@ impl Hostile {
     fn answer(&self, request: &SyncRequest) -> SyncResponse {
         match (&self.answers, request) {
             (Answers::Honest(s), SyncRequest::Status) => SyncResponse::Status(*s),
-            (Answers::Lying(genesis, h) | Answers::Stalling(genesis, h), SyncRequest::Status) => {
+            (Answers::Lying(network, h) | Answers::Stalling(network, h), SyncRequest::Status) => {
                 SyncResponse::Status(ChainStatus {
-                    genesis: *genesis,
+                    network: *network,
                     tip: h.last().unwrap().id(),
                     height: 1_000_000,
                     work: Work::from_be_bytes([0xff; 32]),
@@ -256,7 +256,7 @@ fn block_on_tip(node: &TestNode, tamper: impl FnOnce(&mut Block), bad_pow: bool)
 /// The status of a peer that has only the genesis block.
 fn genesis_status(params: &ChainParams) -> ChainStatus {
     ChainStatus {
-        genesis: params.genesis_id(),
+        network: params.network_id(),
         tip: params.genesis_id(),
         height: 0,
         work: Work::default(),
@@ -339,7 +339,7 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
         prev.id = h.id();
         prev.header = h;
     }
-    let mut h = Hostile::connect(&params, &a, Answers::Lying(params.genesis_id(), headers)).await;
+    let mut h = Hostile::connect(&params, &a, Answers::Lying(params.network_id(), headers)).await;
     assert!(
         h.disconnected(Duration::from_secs(20)).await,
         "a peer serving invalid-PoW headers was kept"
@@ -406,7 +406,7 @@ async fn a_peer_that_stalls_is_dropped_and_its_blocks_come_from_others() {
     let mut staller = Hostile::connect(
         &params,
         &fresh,
-        Answers::Stalling(params.genesis_id(), headers),
+        Answers::Stalling(params.network_id(), headers),
     )
     .await;
     // Answer its status and header requests (its block requests are held) for less
