@@ -1,5 +1,5 @@
-//! Chain parameters, the `genesis.json` format, the genesis block, and the built-in
-//! `dev` network.
+//! Chain parameters, the `genesis.json` format, the genesis block, the network id,
+//! and the built-in `dev` network.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -31,6 +31,18 @@ pub const DEV_ACCOUNTS: u32 = 10;
 /// Number of ancestors whose median timestamp a block's timestamp must exceed.
 pub const MEDIAN_TIME_SPAN: usize = 11;
 
+/// Prefix of the network id's pre-image: keeps it apart from every other Cairn hash.
+pub const NETWORK_ID_DOMAIN: &[u8] = b"cairn network v1\0";
+
+/// Names a network by its whole configuration:
+/// `blake3(NETWORK_ID_DOMAIN ‖ GenesisConfig::canonical_bytes() ‖ genesis block id)`.
+///
+/// The genesis id alone is not enough: it covers only what enters the genesis block, so
+/// two `genesis.json` files that differ in a rule (block time, size limit, drift…) or in
+/// the name can share it. Transfers are signed over the network id, and peers compare
+/// it before they talk.
+pub type NetworkId = Hash;
+
 /// The content of a `genesis.json` file: everything that defines a network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +71,43 @@ pub struct GenesisConfig {
     pub max_future_drift_ms: u64,
     /// Balances that exist at genesis.
     pub allocations: Vec<Allocation>,
+}
+
+impl GenesisConfig {
+    /// The canonical byte encoding the network id hashes: every field in `genesis.json`
+    /// order, integers little-endian, compact targets as their `u32`, the name and the
+    /// allocations each preceded by a `u32` count (name: bytes; allocation: address
+    /// `[20]` ‖ amount `u64`). JSON text is not canonical (spacing, key order, number
+    /// forms), so it is never hashed.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(4 + self.name.len() + 64 + 4 + 28 * self.allocations.len());
+        encode_count(self.name.len(), &mut out);
+        out.extend_from_slice(self.name.as_bytes());
+        out.extend_from_slice(&self.chain_id.to_le_bytes());
+        out.extend_from_slice(&self.timestamp_ms.to_le_bytes());
+        out.extend_from_slice(&self.initial_target.0.to_le_bytes());
+        out.extend_from_slice(&self.pow_limit.0.to_le_bytes());
+        out.extend_from_slice(&self.target_block_time_ms.to_le_bytes());
+        out.extend_from_slice(&self.asert_half_life_ms.to_le_bytes());
+        self.initial_subsidy.encode_to(&mut out);
+        out.extend_from_slice(&self.halving_interval.to_le_bytes());
+        out.extend_from_slice(&self.max_block_bytes.to_le_bytes());
+        out.extend_from_slice(&self.max_future_drift_ms.to_le_bytes());
+        encode_count(self.allocations.len(), &mut out);
+        for a in &self.allocations {
+            a.address.encode_to(&mut out);
+            a.amount.encode_to(&mut out);
+        }
+        out
+    }
+}
+
+/// A validated config's lists are short (a name of at most 32 bytes; allocations
+/// that fit one block), far below `u32::MAX`.
+fn encode_count(n: usize, out: &mut Vec<u8>) {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    out.extend_from_slice(&n.to_le_bytes());
 }
 
 /// An initial balance.
@@ -109,6 +158,7 @@ pub struct ChainParams {
     pow_limit: Target,
     genesis: Block,
     genesis_id: BlockId,
+    network_id: NetworkId,
 }
 
 impl ChainParams {
@@ -230,12 +280,17 @@ impl ChainParams {
         }
         genesis.header.tx_root = genesis.compute_tx_root();
         let genesis_id = genesis.id();
+        let mut preimage = NETWORK_ID_DOMAIN.to_vec();
+        preimage.extend_from_slice(&config.canonical_bytes());
+        preimage.extend_from_slice(genesis_id.as_bytes());
+        let network_id = Hash::digest(&preimage);
         Ok(ChainParams {
             config,
             initial_target,
             pow_limit,
             genesis,
             genesis_id,
+            network_id,
         })
     }
 
@@ -294,6 +349,11 @@ impl ChainParams {
     /// The genesis block's id.
     pub fn genesis_id(&self) -> BlockId {
         self.genesis_id
+    }
+
+    /// The network id: every transfer signs it, and peers must share it.
+    pub fn network_id(&self) -> NetworkId {
+        self.network_id
     }
 
     /// The easiest target allowed.
@@ -403,6 +463,85 @@ mod tests {
         let json = a.to_json();
         let c = ChainParams::from_json(&json).unwrap();
         assert_eq!(c.genesis_id(), a.genesis_id());
+    }
+
+    /// Every field of the configuration enters the network id, including those the
+    /// genesis block does not carry (there the genesis id stays the same).
+    #[test]
+    fn every_field_changes_the_network_id() {
+        let main = ChainParams::from_json(include_str!("../../genesis.json")).unwrap();
+        assert!(main.config().allocations.is_empty());
+        type Mutation = Box<dyn Fn(&mut GenesisConfig)>;
+        let cases: Vec<(&str, bool, Mutation)> = vec![
+            ("name", false, Box::new(|c| c.name = "test".into())),
+            ("chain_id", false, Box::new(|c| c.chain_id = 2)),
+            ("timestamp_ms", true, Box::new(|c| c.timestamp_ms += 1)),
+            (
+                "initial_target",
+                true,
+                Box::new(|c| c.initial_target = CompactTarget(0x1d10_0001)),
+            ),
+            (
+                "pow_limit",
+                false,
+                Box::new(|c| c.pow_limit = CompactTarget(0x1e10_0001)),
+            ),
+            (
+                "target_block_time_ms",
+                false,
+                Box::new(|c| c.target_block_time_ms += 1),
+            ),
+            (
+                "asert_half_life_ms",
+                false,
+                Box::new(|c| c.asert_half_life_ms += 1),
+            ),
+            (
+                "initial_subsidy",
+                false,
+                Box::new(|c| c.initial_subsidy = Amount(c.initial_subsidy.0 + 1)),
+            ),
+            (
+                "halving_interval",
+                false,
+                Box::new(|c| c.halving_interval += 1),
+            ),
+            (
+                "max_block_bytes",
+                false,
+                Box::new(|c| c.max_block_bytes += 1),
+            ),
+            (
+                "max_future_drift_ms",
+                false,
+                Box::new(|c| c.max_future_drift_ms += 1),
+            ),
+            (
+                "allocations",
+                true,
+                Box::new(|c| {
+                    c.allocations.push(Allocation {
+                        address: Address([1; 20]),
+                        amount: Amount(1),
+                    })
+                }),
+            ),
+        ];
+        let mut seen = BTreeSet::from([main.network_id()]);
+        for (field, in_genesis_block, mutate) in cases {
+            let mut c = main.config().clone();
+            mutate(&mut c);
+            let p = ChainParams::from_config(c).unwrap();
+            assert_eq!(
+                p.genesis_id() != main.genesis_id(),
+                in_genesis_block,
+                "{field}"
+            );
+            assert!(seen.insert(p.network_id()), "{field}: network id unchanged");
+        }
+        // The JSON form does not matter, only the values.
+        let respaced = ChainParams::from_json(&serde_json::to_string(main.config()).unwrap());
+        assert_eq!(respaced.unwrap().network_id(), main.network_id());
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use crate::address::{Address, AddressError};
 pub use crate::amount::{Amount, COIN};
 pub use crate::block::Block;
 pub use crate::encoding::{Decode, DecodeError, Encode};
-pub use crate::genesis::{ChainParams, GenesisConfig, GenesisError};
+pub use crate::genesis::{ChainParams, GenesisConfig, GenesisError, NetworkId};
 pub use crate::hash::Hash;
 pub use crate::hd::HdError;
 pub use crate::header::{BlockHeader, BlockId};

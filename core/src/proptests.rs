@@ -295,7 +295,7 @@ proptest! {
                 let n = nonces.entry(from).or_insert(base);
                 let nonce = if bad_nonce { *n + 5 } else { *n };
                 *n += 1;
-                txs.push(Transfer::new_signed(key, c.params.chain_id(), to, Amount(amount), Amount(fee), nonce));
+                txs.push(Transfer::new_signed(key, c.params.network_id(), c.params.chain_id(), to, Amount(amount), Amount(fee), nonce));
             }
             let before = c.state.clone();
             let block = c.build(txs, 1_000);

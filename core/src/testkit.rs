@@ -181,6 +181,7 @@ impl ChainBuilder {
             .map_or(0, |a| a.nonce);
         Transfer::new_signed(
             key,
+            self.params.network_id(),
             self.params.chain_id(),
             to,
             Amount(amount),
@@ -206,6 +207,7 @@ pub fn full_blocks(params: &ChainParams, n: usize) -> Vec<Block> {
         .map(|i| SecretKey::from_seed(blake3::hash(&(i as u64).to_le_bytes()).as_bytes()))
         .collect();
     let chain_id = params.chain_id();
+    let network = params.network_id();
     let mut b = ChainBuilder::new(params.clone());
     let funding = keys
         .iter()
@@ -213,6 +215,7 @@ pub fn full_blocks(params: &ChainParams, n: usize) -> Vec<Block> {
         .map(|(i, k)| {
             Transfer::new_signed(
                 &dev_keys()[i % 10],
+                network,
                 chain_id,
                 k.address(),
                 Amount(100_000_000_000),
@@ -232,6 +235,7 @@ pub fn full_blocks(params: &ChainParams, n: usize) -> Vec<Block> {
                 next_sender += 1;
                 let tx = Transfer::new_signed(
                     &keys[s],
+                    network,
                     chain_id,
                     keys[(s * 7 + j) % LOAD_ACCOUNTS].address(),
                     Amount(1_000 + j as u64),
@@ -276,8 +280,18 @@ pub fn render_test_vectors() -> String {
         );
         line(&mut out, &format!("account {i} address"), &k.address());
     }
+    out.push_str("\nNetwork ids (§13.2):\n\n");
+    let main = ChainParams::from_json(include_str!("../../genesis.json")).expect("valid");
+    line(
+        &mut out,
+        "main canonical config bytes",
+        &hex::encode(main.config().canonical_bytes()),
+    );
+    line(&mut out, "main network id", &main.network_id());
+    line(&mut out, "dev network id", &dev.network_id());
     let t = Transfer::new_signed(
         k0,
+        dev.network_id(),
         1337,
         k1.address(),
         Amount(100_000_000),
@@ -285,13 +299,13 @@ pub fn render_test_vectors() -> String {
         0,
     );
     out.push_str(
-        "\nTransfer (chain 1337, account 0 → account 1, amount 100000000, fee 1000, nonce 0):\n\n",
+        "\nTransfer (dev network, chain 1337, account 0 → account 1, amount 100000000, fee 1000, nonce 0):\n\n",
     );
     line(&mut out, "bytes", &hex::encode(t.to_bytes()));
     line(
         &mut out,
         "signing message",
-        &hex::encode(t.signing_message()),
+        &hex::encode(t.signing_message(&dev.network_id())),
     );
     line(&mut out, "txid", &t.id());
     let cb = Transaction::Coinbase(Coinbase {

@@ -8,14 +8,16 @@
 //!                       | amount u64 | fee u64 | nonce u64 | signature [64]
 //! ```
 //!
-//! A transfer's signature covers `TRANSFER_SIGNING_DOMAIN ‖` its first 81 bytes
-//! (everything but the signature). `txid = blake3(all bytes)`.
+//! A transfer's signature covers `TRANSFER_SIGNING_DOMAIN ‖ network id ‖` its first 81
+//! bytes (everything but the signature), so it is valid on one network only, even
+//! where two networks share a chain id. `txid = blake3(all bytes)`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::amount::Amount;
 use crate::encoding::{Decode, DecodeError, Encode, Reader};
+use crate::genesis::NetworkId;
 use crate::hash::Hash;
 use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
 
@@ -30,8 +32,10 @@ pub const TRANSFER_LEN: usize = 145;
 /// Length of the signed part of a transfer (all but the signature).
 pub const TRANSFER_UNSIGNED_LEN: usize = TRANSFER_LEN - 64;
 /// Prefix of every signed transfer message, so a Cairn signature can never be replayed
-/// as a signature over anything else.
-pub const TRANSFER_SIGNING_DOMAIN: &[u8] = b"cairn transfer v1\0";
+/// as a signature over anything else. (v1 signed no network id.)
+pub const TRANSFER_SIGNING_DOMAIN: &[u8] = b"cairn transfer v2\0";
+/// Length of a transfer's signing message.
+pub const TRANSFER_SIGNING_LEN: usize = TRANSFER_SIGNING_DOMAIN.len() + 32 + TRANSFER_UNSIGNED_LEN;
 
 /// A transaction id: `blake3` of the canonical bytes.
 pub type TxId = Hash;
@@ -55,7 +59,8 @@ pub struct Coinbase {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Transfer {
-    /// The network's chain id: a transfer signed for one network is invalid on another.
+    /// The network's chain id (the signature also covers the network id, which tells
+    /// apart networks that share a chain id).
     pub chain_id: u32,
     /// The sender's public key; the debited account is its address.
     pub sender: PublicKey,
@@ -67,7 +72,7 @@ pub struct Transfer {
     pub fee: Amount,
     /// The sender's transaction count before this one: strictly sequential.
     pub nonce: u64,
-    /// Signature by `sender` over the signing message.
+    /// Signature by `sender` over the signing message for its network.
     pub signature: Signature,
 }
 
@@ -82,9 +87,11 @@ pub enum Transaction {
 }
 
 impl Transfer {
-    /// Builds and signs a transfer.
+    /// Builds and signs a transfer for the network `network` (see
+    /// [`crate::ChainParams::network_id`]) whose chain id is `chain_id`.
     pub fn new_signed(
         key: &SecretKey,
+        network: NetworkId,
         chain_id: u32,
         recipient: Address,
         amount: Amount,
@@ -100,14 +107,15 @@ impl Transfer {
             nonce,
             signature: Signature([0; 64]),
         };
-        tx.signature = key.sign(&tx.signing_message());
+        tx.signature = key.sign(&tx.signing_message(&network));
         tx
     }
 
-    /// The message the signature covers.
-    pub fn signing_message(&self) -> Vec<u8> {
-        let mut msg = Vec::with_capacity(TRANSFER_SIGNING_DOMAIN.len() + TRANSFER_UNSIGNED_LEN);
+    /// The message the signature covers on the network `network`.
+    pub fn signing_message(&self, network: &NetworkId) -> Vec<u8> {
+        let mut msg = Vec::with_capacity(TRANSFER_SIGNING_LEN);
         msg.extend_from_slice(TRANSFER_SIGNING_DOMAIN);
+        msg.extend_from_slice(network.as_bytes());
         self.encode_unsigned(&mut msg);
         msg
     }
@@ -132,10 +140,10 @@ impl Transfer {
         self.amount.checked_add(self.fee)
     }
 
-    /// Checks the signature under the strict rules.
-    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+    /// Checks the signature, for the network `network`, under the strict rules.
+    pub fn verify_signature(&self, network: &NetworkId) -> Result<(), SignatureError> {
         self.sender
-            .verify_strict(&self.signing_message(), &self.signature)
+            .verify_strict(&self.signing_message(network), &self.signature)
     }
 
     /// The transaction id.
@@ -251,10 +259,14 @@ impl Decode for Transaction {
 mod tests {
     use super::*;
 
+    fn net() -> NetworkId {
+        Hash::digest(b"some network")
+    }
+
     fn sample() -> Transfer {
         let key = SecretKey::from_seed(&[7; 32]);
         let to = SecretKey::from_seed(&[8; 32]).address();
-        Transfer::new_signed(&key, 1337, to, Amount(1_000), Amount(10), 0)
+        Transfer::new_signed(&key, net(), 1337, to, Amount(1_000), Amount(10), 0)
     }
 
     #[test]
@@ -290,19 +302,25 @@ mod tests {
     #[test]
     fn signature_binds_every_field() {
         let tx = sample();
-        tx.verify_signature().unwrap();
+        let n = net();
+        tx.verify_signature(&n).unwrap();
+        assert_eq!(tx.signing_message(&n).len(), TRANSFER_SIGNING_LEN);
+        assert_eq!(
+            tx.verify_signature(&Hash::digest(b"another network")),
+            Err(SignatureError::Mismatch)
+        );
         let mut t = tx.clone();
         t.chain_id = 1;
-        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        assert_eq!(t.verify_signature(&n), Err(SignatureError::Mismatch));
         let mut t = tx.clone();
         t.nonce += 1;
-        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        assert_eq!(t.verify_signature(&n), Err(SignatureError::Mismatch));
         let mut t = tx.clone();
         t.fee = Amount(11);
-        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        assert_eq!(t.verify_signature(&n), Err(SignatureError::Mismatch));
         let mut t = tx;
         t.recipient.0[0] ^= 1;
-        assert_eq!(t.verify_signature(), Err(SignatureError::Mismatch));
+        assert_eq!(t.verify_signature(&n), Err(SignatureError::Mismatch));
     }
 
     #[test]

@@ -12,8 +12,12 @@ use crate::tx::{Transaction, Transfer};
 const MAIN_GENESIS_ID: &str = "9aba57aac9df0b39d77941466977a8c9d03a4a834451886a78db4e4b1ea98764";
 /// Id of the built-in dev network's genesis block.
 const DEV_GENESIS_ID: &str = "cf74364aece2d849ce9e97c539ddaf9616d2195291232cbe4b9bc6bb58d8713d";
+/// Network id of the repository's `genesis.json`.
+const MAIN_NETWORK_ID: &str = "99e6e1ffcf4327737c61d34e4faf3d462d26ab5e39ba22797e829f62f87e2020";
+/// Network id of the built-in dev network.
+const DEV_NETWORK_ID: &str = "0a31d10b26e1cf72529343f2ec17d707f9b2500dbbdfd74aea4fab70e6fc4e92";
 
-const TRANSFER_HEX: &str = "013905000070cffe3fb508e1a7b632964b053c7f7a602abc8df98624ef5bb90b7335bdd41a360343c52a80f220f18ce5450851fcea0a66162d00e1f50500000000e803000000000000000000000000000044bf58da629d71431eed98500b44413aec79257d89c0790585ce8fa1f04435e91974efa3f435e53ef7135cd5b9bd99df3dad4b5cf3fb3578beb3894ac0560b0a";
+const TRANSFER_HEX: &str = "013905000070cffe3fb508e1a7b632964b053c7f7a602abc8df98624ef5bb90b7335bdd41a360343c52a80f220f18ce5450851fcea0a66162d00e1f50500000000e8030000000000000000000000000000b4bed30c882e13de139f3ac05f6125146ebb695b8df0e320ac40b888913242025c8fdde21e560d4dea1bf3b7cf85b34772e1f26f6cec364df5ec3bb3baed3a0b";
 
 fn protocol_md() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md");
@@ -26,6 +30,8 @@ fn genesis_ids() {
     assert_eq!(main.genesis_id().to_string(), MAIN_GENESIS_ID);
     assert_eq!(main.name(), "main");
     assert_eq!(ChainParams::dev().genesis_id().to_string(), DEV_GENESIS_ID);
+    assert_eq!(main.network_id().to_string(), MAIN_NETWORK_ID);
+    assert_eq!(ChainParams::dev().network_id().to_string(), DEV_NETWORK_ID);
 }
 
 #[test]
@@ -44,6 +50,7 @@ fn dev_accounts() {
 fn transfer_vector() {
     let t = Transfer::new_signed(
         &dev_keys()[0],
+        ChainParams::dev().network_id(),
         1337,
         dev_keys()[1].address(),
         Amount(100_000_000),
@@ -55,7 +62,7 @@ fn transfer_vector() {
     assert_eq!(decoded, Transaction::Transfer(t.clone()));
     assert_eq!(
         t.id().to_string(),
-        "b8569d6e75b0002b1dde38b243469b146295e83b9c66e75fb99ae9a09e29d376"
+        "4cddfd7d466f533c28b0fde652b8da22fe871037d7dc65ead6d6bc36ef2ef8b1"
     );
 }
 
@@ -69,6 +76,14 @@ fn protocol_md_carries_the_current_vectors() {
     assert!(
         doc.contains(&format!("DEV_GENESIS_ID: {DEV_GENESIS_ID}")),
         "dev genesis id missing from PROTOCOL.md"
+    );
+    assert!(
+        doc.contains(&format!("MAIN_NETWORK_ID: {MAIN_NETWORK_ID}")),
+        "main network id missing from PROTOCOL.md"
+    );
+    assert!(
+        doc.contains(&format!("DEV_NETWORK_ID: {DEV_NETWORK_ID}")),
+        "dev network id missing from PROTOCOL.md"
     );
     let vectors = render_test_vectors();
     assert!(

@@ -6,6 +6,7 @@
 //! in the frame.
 
 use crate::encoding::{DecodeError, Reader};
+use crate::genesis::NetworkId;
 use crate::{Block, BlockHeader, BlockId, Decode, Encode, Work};
 
 /// Most block ids in a locator.
@@ -17,8 +18,9 @@ pub const MAX_BLOCKS: usize = 128;
 /// A peer's view of its chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainStatus {
-    /// Its genesis (peers on another network are dropped).
-    pub genesis: BlockId,
+    /// Its network id (peers on another network are dropped). The genesis id alone
+    /// would not do: networks that differ only in rules share it.
+    pub network: NetworkId,
     /// Its tip.
     pub tip: BlockId,
     /// The tip's height.
@@ -158,7 +160,7 @@ impl SyncResponse {
 
 fn decode_status(r: &mut Reader<'_>) -> Result<ChainStatus, DecodeError> {
     Ok(ChainStatus {
-        genesis: BlockId::decode_from(r)?,
+        network: NetworkId::decode_from(r)?,
         tip: BlockId::decode_from(r)?,
         height: r.u64()?,
         work: Work::from_be_bytes(r.array()?),
@@ -236,7 +238,7 @@ impl Encode for SyncResponse {
         match self {
             SyncResponse::Status(s) => {
                 out.push(0);
-                s.genesis.encode_to(out);
+                s.network.encode_to(out);
                 s.tip.encode_to(out);
                 out.extend_from_slice(&s.height.to_le_bytes());
                 out.extend_from_slice(&s.work.to_be_bytes());
@@ -342,12 +344,18 @@ mod tests {
             max: 7,
         });
         round_trip(&SyncRequest::Blocks { ids: ids.clone() });
-        round_trip(&SyncResponse::Status(ChainStatus {
-            genesis: ids[0],
+        let status = SyncResponse::Status(ChainStatus {
+            network: chain.params.network_id(),
             tip: ids[2],
             height: 2,
             work: Work::from_be_bytes([7; 32]),
-        }));
+        });
+        round_trip(&status);
+        // The network id is the status's first field, where the genesis id used to be.
+        assert_eq!(
+            &status.to_bytes()[1..33],
+            chain.params.network_id().as_bytes()
+        );
         round_trip(&SyncResponse::Headers(
             chain.blocks.iter().map(|b| b.header).collect(),
         ));
@@ -402,7 +410,7 @@ mod tests {
         let headers = SyncResponse::Headers(chain.blocks[..2].iter().map(|b| b.header).collect());
         let blocks = SyncResponse::Blocks(chain.blocks[..2].to_vec());
         let st = SyncResponse::Status(ChainStatus {
-            genesis: ids[0],
+            network: chain.params.network_id(),
             tip: ids[1],
             height: 1,
             work: Work::from_be_bytes([1; 32]),

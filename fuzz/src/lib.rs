@@ -93,7 +93,7 @@ pub fn keystore(data: &[u8]) {
 }
 
 /// A `genesis.json`: it is refused with an error, or it defines a network whose
-/// written form defines the same network (same genesis block).
+/// written form defines the same network (same genesis block and network id).
 pub fn genesis(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -102,5 +102,6 @@ pub fn genesis(data: &[u8]) {
         let again = ChainParams::from_json(&p.to_json()).expect("written genesis parses");
         assert_eq!(again.config(), p.config());
         assert_eq!(again.genesis_id(), p.genesis_id());
+        assert_eq!(again.network_id(), p.network_id());
     }
 }

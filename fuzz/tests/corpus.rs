@@ -98,7 +98,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     out.push((
         "sync_response",
         SyncResponse::Status(ChainStatus {
-            genesis: ids[0],
+            network: cairn_fuzz::params().network_id(),
             tip: tip.id(),
             height: tip.header.height,
             work: Work::from_be_bytes([1; 32]),

@@ -31,7 +31,7 @@ fn main() {
         .iter()
         .flat_map(|b| b.txs.iter().filter_map(|t| t.as_transfer().cloned()))
         .map(|t| {
-            let m = t.signing_message();
+            let m = t.signing_message(&params.network_id());
             (t, m)
         })
         .collect();

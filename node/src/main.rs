@@ -553,6 +553,7 @@ fn dev_load(node: &Node, rate: u32) {
         let amount = Amount(1_000 + (i as u64 % 1_000));
         let tx = Transfer::new_signed(
             key,
+            node.params().network_id(),
             node.params().chain_id(),
             to,
             amount,

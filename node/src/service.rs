@@ -338,7 +338,7 @@ impl ChainAccess for NodeAccess {
     fn status(&self) -> ChainStatus {
         let tip = self.node.tip();
         ChainStatus {
-            genesis: self.node.params().genesis_id(),
+            network: self.node.params().network_id(),
             tip: tip.id,
             height: tip.height,
             work: tip.work,

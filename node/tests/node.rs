@@ -5,15 +5,20 @@
 
 use cairn_core::genesis::dev_keys;
 use cairn_core::testkit::{ChainBuilder, easy_params, solve_naive};
-use cairn_core::{Amount, SecretKey, Transfer};
+use cairn_core::{Amount, ChainParams, RejectReason, SecretKey, SignatureError, Transfer};
 use cairn_node::chain::SubmitOutcome;
-use cairn_node::mempool::MempoolConfig;
+use cairn_node::mempool::{MempoolConfig, MempoolError};
+use cairn_node::network::Names;
 use cairn_node::store::schema::Accounts;
 use cairn_node::{BlockSource, Node, NodeConfig};
 
 fn open(dir: &std::path::Path) -> std::sync::Arc<Node> {
+    open_with(dir, easy_params())
+}
+
+fn open_with(dir: &std::path::Path, params: ChainParams) -> std::sync::Arc<Node> {
     Node::open(NodeConfig {
-        params: easy_params(),
+        params,
         datadir: dir.to_path_buf(),
         mempool: MempoolConfig::default(),
         min_free_disk: NodeConfig::DEFAULT_MIN_FREE_DISK,
@@ -42,8 +47,25 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
     let dir = tempfile::tempdir().unwrap();
     let node = open(dir.path());
     let bob = SecretKey::from_seed(&[0xb0; 32]).address();
-    let t1 = Transfer::new_signed(&dev_keys()[0], 1337, bob, Amount(500), Amount(5_000), 0);
-    let t2 = Transfer::new_signed(&dev_keys()[1], 1337, bob, Amount(700), Amount(6_000), 0);
+    let net = easy_params().network_id();
+    let t1 = Transfer::new_signed(
+        &dev_keys()[0],
+        net,
+        1337,
+        bob,
+        Amount(500),
+        Amount(5_000),
+        0,
+    );
+    let t2 = Transfer::new_signed(
+        &dev_keys()[1],
+        net,
+        1337,
+        bob,
+        Amount(700),
+        Amount(6_000),
+        0,
+    );
     node.submit_transfer(t1.clone()).unwrap();
     node.submit_transfer(t2.clone()).unwrap();
     assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
@@ -87,7 +109,8 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
 fn mempool_and_tip_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let bob = SecretKey::from_seed(&[0xb0; 32]).address();
-    let t = Transfer::new_signed(&dev_keys()[3], 1337, bob, Amount(1), Amount(9_000), 0);
+    let net = easy_params().network_id();
+    let t = Transfer::new_signed(&dev_keys()[3], net, 1337, bob, Amount(1), Amount(9_000), 0);
     let tip = {
         let node = open(dir.path());
         mine_one(&node);
@@ -99,4 +122,48 @@ fn mempool_and_tip_survive_a_restart() {
     let node = open(dir.path());
     assert_eq!(node.tip().id, tip.id);
     assert!(node.with_state(|_, m| m.contains(&t.id())));
+}
+
+/// Network B copies the test network's genesis.json, chain id included, and changes
+/// one rule that is not in the genesis block: same chain id, same genesis id. A
+/// transfer signed for the test network must not enter B's mempool, and the two
+/// networks' peers must not speak to each other.
+#[test]
+fn a_transfer_signed_for_another_network_with_the_same_chain_id_is_refused() {
+    let a = easy_params();
+    let mut cfg = a.config().clone();
+    cfg.max_future_drift_ms *= 2;
+    let b = ChainParams::from_config(cfg).unwrap();
+    assert_eq!(
+        (b.chain_id(), b.genesis_id()),
+        (a.chain_id(), a.genesis_id())
+    );
+    assert_ne!(a.network_id(), b.network_id());
+    assert_ne!(Names::new(&a).sync, Names::new(&b).sync);
+    assert_ne!(Names::new(&a).txs_topic, Names::new(&b).txs_topic);
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = open_with(dir.path(), b.clone());
+    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
+    let sign = |net| {
+        Transfer::new_signed(
+            &dev_keys()[0],
+            net,
+            1337,
+            bob,
+            Amount(500),
+            Amount(5_000),
+            0,
+        )
+    };
+    match node.submit_transfer(sign(a.network_id())) {
+        Err(MempoolError::Invalid(RejectReason::BadSignature {
+            index: 0,
+            reason: SignatureError::Mismatch,
+        })) => {}
+        other => panic!("a transfer signed for another network: {other:?}"),
+    }
+    assert!(node.with_state(|_, m| m.is_empty()));
+    // The same transfer signed for B is welcome.
+    node.submit_transfer(sign(b.network_id())).unwrap();
 }

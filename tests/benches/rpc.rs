@@ -170,19 +170,28 @@ async fn run(time: Duration) {
 async fn tx_send_rate(params: &cairn_core::ChainParams, addr: SocketAddr) -> (f64, f64) {
     let per_sender = 3_000u64;
     let chain_id = params.chain_id();
+    let network = params.network_id();
     let to = dev_keys()[9].address();
     let txs: Vec<Vec<Transfer>> = (0..10)
         .map(|s| {
             (0..per_sender)
                 .map(|n| {
-                    Transfer::new_signed(&dev_keys()[s], chain_id, to, Amount(1), Amount(2_000), n)
+                    Transfer::new_signed(
+                        &dev_keys()[s],
+                        network,
+                        chain_id,
+                        to,
+                        Amount(1),
+                        Amount(2_000),
+                        n,
+                    )
                 })
                 .collect()
         })
         .collect();
     let start = Instant::now();
     for t in txs.iter().flatten() {
-        assert!(t.verify_signature().is_ok());
+        assert!(t.verify_signature(&network).is_ok());
     }
     let verify_rate = (10 * per_sender) as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();

@@ -337,6 +337,7 @@ pub fn dev_transfer(node: &Node, from: usize, to: Address, amount: u64) -> Trans
     });
     Transfer::new_signed(
         key,
+        node.params().network_id(),
         node.params().chain_id(),
         to,
         Amount(amount),
@@ -621,6 +622,7 @@ pub fn rss_bytes() -> u64 {
 pub fn fixed_transfer(params: &ChainParams, sender: usize, nonce: u64) -> Transfer {
     Transfer::new_signed(
         &dev_keys()[sender],
+        params.network_id(),
         params.chain_id(),
         dev_keys()[0].address(),
         Amount(1_000 + nonce),

@@ -33,10 +33,10 @@ enum Answers {
     Honest(ChainStatus),
     /// Claims enormous work on the node's network and serves these (invalid)
     /// headers.
-    Lying(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+    Lying(cairn_core::NetworkId, Vec<cairn_core::BlockHeader>),
     /// Claims enormous work, serves these (valid) headers, and never answers a
     /// request for blocks.
-    Stalling(cairn_core::BlockId, Vec<cairn_core::BlockHeader>),
+    Stalling(cairn_core::NetworkId, Vec<cairn_core::BlockHeader>),
     /// Claims enormous work and drops every headers request unanswered (the stream is
     /// closed without a response).
     Dropping(ChainStatus),
@@ -224,9 +224,9 @@ impl Hostile {
     fn answer(&self, request: &SyncRequest) -> SyncResponse {
         match (&self.answers, request) {
             (Answers::Honest(s), SyncRequest::Status) => SyncResponse::Status(*s),
-            (Answers::Lying(genesis, h) | Answers::Stalling(genesis, h), SyncRequest::Status) => {
+            (Answers::Lying(network, h) | Answers::Stalling(network, h), SyncRequest::Status) => {
                 SyncResponse::Status(ChainStatus {
-                    genesis: *genesis,
+                    network: *network,
                     tip: h.last().unwrap().id(),
                     height: 1_000_000,
                     work: Work::from_be_bytes([0xff; 32]),
@@ -292,7 +292,7 @@ fn block_on_tip(node: &TestNode, tamper: impl FnOnce(&mut Block), bad_pow: bool)
 /// The status of a peer that has only the genesis block.
 fn genesis_status(params: &ChainParams) -> ChainStatus {
     ChainStatus {
-        genesis: params.genesis_id(),
+        network: params.network_id(),
         tip: params.genesis_id(),
         height: 0,
         work: Work::default(),
@@ -375,7 +375,7 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
         prev.id = h.id();
         prev.header = h;
     }
-    let mut h = Hostile::connect(&params, &a, Answers::Lying(params.genesis_id(), headers)).await;
+    let mut h = Hostile::connect(&params, &a, Answers::Lying(params.network_id(), headers)).await;
     assert!(
         h.disconnected(Duration::from_secs(20)).await,
         "a peer serving invalid-PoW headers was kept"
@@ -442,7 +442,7 @@ async fn a_peer_that_stalls_is_dropped_and_its_blocks_come_from_others() {
     let mut staller = Hostile::connect(
         &params,
         &fresh,
-        Answers::Stalling(params.genesis_id(), headers),
+        Answers::Stalling(params.network_id(), headers),
     )
     .await;
     // Answer its status and header requests (its block requests are held) for less
@@ -632,7 +632,7 @@ async fn a_peer_claiming_the_most_work_that_drops_headers_requests_cannot_stop_s
     let fresh = TestNode::start(&params, NodeOptions::default()).await;
     // The liar is there first and claims the most work there can be.
     let liar_status = ChainStatus {
-        genesis: params.genesis_id(),
+        network: params.network_id(),
         tip: cairn_core::Hash([7; 32]),
         height: 1_000_000,
         work: Work::from_be_bytes([0xff; 32]),
@@ -673,7 +673,7 @@ async fn headers_that_race_a_gossiped_block_cost_the_peer_nothing() {
     let next = solved_on_tip(&a, |_| {});
     let tip = a.tip();
     let status = ChainStatus {
-        genesis: params.genesis_id(),
+        network: params.network_id(),
         tip: next.id(),
         height: tip.height + 1,
         work: just_above(tip.work),

@@ -31,6 +31,7 @@ async fn every_method_answers() {
     let info = rpc(addr, "node_getInfo", json!([])).await.unwrap();
     assert_eq!(info["chainId"], params.chain_id());
     assert_eq!(info["genesis"], params.genesis_id().to_string());
+    assert_eq!(info["networkId"], params.network_id().to_string());
     assert_eq!(info["peerId"], node.peer_id.to_string());
 
     let ids = rpc(addr, "node_generate", json!([3, miner.to_string()]))
@@ -255,15 +256,32 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
     let key = &dev_keys()[3];
     let send = |tx: Transfer| async move { rpc(addr, "tx_send", json!([hex_tx(&tx)])).await };
     let to = dev_keys()[4].address();
-    let wrong_chain = Transfer::new_signed(key, 999, to, Amount(1), Amount(2_000), 0);
+    let net = params.network_id();
+    let wrong_chain = Transfer::new_signed(key, net, 999, to, Amount(1), Amount(2_000), 0);
     let e = send(wrong_chain).await.unwrap_err();
     assert_eq!(code(&e), -32000);
     assert_eq!(e["data"]["reason"], "wrong-chain-id");
-    let mut bad_sig = Transfer::new_signed(key, params.chain_id(), to, Amount(1), Amount(2_000), 0);
+    let mut bad_sig =
+        Transfer::new_signed(key, net, params.chain_id(), to, Amount(1), Amount(2_000), 0);
     bad_sig.amount = Amount(2);
     assert_eq!(code(&send(bad_sig).await.unwrap_err()), -32000);
+    // Signed for another network with the same chain id: the signature fails.
+    let other_net = cairn_core::Hash::digest(b"another network");
+    let e = send(Transfer::new_signed(
+        key,
+        other_net,
+        params.chain_id(),
+        to,
+        Amount(1),
+        Amount(2_000),
+        0,
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(e["data"]["reason"], "bad-signature");
     let too_much = Transfer::new_signed(
         key,
+        net,
         params.chain_id(),
         to,
         Amount(u64::MAX / 2),
@@ -271,9 +289,9 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
         0,
     );
     assert_eq!(code(&send(too_much).await.unwrap_err()), -32003);
-    let gap = Transfer::new_signed(key, params.chain_id(), to, Amount(1), Amount(2_000), 5);
+    let gap = Transfer::new_signed(key, net, params.chain_id(), to, Amount(1), Amount(2_000), 5);
     assert_eq!(code(&send(gap).await.unwrap_err()), -32002);
-    let cheap = Transfer::new_signed(key, params.chain_id(), to, Amount(1), Amount(1), 0);
+    let cheap = Transfer::new_signed(key, net, params.chain_id(), to, Amount(1), Amount(1), 0);
     assert_eq!(code(&send(cheap).await.unwrap_err()), -32004);
     assert_eq!(code(&send(queued.clone()).await.unwrap_err()), -32006);
     // dev account 9 mined the blocks but has sent nothing: nonce 0 is next; the dev

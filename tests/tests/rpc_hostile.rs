@@ -940,6 +940,7 @@ fn seeds() -> Vec<Vec<u8>> {
 fn wrong_chain_transfer() -> Vec<u8> {
     let tx = Transfer::new_signed(
         &dev_keys()[3],
+        test_params().network_id(),
         999,
         dev_keys()[4].address(),
         Amount(1),

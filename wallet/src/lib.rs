@@ -7,7 +7,7 @@ pub mod keystore;
 
 use std::path::PathBuf;
 
-use cairn_core::{Address, Amount, COIN, SecretKey, Transfer};
+use cairn_core::{Address, Amount, COIN, NetworkId, SecretKey, Transfer};
 use zeroize::Zeroizing;
 
 pub use crate::client::RpcClient;
@@ -139,21 +139,62 @@ pub fn account_key(mnemonic: &str, index: u32) -> Result<SecretKey, WalletError>
     cairn_core::hd::account_key(&seed[..], index).map_err(|e| WalletError::Mnemonic(e.to_string()))
 }
 
-/// A signed transfer.
+/// The network a node serves, from its `node_getInfo` answer: the network id the
+/// transfer signs and the chain id it carries.
+pub fn network_of(info: &serde_json::Value) -> Result<(NetworkId, u32), WalletError> {
+    let network = info["networkId"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| WalletError::Protocol("node_getInfo without a valid networkId".into()))?;
+    let chain_id = info["chainId"]
+        .as_u64()
+        .and_then(|c| u32::try_from(c).ok())
+        .ok_or_else(|| WalletError::Protocol("node_getInfo without chainId".into()))?;
+    Ok((network, chain_id))
+}
+
+/// A transfer signed for the network `network` (see [`network_of`]).
 pub fn build_transfer(
     key: &SecretKey,
+    network: NetworkId,
     chain_id: u32,
     to: Address,
     amount: Amount,
     fee: Amount,
     nonce: u64,
 ) -> Transfer {
-    Transfer::new_signed(key, chain_id, to, amount, fee, nonce)
+    Transfer::new_signed(key, network, chain_id, to, amount, fee, nonce)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_network_comes_from_node_get_info() {
+        let net = cairn_core::Hash::digest(b"a network");
+        let info = serde_json::json!({"chainId": 7, "networkId": net.to_string()});
+        assert_eq!(network_of(&info).ok(), Some((net, 7)));
+        for bad in [
+            serde_json::json!({"chainId": 7}),
+            serde_json::json!({"chainId": 7, "networkId": "00"}),
+            serde_json::json!({"networkId": net.to_string()}),
+            serde_json::json!({"chainId": 1u64 << 32, "networkId": net.to_string()}),
+        ] {
+            assert!(
+                matches!(network_of(&bad), Err(WalletError::Protocol(_))),
+                "{bad}"
+            );
+        }
+        // What the wallet signs verifies on that network only.
+        let key = SecretKey::from_seed(&[5; 32]);
+        let t = build_transfer(&key, net, 7, key.address(), Amount(1), Amount(1), 0);
+        assert!(t.verify_signature(&net).is_ok());
+        assert!(
+            t.verify_signature(&cairn_core::Hash::digest(b"other"))
+                .is_err()
+        );
+    }
 
     #[test]
     fn coins_parse_exactly() {

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use cairn_core::config;
 use cairn_core::{Amount, Encode, Transaction};
 use cairn_wallet::{
-    KdfParams, Keystore, RpcClient, WalletError, account_key, build_transfer, new_mnemonic,
-    parse_address, parse_coins,
+    KdfParams, Keystore, RpcClient, WalletError, account_key, build_transfer, network_of,
+    new_mnemonic, parse_address, parse_coins,
 };
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -515,10 +515,7 @@ fn send(
     let from = key.address().to_string();
     let rpc = RpcClient::new(cli.rpc());
     let info = rpc.call("node_getInfo", json!([]))?;
-    let chain_id = info["chainId"]
-        .as_u64()
-        .and_then(|c| u32::try_from(c).ok())
-        .ok_or_else(|| WalletError::Protocol("node_getInfo without chainId".into()))?;
+    let (network, chain_id) = network_of(&info)?;
     let fee = if fee == "auto" {
         let est = rpc.call("mempool_estimateFee", json!([]))?;
         let fee = Amount(
@@ -557,7 +554,7 @@ fn send(
         }
         .into());
     }
-    let tx = build_transfer(&key, chain_id, to, amount, fee, nonce);
+    let tx = build_transfer(&key, network, chain_id, to, amount, fee, nonce);
     let hex_tx = hex::encode(Transaction::Transfer(tx).to_bytes());
     let txid = rpc.call("tx_send", json!([hex_tx]))?;
     let txid = txid

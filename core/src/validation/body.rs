@@ -136,18 +136,20 @@ impl AmountCheck {
     }
 }
 
-/// Every transfer's signature verifies under the strict rules (in parallel on rayon).
+/// Every transfer's signature verifies, over this network's signing message, under the
+/// strict rules (in parallel on rayon).
 #[derive(Debug)]
 pub struct SignatureCheck;
 
 impl SignatureCheck {
     /// Rejects with [`RejectReason::BadSignature`] naming the lowest failing index.
-    pub fn verify(block: &Block) -> Result<(), RejectReason> {
+    pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+        let network = params.network_id();
         let transfers: Vec<(usize, &Transfer, Vec<u8>)> = block
             .txs
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| t.as_transfer().map(|t| (i, t, t.signing_message())))
+            .filter_map(|(i, t)| t.as_transfer().map(|t| (i, t, t.signing_message(&network))))
             .collect();
         let items: Vec<VerifyItem<'_>> = transfers
             .iter()
@@ -177,11 +179,11 @@ pub fn validate_body(block: &Block, params: &ChainParams) -> Result<(), RejectRe
     ChainIdCheck::verify(block, params)?;
     DuplicateTxCheck::verify(&txids)?;
     AmountCheck::verify(block)?;
-    SignatureCheck::verify(block)
+    SignatureCheck::verify(block, params)
 }
 
 /// The rules a lone transfer must pass before it can enter a mempool: chain id,
-/// amounts, signature. (Nonce and balance depend on state.)
+/// amounts, signature (over this network's id). (Nonce and balance depend on state.)
 pub fn validate_transfer_stateless(
     tx: &Transfer,
     params: &ChainParams,
@@ -194,6 +196,6 @@ pub fn validate_transfer_stateless(
         });
     }
     AmountCheck::verify_transfer(0, tx)?;
-    tx.verify_signature()
+    tx.verify_signature(&params.network_id())
         .map_err(|reason| RejectReason::BadSignature { index: 0, reason })
 }

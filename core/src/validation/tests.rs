@@ -235,7 +235,15 @@ fn coinbase_must_pay_exactly_subsidy_plus_fees() {
 fn wrong_chain_id() {
     let mut c = chain();
     let key = &dev_keys()[0];
-    let t = Transfer::new_signed(key, 1, bob(), Amount(5), Amount(1), 0);
+    let t = Transfer::new_signed(
+        key,
+        c.params.network_id(),
+        1,
+        bob(),
+        Amount(5),
+        Amount(1),
+        0,
+    );
     let b = c.build(vec![t.clone()], 1_000);
     assert_eq!(
         reject(&mut c, b),
@@ -286,7 +294,15 @@ fn duplicate_tx() {
 fn amount_overflow() {
     let mut c = chain();
     let key = &dev_keys()[0];
-    let t = Transfer::new_signed(key, 1337, bob(), Amount(u64::MAX), Amount(1), 0);
+    let t = Transfer::new_signed(
+        key,
+        c.params.network_id(),
+        1337,
+        bob(),
+        Amount(u64::MAX),
+        Amount(1),
+        0,
+    );
     let mut b = c.build(vec![], 1_000);
     b.txs.push(Transaction::Transfer(t));
     assert_eq!(
@@ -338,7 +354,15 @@ fn replayed_and_skipped_nonces() {
     );
     // A gap is refused as well.
     let key = &dev_keys()[0];
-    let t = Transfer::new_signed(key, 1337, bob(), Amount(5), Amount(1), 2);
+    let t = Transfer::new_signed(
+        key,
+        c.params.network_id(),
+        1337,
+        bob(),
+        Amount(5),
+        Amount(1),
+        2,
+    );
     let b = c.build(vec![t], 1_000);
     assert_eq!(
         reject(&mut c, b),
@@ -350,7 +374,15 @@ fn replayed_and_skipped_nonces() {
     );
     // Two in sequence in one block are fine.
     let t1 = c.transfer(0, bob(), 5, 1);
-    let t2 = Transfer::new_signed(key, 1337, bob(), Amount(5), Amount(1), t1.nonce + 1);
+    let t2 = Transfer::new_signed(
+        key,
+        c.params.network_id(),
+        1337,
+        bob(),
+        Amount(5),
+        Amount(1),
+        t1.nonce + 1,
+    );
     c.extend(vec![t1, t2], 1_000);
 }
 
@@ -358,7 +390,15 @@ fn replayed_and_skipped_nonces() {
 fn insufficient_funds() {
     let mut c = chain();
     let poor = SecretKey::from_seed(&[0x99; 32]);
-    let t = Transfer::new_signed(&poor, 1337, bob(), Amount(1), Amount(0), 0);
+    let t = Transfer::new_signed(
+        &poor,
+        c.params.network_id(),
+        1337,
+        bob(),
+        Amount(1),
+        Amount(0),
+        0,
+    );
     let b = c.build(vec![t], 1_000);
     assert_eq!(
         reject(&mut c, b),
@@ -400,7 +440,15 @@ fn every_code_is_distinct() {
 fn empty_transfer() {
     let mut c = chain();
     let poor = SecretKey::from_seed(&[0x98; 32]);
-    let t = Transfer::new_signed(&poor, 1337, bob(), Amount(0), Amount(0), 0);
+    let t = Transfer::new_signed(
+        &poor,
+        c.params.network_id(),
+        1337,
+        bob(),
+        Amount(0),
+        Amount(0),
+        0,
+    );
     assert_eq!(
         validate_transfer_stateless(&t, &c.params),
         Err(RejectReason::EmptyTransfer { index: 0 })
@@ -432,4 +480,37 @@ fn unknown_parent() {
     let err = reject(&mut c, b);
     assert_eq!(err.code(), "unknown-parent");
     assert!(!err.is_permanent());
+}
+
+/// A copy of a network's genesis.json with the same chain id and one rule changed
+/// keeps the genesis id (the rule is not in the genesis block), so only the network
+/// id tells the two apart: a transfer signed for one must fail the signature check
+/// on the other, alone (mempool) and in a block (batch verification).
+#[test]
+fn a_transfer_signed_for_another_network_with_the_same_chain_id_is_refused() {
+    let a = chain();
+    let mut cfg = a.params.config().clone();
+    cfg.max_future_drift_ms += 1;
+    let b = crate::genesis::ChainParams::from_config(cfg).unwrap();
+    assert_eq!(b.chain_id(), a.params.chain_id());
+    assert_eq!(b.genesis_id(), a.params.genesis_id());
+
+    let t = a.transfer(0, bob(), 5, 1);
+    validate_transfer_stateless(&t, &a.params).unwrap();
+    assert_eq!(
+        validate_transfer_stateless(&t, &b),
+        Err(RejectReason::BadSignature {
+            index: 0,
+            reason: SignatureError::Mismatch
+        })
+    );
+    let block = a.build(vec![t], 1_000);
+    validate_body(&block, &a.params).unwrap();
+    assert_eq!(
+        validate_body(&block, &b),
+        Err(RejectReason::BadSignature {
+            index: 1,
+            reason: SignatureError::Mismatch
+        })
+    );
 }

@@ -171,8 +171,15 @@ fn an_invalid_heavier_branch_is_rejected_and_the_tip_stays() {
     // with it), then more work on top.
     let good = extend(&mut b, 1, 1_000);
     let poor = SecretKey::from_seed(&[0x77; 32]);
-    let overspend =
-        cairn_core::Transfer::new_signed(&poor, params.chain_id(), bob(), Amount(5), Amount(1), 0);
+    let overspend = cairn_core::Transfer::new_signed(
+        &poor,
+        params.network_id(),
+        params.chain_id(),
+        bob(),
+        Amount(5),
+        Amount(1),
+        0,
+    );
     let bad = b.build(vec![overspend], 1_000);
     b.blocks.push(bad.clone()); // build on top of it regardless
     let mut rest = Vec::new();
@@ -220,8 +227,15 @@ fn an_invalid_heavier_branch_is_rejected_and_the_tip_stays() {
 
     // A state-invalid block right on top of the tip is refused, not "accepted".
     let mut c = a.clone();
-    let overspend2 =
-        cairn_core::Transfer::new_signed(&poor, params.chain_id(), bob(), Amount(5), Amount(1), 0);
+    let overspend2 = cairn_core::Transfer::new_signed(
+        &poor,
+        params.network_id(),
+        params.chain_id(),
+        bob(),
+        Amount(5),
+        Amount(1),
+        0,
+    );
     let bad_tip = c.build(vec![overspend2], 1_000);
     match chain.submit_block(bad_tip.clone(), bad_tip.header.timestamp_ms) {
         Err(ChainError::Rejected { reason, .. }) => assert_eq!(reason.code(), "insufficient-funds"),

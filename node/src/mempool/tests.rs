@@ -22,7 +22,16 @@ fn pool(max_txs: usize) -> (Mempool, MemoryState) {
 
 fn tx(from: usize, nonce: u64, fee: u64) -> Transfer {
     let to = SecretKey::from_seed(&[0xcc; 32]).address();
-    Transfer::new_signed(&dev_keys()[from], 1337, to, Amount(100), Amount(fee), nonce)
+    let net = easy_params().network_id();
+    Transfer::new_signed(
+        &dev_keys()[from],
+        net,
+        1337,
+        to,
+        Amount(100),
+        Amount(fee),
+        nonce,
+    )
 }
 
 #[test]
@@ -71,6 +80,7 @@ fn fee_and_validity_rules() {
     ));
     let wrong_chain = Transfer::new_signed(
         &dev_keys()[0],
+        easy_params().network_id(),
         1,
         dev_keys()[1].address(),
         Amount(1),
@@ -97,6 +107,7 @@ fn pending_debits_must_be_affordable() {
     let to = dev_keys()[1].address();
     let t0 = Transfer::new_signed(
         &dev_keys()[0],
+        easy_params().network_id(),
         1337,
         to,
         Amount(balance / 2),
@@ -105,6 +116,7 @@ fn pending_debits_must_be_affordable() {
     );
     let t1 = Transfer::new_signed(
         &dev_keys()[0],
+        easy_params().network_id(),
         1337,
         to,
         Amount(balance / 2),

@@ -395,8 +395,10 @@ pub struct Names {
 impl Names {
     /// The names for a network.
     pub fn new(params: &ChainParams) -> Names {
-        let genesis = params.genesis_id().to_string();
-        let net = format!("/cairn/{}-{}", params.chain_id(), &genesis[..16]);
+        // The network id, not the genesis id: networks that differ only in a rule
+        // share their genesis id, and must not share peers.
+        let network = params.network_id().to_string();
+        let net = format!("/cairn/{}-{}", params.chain_id(), &network[..16]);
         let protocol = |suffix: &str| {
             libp2p::StreamProtocol::try_from_owned(format!("{net}/{suffix}"))
                 .expect("protocol names start with a slash")

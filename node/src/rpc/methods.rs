@@ -89,7 +89,7 @@ const ADDRESS: &str = r#"{"type":"string","pattern":"^cairn1"}"#;
 pub const METHODS: &[MethodDef] = &[
     MethodDef {
         name: "node_getInfo",
-        summary: "Version, network, chain id, genesis id, peer id and data directory.",
+        summary: "Version, network name, chain id, genesis id, network id (`networkId`, which transfers sign), peer id and data directory.",
         params: &[],
         result: "object",
         admin: false,
@@ -419,6 +419,7 @@ fn node_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
         "network": params.name(),
         "chainId": params.chain_id(),
         "genesis": params.genesis_id().to_string(),
+        "networkId": params.network_id().to_string(),
         "peerId": ctx.network.as_ref().map(|c| c.local_peer_id().to_string()),
         "dataDir": ctx.node.datadir().display().to_string(),
     }))

@@ -483,7 +483,7 @@ impl SyncManager {
         p.asking = false;
         p.status_at = Some(Instant::now());
         match r {
-            Ok(SyncResponse::Status(s)) if s.genesis == self.node.params().genesis_id() => {
+            Ok(SyncResponse::Status(s)) if s.network == self.node.params().network_id() => {
                 // A peer forwards only blocks that became its tip, so its chain holds
                 // every block it gossiped: one it cannot back up was made up (an
                 // unknown-parent flood costs a node a sync round each).
