@@ -239,11 +239,22 @@ impl EventLoop {
         }
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
         // A lookup of a random key returns peers our table may not hold yet (the
-        // table only takes peers once they are connected).
+        // table only takes peers once they are connected); they are dialled when it
+        // ends.
         self.swarm
             .behaviour_mut()
             .kad
             .get_closest_peers(PeerId::random());
+        self.dial_candidates();
+    }
+
+    /// Dials peers from Kademlia's table and lookups until `target_outbound`.
+    fn dial_candidates(&mut self) {
+        let outbound = self.peers.values().filter(|c| !c.inbound).count();
+        let target = usize::try_from(self.config.target_outbound).unwrap_or(usize::MAX);
+        if outbound >= target {
+            return;
+        }
         let mut candidates: Vec<(PeerId, Multiaddr)> = self.found.drain().collect();
         for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
             for entry in bucket.iter() {
@@ -771,6 +782,7 @@ impl EventLoop {
                         self.found.insert(p.peer_id, addr);
                     }
                 }
+                self.dial_candidates();
             }
             BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, .. }) => {
                 debug!(target: "net", %peer, "routing table updated");
