@@ -68,6 +68,9 @@ pub struct RpcConfig {
     /// Browser origins served besides the node's own explorer (`*`: any site,
     /// insecure); see [`access`].
     pub allowed_origins: Vec<String>,
+    /// A WebSocket client must take each message within this time, or it is dropped
+    /// (a subscriber that stops reading would otherwise hold its queue forever).
+    pub ws_write_timeout: std::time::Duration,
 }
 
 /// The default of `rpc.allowed_hosts`: IP literals and this name.
@@ -92,6 +95,7 @@ impl RpcConfig {
                 .map(|h| (*h).to_string())
                 .collect(),
             allowed_origins: Vec::new(),
+            ws_write_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
