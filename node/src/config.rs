@@ -37,6 +37,8 @@ pub const FLAG_KEYS: &[(&str, &str)] = &[
     ("no-rpc", "rpc.enabled"),
     ("rpc-listen", "rpc.listen"),
     ("rpc-token", "rpc.token"),
+    ("rpc-allowed-hosts", "rpc.allowed_hosts"),
+    ("rpc-allowed-origins", "rpc.allowed_origins"),
     ("offline", "p2p.enabled"),
     ("listen", "p2p.listen"),
     ("bootnode", "p2p.bootnodes"),
@@ -110,6 +112,12 @@ pub struct RpcSection {
     /// Admin token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Host names served besides IP addresses (`*`: any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Browser origins served besides the node's own explorer (`*`: any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// `[p2p]`.
@@ -235,6 +243,8 @@ impl ConfigFile {
                 enabled: o.rpc.enabled.or(self.rpc.enabled),
                 listen: o.rpc.listen.or(self.rpc.listen),
                 token: o.rpc.token.or(self.rpc.token),
+                allowed_hosts: o.rpc.allowed_hosts.or(self.rpc.allowed_hosts),
+                allowed_origins: o.rpc.allowed_origins.or(self.rpc.allowed_origins),
             },
             p2p: P2pSection {
                 enabled: o.p2p.enabled.or(self.p2p.enabled),
@@ -281,6 +291,13 @@ impl ConfigFile {
                 enabled: Some(self.rpc.enabled.unwrap_or(true)),
                 listen: Some(self.rpc.listen.unwrap_or(rpc_listen)),
                 token: self.rpc.token,
+                allowed_hosts: Some(self.rpc.allowed_hosts.unwrap_or_else(|| {
+                    crate::rpc::DEFAULT_ALLOWED_HOSTS
+                        .iter()
+                        .map(|h| (*h).to_string())
+                        .collect()
+                })),
+                allowed_origins: Some(self.rpc.allowed_origins.unwrap_or_default()),
             },
             p2p: P2pSection {
                 enabled: Some(self.p2p.enabled.unwrap_or(true)),
@@ -346,6 +363,23 @@ impl ConfigFile {
                 "dev_tx_rate",
                 "needs the dev network (dev = true or --dev)",
             ));
+        }
+        let lists = [
+            (
+                "rpc.allowed_hosts",
+                &self.rpc.allowed_hosts,
+                crate::rpc::access::check_host_entry as fn(&str) -> Result<(), String>,
+            ),
+            (
+                "rpc.allowed_origins",
+                &self.rpc.allowed_origins,
+                crate::rpc::access::check_origin_entry,
+            ),
+        ];
+        for (key, list, check) in lists {
+            for entry in list.iter().flatten() {
+                check(entry).map_err(|e| ConfigError::at_key(path, text, key, e))?;
+            }
         }
         if self.p2p.listen.as_ref().is_some_and(Vec::is_empty) && self.p2p.enabled != Some(false) {
             return Err(ConfigError::at_key(
@@ -417,6 +451,16 @@ pub fn template(dev: bool) -> String {
          # Token for the admin methods (default: a random one in <datadir>/.cookie,\n\
          # new at every start). The environment variable CAIRN_RPC_TOKEN also sets it.\n\
          # token = \"...\"\n\
+         # Host names the port answers to. IP addresses always work; other names are\n\
+         # refused because a web page can point a name it controls at 127.0.0.1 (DNS\n\
+         # rebinding). Add the names a proxy or other machines use to reach this node.\n\
+         # \"*\" answers to any name: insecure unless something in front checks.\n\
+         allowed_hosts = [\"localhost\"]\n\
+         # Web pages (origins such as \"https://wallet.example\") that may use the RPC\n\
+         # from a browser, besides the explorer on this port. Requests without an\n\
+         # Origin (wallets, miners, curl) are always served. \"*\" lets every web page\n\
+         # you visit use this node: insecure.\n\
+         allowed_origins = []\n\
          \n\
          [p2p]\n\
          # Peer-to-peer networking (false: run offline).\n\
@@ -563,6 +607,12 @@ mod tests {
             ("[mempool]\nmax_mb = \"big\"\n", "mempool.max_mb", 2),
             ("[mempool]\nmin_fee = -1\n", "mempool.min_fee", 2),
             (
+                "[rpc]\nallowed_hosts = \"localhost\"\n",
+                "rpc.allowed_hosts",
+                2,
+            ),
+            ("[rpc]\nallowed_origins = true\n", "rpc.allowed_origins", 2),
+            (
                 "log_level = \"info\"\ndev_tx_rate = \"fast\"\n",
                 "dev_tx_rate",
                 2,
@@ -600,6 +650,16 @@ mod tests {
             ("[mining]\nenabled = true\n", "mining.coinbase", 0),
             ("dev_tx_rate = 5\n", "dev_tx_rate", 1),
             ("[p2p]\nlisten = []\n", "p2p.listen", 2),
+            (
+                "[rpc]\nallowed_hosts = [\"localhost\", \"node.lan:8645\"]\n",
+                "rpc.allowed_hosts",
+                2,
+            ),
+            (
+                "[rpc]\nallowed_origins = [\"wallet.example\"]\n",
+                "rpc.allowed_origins",
+                2,
+            ),
         ] {
             let file = parse(text).unwrap().with_defaults();
             let e = file.check(Path::new("cairn.toml"), text).expect_err(text);

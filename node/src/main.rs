@@ -85,6 +85,20 @@ struct Cli {
     )]
     rpc_token: Option<String>,
 
+    /// Host names the RPC port answers to, comma-separated. IP addresses always work;
+    /// other names are refused (a web page can point a name it controls at 127.0.0.1:
+    /// DNS rebinding). `*` answers to any name (insecure). [default: localhost]
+    /// [key: rpc.allowed_hosts]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    rpc_allowed_hosts: Vec<String>,
+
+    /// Web origins (e.g. https://wallet.example) that may use the RPC from a browser,
+    /// comma-separated, besides the explorer on the RPC port; requests without an
+    /// Origin are always served. `*` lets every web page use the node (insecure).
+    /// [key: rpc.allowed_origins]
+    #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
+    rpc_allowed_origins: Vec<String>,
+
     /// Do not serve JSON-RPC (nor the explorer and metrics). [key: rpc.enabled]
     #[arg(long)]
     no_rpc: bool,
@@ -209,6 +223,7 @@ impl Cli {
     fn overrides(&self) -> ConfigFile {
         let flag = |set: bool, value: bool| set.then_some(value);
         let list = |v: &Vec<Multiaddr>| (!v.is_empty()).then(|| v.clone());
+        let names = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         ConfigFile {
             dev: flag(self.dev, true),
             genesis: self.genesis.clone(),
@@ -220,6 +235,8 @@ impl Cli {
                 enabled: flag(self.no_rpc, false),
                 listen: self.rpc_listen,
                 token: self.rpc_token.clone(),
+                allowed_hosts: names(&self.rpc_allowed_hosts),
+                allowed_origins: names(&self.rpc_allowed_origins),
             },
             p2p: P2pSection {
                 enabled: flag(self.offline, false),
@@ -466,6 +483,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             token: cfg.rpc.token.clone(),
             generate: dev,
+            allowed_hosts: cfg.rpc.allowed_hosts.clone().unwrap_or_default(),
+            allowed_origins: cfg.rpc.allowed_origins.clone().unwrap_or_default(),
             ..RpcConfig::new(&datadir)
         }),
         _ => None,
@@ -609,6 +628,10 @@ mod tests {
             "5",
             "--min-free-disk-mb",
             "10",
+            "--rpc-allowed-hosts",
+            "node.lan,Other.lan",
+            "--rpc-allowed-origins",
+            "https://wallet.example",
         ]);
         let o = cli.overrides();
         assert_eq!(o.p2p.enabled, Some(false));
@@ -616,6 +639,14 @@ mod tests {
         assert_eq!(o.mining.enabled, Some(true));
         assert_eq!(o.p2p.max_inbound, Some(5));
         assert_eq!(o.min_free_disk_mb, Some(10));
+        assert_eq!(
+            o.rpc.allowed_hosts,
+            Some(vec!["node.lan".to_string(), "Other.lan".to_string()])
+        );
+        assert_eq!(
+            o.rpc.allowed_origins,
+            Some(vec!["https://wallet.example".to_string()])
+        );
         assert_eq!(o.p2p.outbound, None, "a flag left out does not override");
         let none = Cli::parse_from(["cairn-node"]).overrides();
         assert_eq!(none, ConfigFile::default());

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_core::{Address, Block, ChainParams, Transaction, Transfer, TxId};
+use cairn_core::{Address, Block, BlockHeader, ChainParams, Transaction, Transfer, TxId};
 use tracing::{info, warn};
 
 use crate::NodeError;
@@ -41,8 +41,13 @@ pub enum TxSource {
 pub enum NodeEvent {
     /// The main chain moved.
     TipChanged {
-        /// Blocks added to the main chain, lowest first.
-        connected: Vec<Arc<Block>>,
+        /// Headers of the blocks added to the main chain, lowest first. Headers, not
+        /// blocks: a subscriber that falls behind keeps its unread events alive, and
+        /// with whole blocks that could be gigabytes.
+        connected: Vec<BlockHeader>,
+        /// The same blocks whole, only when this node produced them (`Miner`, `Rpc`),
+        /// for the relay to gossip; empty for blocks from peers.
+        bodies: Vec<Arc<Block>>,
         /// Ids of blocks taken off it, tip first.
         disconnected: Vec<cairn_core::BlockId>,
         /// Where the block that moved it came from.
@@ -252,8 +257,14 @@ impl Node {
             }
             log_tip_change(&previous, &chain.tip(), change, &source);
             if self.events.receiver_count() > 0 {
+                let local = matches!(source, BlockSource::Miner | BlockSource::Rpc);
                 let _ = self.events.send(NodeEvent::TipChanged {
-                    connected: change.connected.iter().cloned().map(Arc::new).collect(),
+                    connected: change.connected.iter().map(|b| b.header).collect(),
+                    bodies: if local {
+                        change.connected.iter().cloned().map(Arc::new).collect()
+                    } else {
+                        Vec::new()
+                    },
                     disconnected: change.disconnected.iter().map(Block::id).collect(),
                     source,
                 });

@@ -231,11 +231,9 @@ async fn relay(node: Arc<Node>, client: Client) {
     let mut events = node.subscribe();
     loop {
         match events.recv().await {
-            Ok(NodeEvent::TipChanged {
-                connected, source, ..
-            }) => {
+            Ok(NodeEvent::TipChanged { bodies, source, .. }) => {
                 if matches!(source, BlockSource::Miner | BlockSource::Rpc) {
-                    for block in connected {
+                    for block in bodies {
                         client.publish_block(block);
                     }
                 }

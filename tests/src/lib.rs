@@ -101,6 +101,10 @@ pub struct NodeOptions {
     pub request_timeout: Option<Duration>,
     /// Serve JSON-RPC here (default: a random loopback port).
     pub rpc_listen: Option<std::net::SocketAddr>,
+    /// Host names the RPC answers to besides IP literals (default: `localhost`).
+    pub rpc_allowed_hosts: Option<Vec<String>>,
+    /// Browser origins allowed besides the node's own (default: none).
+    pub rpc_allowed_origins: Option<Vec<String>>,
 }
 
 impl NodeOptions {
@@ -189,6 +193,10 @@ impl TestNode {
                     .unwrap_or_else(|| "127.0.0.1:0".parse().expect("socket address")),
                 token: Some(RPC_TOKEN.into()),
                 generate: true,
+                allowed_hosts: options
+                    .rpc_allowed_hosts
+                    .unwrap_or_else(|| RpcConfig::new(&datadir).allowed_hosts),
+                allowed_origins: options.rpc_allowed_origins.unwrap_or_default(),
                 ..RpcConfig::new(&datadir)
             }),
         })

@@ -227,7 +227,7 @@ async fn ten_megabyte_bodies_get_413_at_once() {
     let big = vec![b' '; 10 * 1024 * 1024];
     // Several at once: each is cut at the limit, within PROMPT (`post` checks).
     let replies = futures::future::join_all((0..4).map(|_| post(addr, &big, false))).await;
-    let mut chunked = b"POST / HTTP/1.1\r\nHost: cairn\r\n\
+    let mut chunked = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\
         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         .to_vec();
     for _ in 0..160 {
@@ -339,7 +339,7 @@ async fn slow_loris_connections_neither_starve_clients_nor_stay_open() {
     let kinds: [(&'static [u8], bool); 3] = [
         (&b""[..], false),
         (&b"POST / HTTP/1.1\r\nHost: cai"[..], false),
-        (&b"POST / HTTP/1.1\r\nHost: cairn\r\nX-Slow: "[..], true),
+        (&b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "[..], true),
     ];
     let slow: Vec<_> = (0..200)
         .map(|i| {
@@ -350,7 +350,7 @@ async fn slow_loris_connections_neither_starve_clients_nor_stay_open() {
             )
         })
         .collect();
-    let body_head = b"POST / HTTP/1.1\r\nHost: cairn\r\nContent-Length: 1000\r\n\r\n{";
+    let body_head = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{";
     let trickle = tokio::spawn(slow_client(addr, body_head, true, give_up));
     tokio::time::sleep(Duration::from_millis(500)).await;
     for _ in 0..5 {
@@ -614,7 +614,7 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> (u16, Option<Value>) {
 
 fn post_request(path: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     let mut r = format!(
-        "POST {path} HTTP/1.1\r\nHost: cairn\r\nContent-Type: application/json\r\n\
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
          {headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )

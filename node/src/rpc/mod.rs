@@ -5,7 +5,10 @@
 //! threads (they take the node's lock); bodies, batches and concurrent requests are
 //! bounded; methods that change the node beyond submitting transactions need the
 //! token (`--rpc-token`, or the cookie file `<datadir>/.cookie` written at start).
+//! Every route checks the `Host` and `Origin` headers first ([`access`]), so web pages
+//! the operator visits cannot use the port.
 
+pub mod access;
 mod explorer;
 pub mod methods;
 pub mod metrics;
@@ -60,7 +63,18 @@ pub struct RpcConfig {
     pub header_timeout: std::time::Duration,
     /// Serve `node_generate` (the dev network turns it on).
     pub generate: bool,
+    /// Host names served besides IP literals (`*`: any, insecure); see [`access`].
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins served besides the node's own explorer (`*`: any site,
+    /// insecure); see [`access`].
+    pub allowed_origins: Vec<String>,
+    /// A WebSocket client must take each message within this time, or it is dropped
+    /// (a subscriber that stops reading would otherwise hold its queue forever).
+    pub ws_write_timeout: std::time::Duration,
 }
+
+/// The default of `rpc.allowed_hosts`: IP literals and this name.
+pub const DEFAULT_ALLOWED_HOSTS: &[&str] = &["localhost"];
 
 impl RpcConfig {
     /// Defaults for a node whose data lives in `datadir`.
@@ -76,6 +90,12 @@ impl RpcConfig {
             max_http_connections: 512,
             header_timeout: std::time::Duration::from_secs(10),
             generate: false,
+            allowed_hosts: DEFAULT_ALLOWED_HOSTS
+                .iter()
+                .map(|h| (*h).to_string())
+                .collect(),
+            allowed_origins: Vec::new(),
+            ws_write_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -192,12 +212,19 @@ pub async fn serve(config: RpcConfig, ctx: RpcContext) -> Result<RpcServer, RpcS
         connections: Arc::new(Semaphore::new(state.config.max_http_connections)),
         header_timeout: state.config.header_timeout,
     };
+    let policy = Arc::new(access::AccessPolicy::new(
+        &state.config.allowed_hosts,
+        &state.config.allowed_origins,
+        addr,
+    ));
     let app = Router::new()
         .route("/", post(http_rpc).get(explorer::index))
         .route("/app.js", get(explorer::app))
         .route("/style.css", get(explorer::style))
         .route("/metrics", get(http_metrics))
         .route("/ws", get(ws_upgrade))
+        // Outermost, and over the fallback too: nothing runs for a refused request.
+        .layer(axum::middleware::from_fn_with_state(policy, access::guard))
         .with_state(state);
     info!(
         target: "rpc",

@@ -70,6 +70,14 @@ pub fn markdown() -> String {
          - **Admin methods** (marked *token*) need `Authorization: Bearer <token>`: the \
          `--rpc-token` (`rpc.token`) value, or by default the contents of `<datadir>/.cookie`, \
          written anew at every start.\n\
+         - **Browsers**: every route checks `Host` and `Origin` first. The `Host` must be an \
+         IP address, `localhost` or a name in `rpc.allowed_hosts` (`--rpc-allowed-hosts`); \
+         a request with an `Origin` must come from the explorer on this port or an origin in \
+         `rpc.allowed_origins` (`--rpc-allowed-origins`). Others get `403` with a one-line \
+         reason and change nothing. Clients that send no `Origin` (wallets, miners, curl) \
+         are not affected.\n\
+         - **WebSocket clients must keep reading**: a client whose writes stall for 10 s, \
+         or that leaves more than 4 MiB of answers unread, is disconnected.\n\
          - The machine-readable document is served by the method `rpc.discover`.\n\n\
          ```sh\n\
          curl -s -H 'content-type: application/json' http://127.0.0.1:8645/ \\\n  \

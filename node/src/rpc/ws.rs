@@ -7,6 +7,10 @@
 //! branch's headers are sent again from the fork point, so a client keeps the last
 //! header it got for each height. `newPendingTxs` sends each transfer admitted to the
 //! mempool. `unsubscribe` takes the id.
+//!
+//! What waits for a client is bounded in bytes ([`MAX_QUEUED_BYTES`]), and each write
+//! must finish within `ws_write_timeout`: a client that stops reading is dropped
+//! instead of holding its queue (and, through its subscriptions, the node's events).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 use tracing::debug;
 
 use crate::node::NodeEvent;
@@ -30,20 +34,79 @@ const MAX_WORK_SUBSCRIPTIONS: usize = 2;
 const LAG_REPLAY_DEPTH: u64 = 100;
 /// Messages queued for a client before it is considered too slow.
 const OUTBOX: usize = 4_096;
+/// Bytes queued for a client: answers beyond it drop the client, subscriptions wait
+/// (and catch up from the store if they fall behind the node's events). One message
+/// larger than this (a full block with its transfers) is still sent, alone.
+pub(crate) const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+
+/// The queue of one connection's outgoing messages, bounded in count and in bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<(String, OwnedSemaphorePermit)>,
+    bytes: Arc<Semaphore>,
+}
+
+/// The connection is gone, or its queue is full.
+#[derive(Debug)]
+pub(crate) struct OutboxError;
+
+impl Outbox {
+    fn new() -> (Outbox, mpsc::Receiver<(String, OwnedSemaphorePermit)>) {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let bytes = Arc::new(Semaphore::new(MAX_QUEUED_BYTES));
+        (Outbox { tx, bytes }, rx)
+    }
+
+    fn permits(text: &str) -> u32 {
+        u32::try_from(text.len().clamp(1, MAX_QUEUED_BYTES)).unwrap_or(u32::MAX)
+    }
+
+    /// Queues `v` if there is room now.
+    pub(crate) fn try_send(&self, v: &Value) -> Result<(), OutboxError> {
+        let text = v.to_string();
+        let permit = self
+            .bytes
+            .clone()
+            .try_acquire_many_owned(Self::permits(&text))
+            .map_err(|_| OutboxError)?;
+        self.tx.try_send((text, permit)).map_err(|_| OutboxError)
+    }
+
+    /// Queues `v`, waiting for room.
+    pub(crate) async fn send(&self, v: &Value) -> Result<(), OutboxError> {
+        let text = v.to_string();
+        let permit = self
+            .bytes
+            .clone()
+            .acquire_many_owned(Self::permits(&text))
+            .await
+            .map_err(|_| OutboxError)?;
+        self.tx.send((text, permit)).await.map_err(|_| OutboxError)
+    }
+}
 
 pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut outbox) = mpsc::channel::<Value>(OUTBOX);
+    let (out, mut outbox) = Outbox::new();
+    let bytes = out.bytes.clone();
+    let write_timeout = state.config.ws_write_timeout;
+    // Dropped when the writer stops, which ends the connection.
+    let (writer_alive, mut writer_gone) = oneshot::channel::<()>();
     let writer = tokio::spawn(async move {
-        while let Some(v) = outbox.recv().await {
-            if sink
-                .send(Message::Text(v.to_string().into()))
-                .await
-                .is_err()
-            {
-                break;
+        let _alive = writer_alive;
+        while let Some((text, _permit)) = outbox.recv().await {
+            let sent = tokio::time::timeout(write_timeout, sink.send(Message::Text(text.into())));
+            match sent.await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    debug!(target: "rpc", "WebSocket client not reading for {write_timeout:?}; dropped");
+                    break;
+                }
             }
         }
+        // Wake subscriptions waiting for room: there will be none.
+        bytes.close();
     });
     let mut subs: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut next_id: u64 = 1;
@@ -56,6 +119,7 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
                 _ => break,
             },
             _ = shutdown.wait_for(|s| *s) => break,
+            _ = &mut writer_gone => break,
         };
         let text = match msg {
             Message::Text(t) => t.to_string(),
@@ -74,7 +138,7 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
             };
             if let Some(id) = id {
                 let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
-                if out.try_send(response(id, Err(e))).is_err() {
+                if out.try_send(&response(id, Err(e))).is_err() {
                     break;
                 }
             }
@@ -111,7 +175,7 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
         };
         // A client that does not read its answers is dropped rather than buffered.
         if let Some(r) = reply
-            && out.try_send(r).is_err()
+            && out.try_send(&r).is_err()
         {
             break;
         }
@@ -140,7 +204,7 @@ fn unsubscribe(
 async fn subscribe(
     ctx: &Arc<RpcContext>,
     req: &Request,
-    out: &mpsc::Sender<Value>,
+    out: &Outbox,
     subs: &mut HashMap<String, tokio::task::JoinHandle<()>>,
     next_id: &mut u64,
     work_subs: &mut usize,
@@ -218,7 +282,7 @@ fn notification(id: &str, result: Value) -> Value {
 }
 
 /// Sends main-chain headers from `from` up to the tip, returning the last height sent.
-async fn replay(ctx: &RpcContext, out: &mpsc::Sender<Value>, id: &str, from: u64) -> Option<u64> {
+async fn replay(ctx: &RpcContext, out: &Outbox, id: &str, from: u64) -> Option<u64> {
     let mut h = from;
     let mut last = None;
     loop {
@@ -238,7 +302,9 @@ async fn replay(ctx: &RpcContext, out: &mpsc::Sender<Value>, id: &str, from: u64
             return last;
         }
         for header in &chunk {
-            out.send(notification(id, header_json(header))).await.ok()?;
+            out.send(&notification(id, header_json(header)))
+                .await
+                .ok()?;
             last = Some(header.height);
         }
         h = last? + 1;
@@ -248,7 +314,7 @@ async fn replay(ctx: &RpcContext, out: &mpsc::Sender<Value>, id: &str, from: u64
 async fn new_heads(
     ctx: Arc<RpcContext>,
     mut events: broadcast::Receiver<NodeEvent>,
-    out: mpsc::Sender<Value>,
+    out: Outbox,
     id: String,
     from: Option<u64>,
 ) {
@@ -263,15 +329,15 @@ async fn new_heads(
                 disconnected,
                 ..
             }) => {
-                for block in connected.iter() {
-                    let h = block.header.height;
+                for header in &connected {
+                    let h = header.height;
                     // An extension the replay already covered arrives again as an
                     // event: skip it. After a reorganisation every header is new.
                     if disconnected.is_empty() && sent_up_to.is_some_and(|s| h <= s) {
                         continue;
                     }
                     if out
-                        .send(notification(&id, header_json(&block.header)))
+                        .send(&notification(&id, header_json(header)))
                         .await
                         .is_err()
                     {
@@ -295,23 +361,19 @@ async fn new_heads(
     }
 }
 
-async fn new_pending_txs(
-    mut events: broadcast::Receiver<NodeEvent>,
-    out: mpsc::Sender<Value>,
-    id: String,
-) {
+async fn new_pending_txs(mut events: broadcast::Receiver<NodeEvent>, out: Outbox, id: String) {
     loop {
         match events.recv().await {
             Ok(NodeEvent::TransferAdded { tx, .. }) => {
                 let v = tx_json(&cairn_core::Transaction::Transfer((*tx).clone()));
-                if out.send(notification(&id, v)).await.is_err() {
+                if out.send(&notification(&id, v)).await.is_err() {
                     return;
                 }
             }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 let e = json!({ "error": ErrorCode::Busy.message(), "skipped": n });
-                if out.send(notification(&id, e)).await.is_err() {
+                if out.send(&notification(&id, e)).await.is_err() {
                     return;
                 }
             }
@@ -325,12 +387,12 @@ async fn new_pending_txs(
 async fn new_work(
     ctx: Arc<RpcContext>,
     mut events: broadcast::Receiver<NodeEvent>,
-    out: mpsc::Sender<Value>,
+    out: Outbox,
     id: String,
     params: Params,
     first: Value,
 ) {
-    if out.send(notification(&id, first)).await.is_err() {
+    if out.send(&notification(&id, first)).await.is_err() {
         return;
     }
     loop {
@@ -344,7 +406,7 @@ async fn new_work(
                 else {
                     return;
                 };
-                if out.send(notification(&id, work)).await.is_err() {
+                if out.send(&notification(&id, work)).await.is_err() {
                     return;
                 }
             }
