@@ -424,10 +424,13 @@ impl NodeProcess {
     }
 
     /// Starts `command` (a `cairn-node` invocation, perhaps wrapped, e.g. in
-    /// `ip netns exec`) with logging at info and colours off.
+    /// `ip netns exec`) with logging at info (unless the command sets `RUST_LOG`) and
+    /// colours off.
     pub fn spawn_command(mut command: Command) -> NodeProcess {
+        if !command.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
-            .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

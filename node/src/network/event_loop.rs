@@ -292,6 +292,7 @@ impl EventLoop {
                 *n += 1;
             }
             dialled += 1;
+            debug!(target: "net", %peer, %addr, "dialling");
             let _ = self.swarm.dial(addr.with_p2p(peer).unwrap_or_else(|a| a));
         }
     }
@@ -771,6 +772,7 @@ impl EventLoop {
                 ..
             }) => {
                 let local = *self.swarm.local_peer_id();
+                debug!(target: "net", found = ok.peers.len(), "lookup done");
                 for p in ok.peers {
                     if self.found.len() >= MAX_FOUND {
                         break;
