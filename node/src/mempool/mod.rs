@@ -5,6 +5,12 @@
 //! senders, block templates and eviction go by fee (every transfer has the same size,
 //! so fee is fee rate). A transfer with the same sender and nonce as a pending one
 //! replaces it only if it pays at least [`MempoolConfig::rbf_bump_percent`] more.
+//!
+//! Everything here runs under the node's lock, so no step may cost in proportion to the
+//! number of senders: a full pool refuses a transfer that cannot beat the cheapest queue
+//! tail before reading any account (the tails are kept in their own ordered index), and
+//! a tip change re-checks only the senders whose accounts its blocks changed, plus
+//! what expired (found through an index by arrival time).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -14,7 +20,9 @@ use std::path::Path;
 use cairn_core::encoding::{Decode, Encode, Reader};
 use cairn_core::tx::TRANSFER_LEN;
 use cairn_core::validation::{RejectReason, validate_transfer_stateless};
-use cairn_core::{AccountView, Address, Amount, ChainParams, Transaction, Transfer, TxId};
+use cairn_core::{
+    Account, AccountView, Address, Amount, Block, ChainParams, Transaction, Transfer, TxId,
+};
 
 use crate::store::StoreError;
 
@@ -136,9 +144,29 @@ pub struct Mempool {
     debits: HashMap<Address, u128>,
     /// Per recipient, the sum of pending amounts it receives.
     credits: HashMap<Address, u128>,
-    /// `(fee, newest first, id)`: the first element is the first to evict.
+    /// `(fee, newest first, id)` of every pending transfer.
     by_fee: BTreeSet<(Amount, Reverse<u64>, TxId)>,
+    /// The same keys for each sender's last pending transfer only, the only ones that
+    /// may be evicted: the first element is the first to evict.
+    tails: BTreeSet<(Amount, Reverse<u64>, TxId)>,
+    /// `(arrival time, seq, id)`: the first element is the first to expire.
+    by_arrival: BTreeSet<(u64, u64, TxId)>,
     seq: u64,
+}
+
+type FeeKey = (Amount, Reverse<u64>, TxId);
+
+/// A transfer to admit again after a tip change: it, its id, its arrival time and its
+/// first-seen position (none for one taken back from a disconnected block).
+type Readmit = (Transfer, TxId, u64, Option<u64>);
+
+fn fee_key(e: &Entry, id: TxId) -> FeeKey {
+    (e.tx.fee, Reverse(e.seq), id)
+}
+
+fn debit(t: &Transfer) -> u128 {
+    t.total_debit()
+        .map_or(u128::from(u64::MAX), |a| u128::from(a.0))
 }
 
 impl Mempool {
@@ -152,6 +180,8 @@ impl Mempool {
             debits: HashMap::new(),
             credits: HashMap::new(),
             by_fee: BTreeSet::new(),
+            tails: BTreeSet::new(),
+            by_arrival: BTreeSet::new(),
             seq: 0,
         }
     }
@@ -243,8 +273,20 @@ impl Mempool {
         V::Error: Into<StoreError>,
     {
         let id = tx.id();
-        if self.entries.contains_key(&id) {
-            return Err(MempoolError::AlreadyKnown(id));
+        let sender = tx.sender_address();
+        self.check_unread(&tx, &id, &sender)?;
+        let account = view
+            .account(&sender)
+            .map_err(Into::into)?
+            .unwrap_or_default();
+        self.admit(tx, id, sender, account, added_ms, seq)
+    }
+
+    /// The checks that need no account read, cheapest first: a flood of transfers that
+    /// cannot get in costs no store read and no scan.
+    fn check_unread(&self, tx: &Transfer, id: &TxId, sender: &Address) -> Result<(), MempoolError> {
+        if self.entries.contains_key(id) {
+            return Err(MempoolError::AlreadyKnown(*id));
         }
         if tx.fee < self.config.min_fee {
             return Err(MempoolError::FeeTooLow {
@@ -252,11 +294,35 @@ impl Mempool {
                 got: tx.fee,
             });
         }
-        let sender = tx.sender_address();
-        let account = view
-            .account(&sender)
-            .map_err(Into::into)?
-            .unwrap_or_default();
+        // A replacement takes its predecessor's room; anything else needs a tail to
+        // evict once the pool is full.
+        let replaces = self
+            .by_sender
+            .get(sender)
+            .is_some_and(|q| q.contains_key(&tx.nonce));
+        if !replaces && self.is_full() {
+            match self.cheapest_other_tail(sender) {
+                Some((fee, _, _)) if fee < tx.fee => {}
+                other => {
+                    let min = other.map_or(self.config.min_fee, |(f, _, _)| f);
+                    return Err(MempoolError::Full { min });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Admits `tx` (already through [`Mempool::check_unread`]) given its sender's
+    /// confirmed `account`.
+    fn admit(
+        &mut self,
+        tx: Transfer,
+        id: TxId,
+        sender: Address,
+        account: Account,
+        added_ms: u64,
+        seq: Option<u64>,
+    ) -> Result<TxId, MempoolError> {
         if tx.nonce < account.nonce {
             return Err(MempoolError::NonceTooLow {
                 expected: account.nonce,
@@ -287,10 +353,6 @@ impl Mempool {
             }
         }
         // The whole queue, with this transfer in place, must be affordable.
-        let debit = |t: &Transfer| {
-            t.total_debit()
-                .map_or(u128::from(u64::MAX), |a| u128::from(a.0))
-        };
         let mut total = self.debits.get(&sender).copied().unwrap_or(0) + debit(&tx);
         if let Some(old_id) = replaced {
             total -= debit(&self.entries[&old_id].tx);
@@ -312,23 +374,42 @@ impl Mempool {
             self.seq += 1;
             self.seq
         });
-        self.by_fee.insert((tx.fee, Reverse(seq), id));
-        self.by_sender
-            .entry(sender)
-            .or_default()
-            .insert(tx.nonce, id);
-        *self.debits.entry(sender).or_default() += debit(&tx);
-        *self.credits.entry(tx.recipient).or_default() += u128::from(tx.amount.0);
-        self.entries.insert(
-            id,
-            Entry {
-                tx,
-                sender,
-                added_ms,
-                seq,
-            },
-        );
+        let entry = Entry {
+            tx,
+            sender,
+            added_ms,
+            seq,
+        };
+        let key = fee_key(&entry, id);
+        let queue = self.by_sender.entry(sender).or_default();
+        let old_tail = queue.values().next_back().copied();
+        queue.insert(entry.tx.nonce, id);
+        if queue.values().next_back() == Some(&id) {
+            if let Some(old) = old_tail {
+                self.tails.remove(&fee_key(&self.entries[&old], old));
+            }
+            self.tails.insert(key);
+        }
+        self.by_fee.insert(key);
+        self.by_arrival.insert((added_ms, seq, id));
+        *self.debits.entry(sender).or_default() += debit(&entry.tx);
+        *self.credits.entry(entry.tx.recipient).or_default() += u128::from(entry.tx.amount.0);
+        self.entries.insert(id, entry);
         Ok(id)
+    }
+
+    /// Whether one more transfer would exceed the byte cap.
+    fn is_full(&self) -> bool {
+        self.bytes() + TRANSFER_LEN > self.config.max_bytes
+    }
+
+    /// The cheapest last transfer of a sender other than `sender`: O(log n), as each
+    /// sender has one tail, so at most one is skipped.
+    fn cheapest_other_tail(&self, sender: &Address) -> Option<FeeKey> {
+        self.tails
+            .iter()
+            .find(|(_, _, id)| self.entries.get(id).is_some_and(|e| e.sender != *sender))
+            .copied()
     }
 
     /// Evicts the cheapest queue tails of other senders until one more transfer fits,
@@ -336,15 +417,8 @@ impl Mempool {
     /// go (so no queue gets a gap, and a cheap transfer that a better-paying later one
     /// depends on is kept for it).
     fn make_room(&mut self, sender: &Address, fee: Amount) -> Result<(), MempoolError> {
-        while self.bytes() + TRANSFER_LEN > self.config.max_bytes {
-            let victim = self
-                .by_sender
-                .iter()
-                .filter(|(s, _)| *s != sender)
-                .filter_map(|(_, q)| q.values().next_back())
-                .map(|id| (self.entries[id].tx.fee, Reverse(self.entries[id].seq), *id))
-                .min();
-            match victim {
+        while self.is_full() {
+            match self.cheapest_other_tail(sender) {
                 Some((victim_fee, _, id)) if victim_fee < fee => {
                     self.remove_one(&id);
                 }
@@ -365,63 +439,118 @@ impl Mempool {
                 self.credits.remove(&e.tx.recipient);
             }
         }
-        self.by_fee.remove(&(e.tx.fee, Reverse(e.seq), *id));
+        let key = fee_key(&e, *id);
+        self.by_fee.remove(&key);
+        self.by_arrival.remove(&(e.added_ms, e.seq, *id));
         if let Some(q) = self.by_sender.get_mut(&e.sender) {
+            let was_tail = q.values().next_back() == Some(id);
             q.remove(&e.tx.nonce);
+            if was_tail {
+                self.tails.remove(&key);
+                if let Some(new_tail) = q.values().next_back()
+                    && let Some(t) = self.entries.get(new_tail)
+                {
+                    self.tails.insert(fee_key(t, *new_tail));
+                }
+            }
             if q.is_empty() {
                 self.by_sender.remove(&e.sender);
                 self.debits.remove(&e.sender);
             } else if let Some(d) = self.debits.get_mut(&e.sender) {
-                let x =
-                    e.tx.total_debit()
-                        .map_or(u128::from(u64::MAX), |a| u128::from(a.0));
-                *d = d.saturating_sub(x);
+                *d = d.saturating_sub(debit(&e.tx));
             }
         }
         Some(e)
     }
 
-    /// Re-checks everything against a new tip's state: drops what blocks confirmed or
-    /// made invalid and what expired; `returned` are transfers of disconnected blocks
-    /// to take back (already verified when their block was). Returns how many were
-    /// dropped.
+    /// Follows a tip change: `connected` and `disconnected` are the blocks the main
+    /// chain gained and lost, and `view` the state at the new tip. Drops what the blocks
+    /// confirmed or made invalid and what expired, and takes back the transfers of
+    /// disconnected blocks that the connected ones do not hold (already verified when
+    /// their block was). Returns how many were dropped.
+    ///
+    /// A queue's validity depends only on its sender's own balance and nonce, so only
+    /// the senders whose accounts the blocks changed are re-checked, with one account
+    /// read each; the rest of the pool is not looked at.
     pub fn update<V>(
         &mut self,
         view: &V,
-        returned: Vec<Transfer>,
+        connected: &[Block],
+        disconnected: &[Block],
         now_ms: u64,
     ) -> Result<usize, StoreError>
     where
         V: AccountView,
         V::Error: Into<StoreError>,
     {
+        let returned = returned_transfers(connected, disconnected);
         let before = self.entries.len() + returned.len();
-        let mut all: Vec<(Transfer, u64, Option<u64>)> = self
-            .entries
-            .drain()
-            .map(|(_, e)| (e.tx, e.added_ms, Some(e.seq)))
-            .collect();
-        all.extend(returned.into_iter().map(|t| (t, now_ms, None)));
-        self.by_sender.clear();
-        self.debits.clear();
-        self.credits.clear();
-        self.by_fee.clear();
-        // Per sender in nonce order, the better-paying of two conflicting ones first.
-        all.sort_by(|(a, _, _), (b, _, _)| {
-            (a.sender.0, a.nonce, Reverse(a.fee)).cmp(&(b.sender.0, b.nonce, Reverse(b.fee)))
-        });
-        let expiry = self.config.expiry_ms;
-        for (tx, added, seq) in all {
-            if now_ms.saturating_sub(added) > expiry {
+        self.expire(now_ms);
+        // Per touched sender: its queue and what comes back to it, to admit again.
+        let mut redo: BTreeMap<Address, Vec<Readmit>> = BTreeMap::new();
+        for tx in returned {
+            let id = tx.id();
+            redo.entry(tx.sender_address())
+                .or_default()
+                .push((tx, id, now_ms, None));
+        }
+        for address in touched_addresses(connected.iter().chain(disconnected)) {
+            let Some(queue) = self.by_sender.get(&address) else {
                 continue;
-            }
-            match self.add_verified(tx, view, added, seq) {
-                Ok(_) | Err(MempoolError::AlreadyKnown(_)) => {}
-                Err(MempoolError::Store(e)) => return Err(e),
-                Err(_) => {}
+            };
+            // Last first, so the queue stays gapless and its tail indexed meanwhile.
+            let ids: Vec<TxId> = queue.values().rev().copied().collect();
+            let out = redo.entry(address).or_default();
+            for id in ids {
+                if let Some(e) = self.remove_one(&id) {
+                    out.push((e.tx, id, e.added_ms, Some(e.seq)));
+                }
             }
         }
-        Ok(before - self.entries.len())
+        let mut failed = None;
+        for (sender, mut txs) in redo {
+            let account = match view.account(&sender) {
+                Ok(a) => a.unwrap_or_default(),
+                Err(e) => {
+                    // Unverifiable, so not kept; the other senders still are.
+                    failed.get_or_insert(e.into());
+                    continue;
+                }
+            };
+            // In nonce order, the better-paying of two conflicting ones first.
+            txs.sort_by_key(|(t, _, _, _)| (t.nonce, Reverse(t.fee)));
+            for (tx, id, added, seq) in txs {
+                if self.check_unread(&tx, &id, &sender).is_ok() {
+                    let _ = self.admit(tx, id, sender, account, added, seq);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(before.saturating_sub(self.entries.len())),
+        }
+    }
+
+    /// Drops the transfers that arrived more than `expiry_ms` before `now_ms`, and the
+    /// later transfers of their senders, which depend on them. Costs O(log n) per
+    /// transfer dropped.
+    fn expire(&mut self, now_ms: u64) {
+        while let Some(&(added, _, id)) = self.by_arrival.first() {
+            if now_ms.saturating_sub(added) <= self.config.expiry_ms {
+                break;
+            }
+            let Some(e) = self.entries.get(&id) else {
+                self.by_arrival.pop_first(); // not reached: the indexes agree
+                continue;
+            };
+            let (sender, nonce) = (e.sender, e.tx.nonce);
+            let doomed: Vec<TxId> = self.by_sender.get(&sender).map_or_else(Vec::new, |q| {
+                q.range(nonce..).rev().map(|(_, id)| *id).collect()
+            });
+            for id in doomed {
+                self.remove_one(&id);
+            }
+        }
     }
 
     /// The best-paying transfers that fit in `max_bytes`, each sender's in nonce order.
@@ -524,6 +653,41 @@ impl Mempool {
         }
         Ok(admitted)
     }
+}
+
+/// The transfers of `disconnected` blocks that `connected` blocks do not hold.
+fn returned_transfers(connected: &[Block], disconnected: &[Block]) -> Vec<Transfer> {
+    if disconnected.is_empty() {
+        return Vec::new(); // the common case: hash nothing
+    }
+    let confirmed: std::collections::HashSet<TxId> =
+        connected.iter().flat_map(|b| b.txids()).collect();
+    disconnected
+        .iter()
+        .flat_map(|b| b.txs.iter())
+        .filter_map(Transaction::as_transfer)
+        .filter(|t| !confirmed.contains(&t.id()))
+        .cloned()
+        .collect()
+}
+
+/// Every account the blocks' transactions change: coinbase recipients, and senders and
+/// recipients of transfers. (Only a balance that fell or a nonce that moved can
+/// invalidate a queue, but a recipient's balance falls when its block is disconnected.)
+fn touched_addresses<'a>(blocks: impl Iterator<Item = &'a Block>) -> BTreeSet<Address> {
+    let mut out = BTreeSet::new();
+    for tx in blocks.flat_map(|b| b.txs.iter()) {
+        match tx {
+            Transaction::Coinbase(cb) => {
+                out.insert(cb.recipient);
+            }
+            Transaction::Transfer(t) => {
+                out.insert(t.sender_address());
+                out.insert(t.recipient);
+            }
+        }
+    }
+    out
 }
 
 const MEMPOOL_MAGIC: &[u8; 8] = b"CAIRNMP1";
