@@ -14,6 +14,8 @@
 //!
 //! The transfers carry dummy signatures and enter through `add_prevalidated`: the node
 //! checks signatures before taking its lock, and this measures what happens under it.
+//! Both pool sizes are checked against the same state of 400 002 funded accounts (an
+//! in-memory `BTreeMap` standing for the store), so that only the pool's size varies.
 
 use std::cell::Cell;
 
@@ -29,11 +31,12 @@ const MIN_FEE: u64 = 1_000;
 /// The cheapest transfer in a freshly filled pool pays `BASE_FEE`.
 const BASE_FEE: u64 = MIN_FEE + 1;
 
-/// A full pool of `n` senders (one transfer each, sender `i` paying `BASE_FEE + i`),
-/// the state they were checked against and the keys used.
+const SIZES: [usize; 2] = [10_000, 400_000];
+
+/// A full pool of `n` senders (one transfer each, sender `i` paying `BASE_FEE + i`)
+/// and the keys used.
 struct Fixture {
     pool: Mempool,
-    state: MemoryState,
     /// `n + 1` senders: sender `n` starts outside the pool.
     senders: Vec<PublicKey>,
     /// A funded sender with nothing pending, for the refused transfer.
@@ -61,8 +64,22 @@ fn transfer(f: &Fixture, sender: PublicKey, fee: u64) -> Transfer {
     }
 }
 
+/// Every account a fixture may use, funded: keys `0..=max(SIZES)` and the outsider.
+fn funded_state() -> MemoryState {
+    let mut state = MemoryState::default();
+    let max = SIZES.iter().max().copied().unwrap_or(0) as u64;
+    for k in (0..=max).chain([u64::MAX]) {
+        let account = Account {
+            balance: Amount(1 << 60),
+            nonce: 0,
+        };
+        state.accounts.insert(key(k).address(), account);
+    }
+    state
+}
+
 impl Fixture {
-    fn new(n: usize) -> Fixture {
+    fn new(n: usize, state: &MemoryState) -> Fixture {
         let params = easy_params();
         let config = MempoolConfig {
             max_bytes: n * TRANSFER_LEN,
@@ -71,17 +88,8 @@ impl Fixture {
         };
         let senders: Vec<PublicKey> = (0..=n as u64).map(key).collect();
         let outsider = key(u64::MAX);
-        let mut state = MemoryState::default();
-        for k in senders.iter().chain([&outsider]) {
-            let account = Account {
-                balance: Amount(1 << 60),
-                nonce: 0,
-            };
-            state.accounts.insert(k.address(), account);
-        }
         let mut f = Fixture {
             pool: Mempool::new(params.clone(), config),
-            state,
             senders,
             outsider,
             chain_id: params.chain_id(),
@@ -91,7 +99,7 @@ impl Fixture {
         for i in 0..n {
             let tx = transfer(&f, f.senders[i], BASE_FEE + i as u64);
             f.pool
-                .add_prevalidated(tx, &f.state, 0)
+                .add_prevalidated(tx, state, 0)
                 .expect("fills the pool");
         }
         assert_eq!(f.pool.len(), n);
@@ -125,8 +133,9 @@ fn tip_change(pool: &mut Mempool, state: &MemoryState, block: &Block) {
 }
 
 fn full_pool(c: &mut Criterion) {
-    for n in [10_000usize, 400_000] {
-        let mut f = Fixture::new(n);
+    let state = funded_state();
+    for n in SIZES {
+        let mut f = Fixture::new(n, &state);
         let mut g = c.benchmark_group("mempool-full");
         g.sample_size(10);
         g.sampling_mode(SamplingMode::Flat);
@@ -134,14 +143,14 @@ fn full_pool(c: &mut Criterion) {
         let cheap = transfer(&f, f.outsider, MIN_FEE);
         g.bench_function(BenchmarkId::new("refuse_cheap", n), |b| {
             b.iter(|| {
-                let r = f.pool.add_prevalidated(cheap.clone(), &f.state, 0);
+                let r = f.pool.add_prevalidated(cheap.clone(), &state, 0);
                 assert!(matches!(r, Err(MempoolError::Full { .. })), "{r:?}");
             })
         });
 
         let block = f.block();
         g.bench_function(BenchmarkId::new("tip_change_2_senders", n), |b| {
-            b.iter(|| tip_change(&mut f.pool, &f.state, &block))
+            b.iter(|| tip_change(&mut f.pool, &state, &block))
         });
         assert_eq!(f.pool.len(), n);
 
@@ -150,7 +159,6 @@ fn full_pool(c: &mut Criterion) {
         let round = Cell::new(n);
         let Fixture {
             pool,
-            state,
             senders,
             chain_id,
             recipient,
@@ -173,7 +181,7 @@ fn full_pool(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("evict_cheapest", n), |b| {
             b.iter_batched(
                 &next,
-                |tx| pool.add_prevalidated(tx, &*state, 0).expect("evicts"),
+                |tx| pool.add_prevalidated(tx, &state, 0).expect("evicts"),
                 BatchSize::SmallInput,
             )
         });

@@ -132,23 +132,44 @@ struct Entry {
     seq: u64,
 }
 
+/// One sender's pending transfers: gapless, in nonce order, from its confirmed nonce.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The nonce of `ids[0]`.
+    first: u64,
+    ids: Vec<TxId>,
+    /// The sum of their amounts plus fees (kept in step, so admitting a transfer is
+    /// O(log n), not O(queue)).
+    debit: u128,
+}
+
+impl Queue {
+    /// The nonce its next transfer must carry.
+    fn next(&self) -> u64 {
+        self.first + self.ids.len() as u64
+    }
+
+    /// The index of `nonce`, if pending.
+    fn index(&self, nonce: u64) -> Option<usize> {
+        let i = usize::try_from(nonce.checked_sub(self.first)?).ok()?;
+        (i < self.ids.len()).then_some(i)
+    }
+}
+
 /// The mempool.
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
     params: ChainParams,
     entries: HashMap<TxId, Entry>,
-    by_sender: HashMap<Address, BTreeMap<u64, TxId>>,
-    /// Per sender, the sum of its pending transfers' amounts plus fees (kept in step
-    /// with `by_sender`, so admitting a transfer is O(log n), not O(queue)).
-    debits: HashMap<Address, u128>,
+    by_sender: HashMap<Address, Queue>,
     /// Per recipient, the sum of pending amounts it receives.
     credits: HashMap<Address, u128>,
     /// `(fee, newest first, id)` of every pending transfer.
-    by_fee: BTreeSet<(Amount, Reverse<u64>, TxId)>,
-    /// The same keys for each sender's last pending transfer only, the only ones that
-    /// may be evicted: the first element is the first to evict.
-    tails: BTreeSet<(Amount, Reverse<u64>, TxId)>,
+    by_fee: BTreeSet<FeeKey>,
+    /// The same keys, with the sender, for each sender's last pending transfer only:
+    /// the only ones that may be evicted, the first the first to go.
+    tails: BTreeMap<FeeKey, Address>,
     /// `(arrival time, seq, id)`: the first element is the first to expire.
     by_arrival: BTreeSet<(u64, u64, TxId)>,
     seq: u64,
@@ -177,10 +198,9 @@ impl Mempool {
             params,
             entries: HashMap::new(),
             by_sender: HashMap::new(),
-            debits: HashMap::new(),
             credits: HashMap::new(),
             by_fee: BTreeSet::new(),
-            tails: BTreeSet::new(),
+            tails: BTreeMap::new(),
             by_arrival: BTreeSet::new(),
             seq: 0,
         }
@@ -218,7 +238,7 @@ impl Mempool {
 
     /// The sender's next nonce counting pending transfers, given its confirmed nonce.
     pub fn next_nonce(&self, sender: &Address, confirmed: u64) -> u64 {
-        confirmed + self.by_sender.get(sender).map_or(0, |q| q.len() as u64)
+        confirmed + self.by_sender.get(sender).map_or(0, |q| q.ids.len() as u64)
     }
 
     /// What pending transfers do to `address`: what it sends (amounts plus fees),
@@ -226,9 +246,12 @@ impl Mempool {
     pub fn pending_for(&self, address: &Address) -> PendingSummary {
         let clamp = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
         PendingSummary {
-            debits: clamp(self.debits.get(address).copied().unwrap_or(0)),
+            debits: clamp(self.by_sender.get(address).map_or(0, |q| q.debit)),
             credits: clamp(self.credits.get(address).copied().unwrap_or(0)),
-            count: self.by_sender.get(address).map_or(0, |q| q.len() as u64),
+            count: self
+                .by_sender
+                .get(address)
+                .map_or(0, |q| q.ids.len() as u64),
         }
     }
 
@@ -299,12 +322,12 @@ impl Mempool {
         let replaces = self
             .by_sender
             .get(sender)
-            .is_some_and(|q| q.contains_key(&tx.nonce));
+            .is_some_and(|q| q.index(tx.nonce).is_some());
         if !replaces && self.is_full() {
             match self.cheapest_other_tail(sender) {
-                Some((fee, _, _)) if fee < tx.fee => {}
+                Some(((fee, _, _), _)) if fee < tx.fee => {}
                 other => {
-                    let min = other.map_or(self.config.min_fee, |(f, _, _)| f);
+                    let min = other.map_or(self.config.min_fee, |((f, _, _), _)| f);
                     return Err(MempoolError::Full { min });
                 }
             }
@@ -330,14 +353,15 @@ impl Mempool {
             });
         }
         let queue = self.by_sender.get(&sender);
-        let next = account.nonce + queue.map_or(0, |q| q.len() as u64);
-        if tx.nonce > next {
+        let next = queue.map_or(account.nonce, Queue::next);
+        let slot = queue.and_then(|q| q.index(tx.nonce));
+        if tx.nonce != next && slot.is_none() {
             return Err(MempoolError::NonceGap {
                 expected: next,
                 got: tx.nonce,
             });
         }
-        let replaced = queue.and_then(|q| q.get(&tx.nonce)).copied();
+        let replaced = queue.zip(slot).map(|(q, i)| q.ids[i]);
         if let Some(old_id) = replaced {
             let old = &self.entries[&old_id].tx;
             let bump = (old.fee.0 / 100)
@@ -353,7 +377,7 @@ impl Mempool {
             }
         }
         // The whole queue, with this transfer in place, must be affordable.
-        let mut total = self.debits.get(&sender).copied().unwrap_or(0) + debit(&tx);
+        let mut total = queue.map_or(0, |q| q.debit) + debit(&tx);
         if let Some(old_id) = replaced {
             total -= debit(&self.entries[&old_id].tx);
         }
@@ -364,12 +388,13 @@ impl Mempool {
                 needed,
             });
         }
-        if replaced.is_none() {
-            self.make_room(&sender, tx.fee)?;
-        }
-        if let Some(old_id) = replaced {
-            self.remove_one(&old_id);
-        }
+        let freed = match replaced {
+            Some(old_id) => self.unlink(&old_id).map_or(0, |e| debit(&e.tx)),
+            None => {
+                self.make_room(&sender, tx.fee)?;
+                0
+            }
+        };
         let seq = seq.unwrap_or_else(|| {
             self.seq += 1;
             self.seq
@@ -381,18 +406,32 @@ impl Mempool {
             seq,
         };
         let key = fee_key(&entry, id);
-        let queue = self.by_sender.entry(sender).or_default();
-        let old_tail = queue.values().next_back().copied();
-        queue.insert(entry.tx.nonce, id);
-        if queue.values().next_back() == Some(&id) {
+        let queue = self.by_sender.entry(sender).or_insert_with(|| Queue {
+            first: entry.tx.nonce,
+            ..Queue::default()
+        });
+        queue.debit = queue.debit.saturating_sub(freed) + debit(&entry.tx);
+        let old_tail = match slot {
+            Some(i) => {
+                queue.ids[i] = id;
+                (i + 1 == queue.ids.len()).then_some(None)
+            }
+            None => {
+                let old = queue.ids.last().copied();
+                queue.ids.push(id);
+                Some(old)
+            }
+        };
+        // `Some(_)`: the new transfer is its sender's last (a replaced last one was
+        // unindexed with it).
+        if let Some(old_tail) = old_tail {
             if let Some(old) = old_tail {
                 self.tails.remove(&fee_key(&self.entries[&old], old));
             }
-            self.tails.insert(key);
+            self.tails.insert(key, sender);
         }
         self.by_fee.insert(key);
         self.by_arrival.insert((added_ms, seq, id));
-        *self.debits.entry(sender).or_default() += debit(&entry.tx);
         *self.credits.entry(entry.tx.recipient).or_default() += u128::from(entry.tx.amount.0);
         self.entries.insert(id, entry);
         Ok(id)
@@ -403,13 +442,13 @@ impl Mempool {
         self.bytes() + TRANSFER_LEN > self.config.max_bytes
     }
 
-    /// The cheapest last transfer of a sender other than `sender`: O(log n), as each
-    /// sender has one tail, so at most one is skipped.
-    fn cheapest_other_tail(&self, sender: &Address) -> Option<FeeKey> {
+    /// The cheapest last transfer of a sender other than `sender`, and its sender:
+    /// O(log n), as each sender has one tail, so at most one is skipped.
+    fn cheapest_other_tail(&self, sender: &Address) -> Option<(FeeKey, Address)> {
         self.tails
             .iter()
-            .find(|(_, _, id)| self.entries.get(id).is_some_and(|e| e.sender != *sender))
-            .copied()
+            .find(|(_, s)| *s != sender)
+            .map(|(k, s)| (*k, *s))
     }
 
     /// Evicts the cheapest queue tails of other senders until one more transfer fits,
@@ -419,11 +458,14 @@ impl Mempool {
     fn make_room(&mut self, sender: &Address, fee: Amount) -> Result<(), MempoolError> {
         while self.is_full() {
             match self.cheapest_other_tail(sender) {
-                Some((victim_fee, _, id)) if victim_fee < fee => {
-                    self.remove_one(&id);
+                Some((key, victim)) if key.0 < fee => {
+                    let last = self.by_sender.get(&victim).map_or(0, |q| q.next() - 1);
+                    if self.truncate(&victim, last).is_empty() {
+                        self.tails.remove(&key); // not reached: the indexes agree
+                    }
                 }
                 other => {
-                    let min = other.map_or(self.config.min_fee, |(f, _, _)| f);
+                    let min = other.map_or(self.config.min_fee, |((f, _, _), _)| f);
                     return Err(MempoolError::Full { min });
                 }
             }
@@ -431,7 +473,8 @@ impl Mempool {
         Ok(())
     }
 
-    fn remove_one(&mut self, id: &TxId) -> Option<Entry> {
+    /// Removes `id` from `entries` and every index but its sender's queue.
+    fn unlink(&mut self, id: &TxId) -> Option<Entry> {
         let e = self.entries.remove(id)?;
         if let Some(c) = self.credits.get_mut(&e.tx.recipient) {
             *c = c.saturating_sub(u128::from(e.tx.amount.0));
@@ -441,26 +484,45 @@ impl Mempool {
         }
         let key = fee_key(&e, *id);
         self.by_fee.remove(&key);
+        self.tails.remove(&key);
         self.by_arrival.remove(&(e.added_ms, e.seq, *id));
-        if let Some(q) = self.by_sender.get_mut(&e.sender) {
-            let was_tail = q.values().next_back() == Some(id);
-            q.remove(&e.tx.nonce);
-            if was_tail {
-                self.tails.remove(&key);
-                if let Some(new_tail) = q.values().next_back()
-                    && let Some(t) = self.entries.get(new_tail)
-                {
-                    self.tails.insert(fee_key(t, *new_tail));
-                }
-            }
-            if q.is_empty() {
-                self.by_sender.remove(&e.sender);
-                self.debits.remove(&e.sender);
-            } else if let Some(d) = self.debits.get_mut(&e.sender) {
-                *d = d.saturating_sub(debit(&e.tx));
+        Some(e)
+    }
+
+    /// Removes `sender`'s transfers from nonce `from` on (so its queue stays gapless),
+    /// returning them in nonce order.
+    fn truncate(&mut self, sender: &Address, from: u64) -> Vec<(TxId, Entry)> {
+        let Some(q) = self.by_sender.get_mut(sender) else {
+            return Vec::new();
+        };
+        let start = usize::try_from(from.saturating_sub(q.first))
+            .map_or(q.ids.len(), |i| i.min(q.ids.len()));
+        let ids = q.ids.split_off(start);
+        let new_tail = q.ids.last().copied();
+        let mut out = Vec::with_capacity(ids.len());
+        let mut freed = 0;
+        for id in ids {
+            if let Some(e) = self.unlink(&id) {
+                freed += debit(&e.tx);
+                out.push((id, e));
             }
         }
-        Some(e)
+        match new_tail {
+            None => {
+                self.by_sender.remove(sender);
+            }
+            Some(t) => {
+                if let Some(q) = self.by_sender.get_mut(sender) {
+                    q.debit = q.debit.saturating_sub(freed);
+                }
+                if !out.is_empty()
+                    && let Some(e) = self.entries.get(&t)
+                {
+                    self.tails.insert(fee_key(e, t), *sender);
+                }
+            }
+        }
+        out
     }
 
     /// Follows a tip change: `connected` and `disconnected` are the blocks the main
@@ -495,16 +557,14 @@ impl Mempool {
                 .push((tx, id, now_ms, None));
         }
         for address in touched_addresses(connected.iter().chain(disconnected)) {
-            let Some(queue) = self.by_sender.get(&address) else {
-                continue;
-            };
-            // Last first, so the queue stays gapless and its tail indexed meanwhile.
-            let ids: Vec<TxId> = queue.values().rev().copied().collect();
-            let out = redo.entry(address).or_default();
-            for id in ids {
-                if let Some(e) = self.remove_one(&id) {
-                    out.push((e.tx, id, e.added_ms, Some(e.seq)));
-                }
+            let queue = self.truncate(&address, 0);
+            if !queue.is_empty() {
+                let out = redo.entry(address).or_default();
+                out.extend(
+                    queue
+                        .into_iter()
+                        .map(|(id, e)| (e.tx, id, e.added_ms, Some(e.seq))),
+                );
             }
         }
         let mut failed = None;
@@ -544,11 +604,8 @@ impl Mempool {
                 continue;
             };
             let (sender, nonce) = (e.sender, e.tx.nonce);
-            let doomed: Vec<TxId> = self.by_sender.get(&sender).map_or_else(Vec::new, |q| {
-                q.range(nonce..).rev().map(|(_, id)| *id).collect()
-            });
-            for id in doomed {
-                self.remove_one(&id);
+            if self.truncate(&sender, nonce).is_empty() {
+                self.unlink(&id); // not reached: the indexes agree
             }
         }
     }
@@ -558,7 +615,7 @@ impl Mempool {
         let mut heap = BinaryHeap::new();
         let mut queues: HashMap<&Address, Vec<&Entry>> = HashMap::new();
         for (sender, q) in &self.by_sender {
-            let list: Vec<&Entry> = q.values().map(|id| &self.entries[id]).collect();
+            let list: Vec<&Entry> = q.ids.iter().map(|id| &self.entries[id]).collect();
             if let Some(first) = list.first() {
                 heap.push((first.tx.fee, Reverse(first.seq), sender, 0usize));
             }
@@ -580,7 +637,6 @@ impl Mempool {
         out
     }
 
-    /// Every pending transfer, best fee first.
     /// The `limit` best-paying transfers, highest fee first.
     pub fn top(&self, limit: usize) -> Vec<Transfer> {
         self.by_fee
@@ -597,6 +653,7 @@ impl Mempool {
         self.by_fee.iter().rev().nth(rank).map(|(f, _, _)| *f)
     }
 
+    /// Every pending transfer, best fee first.
     pub fn transfers(&self) -> Vec<Transfer> {
         self.by_fee
             .iter()

@@ -136,6 +136,12 @@ fn replacement_needs_a_real_bump() {
     assert!(!m.contains(&first.id()));
     assert!(m.contains(&better.id()));
     assert_eq!(m.len(), 1);
+    debits_match(&m);
+    // Replacing the last of a longer queue keeps the tail index right.
+    m.add(tx(0, 1, 10_000), &s, 0).unwrap();
+    m.add(tx(0, 1, 12_000), &s, 0).unwrap();
+    debits_match(&m);
+    queues_are_gapless(&m, &s);
 }
 
 #[test]
@@ -172,6 +178,8 @@ fn eviction_never_leaves_a_gap_or_drops_a_parent_of_a_better_child() {
     ));
     m.add(tx(2, 0, 35_000), &s, 0).unwrap(); // evicts sender 1
     assert!(m.contains(&parent.id()) && m.contains(&child.id()));
+    debits_match(&m);
+    queues_are_gapless(&m, &s);
 }
 
 #[test]
@@ -346,12 +354,12 @@ fn truncated_or_bit_flipped_transfers_change_nothing() {
 fn debits_match(m: &Mempool) {
     for (sender, q) in &m.by_sender {
         let sum: u128 = q
-            .values()
+            .ids
+            .iter()
             .map(|id| u128::from(m.entries[id].tx.total_debit().unwrap().0))
             .sum();
-        assert_eq!(m.debits.get(sender).copied(), Some(sum), "{sender}");
+        assert_eq!(q.debit, sum, "{sender}");
     }
-    assert_eq!(m.debits.len(), m.by_sender.len());
     let mut credits: HashMap<Address, u128> = HashMap::new();
     for e in m.entries.values() {
         *credits.entry(e.tx.recipient).or_default() += u128::from(e.tx.amount.0);
@@ -378,7 +386,7 @@ fn running_debits_follow_adds_replacements_evictions_and_updates() {
     // Expiry empties everything.
     m.update(&s, &[], &[], 1_000_000).unwrap();
     debits_match(&m);
-    assert!(m.debits.is_empty());
+    assert!(m.by_sender.is_empty());
 }
 
 /// An account view that counts its reads: the store reads the mempool makes.
@@ -441,11 +449,14 @@ fn signed(key: &SecretKey, nonce: u64, fee: u64) -> Transfer {
 fn queues_are_gapless(m: &Mempool, state: &MemoryState) {
     for (sender, q) in &m.by_sender {
         let first = state.accounts.get(sender).map_or(0, |a| a.nonce);
-        let nonces: Vec<u64> = q.keys().copied().collect();
-        let want: Vec<u64> = (first..first + q.len() as u64).collect();
+        assert_eq!(q.first, first, "{sender}");
+        assert!(!q.ids.is_empty());
+        let nonces: Vec<u64> = q.ids.iter().map(|id| m.entries[id].tx.nonce).collect();
+        let want: Vec<u64> = (first..first + q.ids.len() as u64).collect();
         assert_eq!(nonces, want, "{sender}");
+        assert!(q.ids.iter().all(|id| m.entries[id].sender == *sender));
     }
-    let queued: usize = m.by_sender.values().map(BTreeMap::len).sum();
+    let queued: usize = m.by_sender.values().map(|q| q.ids.len()).sum();
     assert_eq!(queued, m.entries.len());
     indexes_match(m);
 }
@@ -454,12 +465,12 @@ fn queues_are_gapless(m: &Mempool, state: &MemoryState) {
 fn indexes_match(m: &Mempool) {
     let by_fee: BTreeSet<FeeKey> = m.entries.iter().map(|(id, e)| fee_key(e, *id)).collect();
     assert_eq!(by_fee, m.by_fee);
-    let tails: BTreeSet<FeeKey> = m
+    let tails: BTreeMap<FeeKey, Address> = m
         .by_sender
-        .values()
-        .map(|q| {
-            let id = *q.values().next_back().unwrap();
-            fee_key(&m.entries[&id], id)
+        .iter()
+        .map(|(sender, q)| {
+            let id = *q.ids.last().unwrap();
+            (fee_key(&m.entries[&id], id), *sender)
         })
         .collect();
     assert_eq!(tails, m.tails);
@@ -579,7 +590,7 @@ fn eviction_takes_the_globally_cheapest_tail() {
             .by_sender
             .iter()
             .filter(|(s, _)| **s != newcomer.address())
-            .map(|(_, q)| *q.values().next_back().unwrap())
+            .map(|(_, q)| *q.ids.last().unwrap())
             .min_by_key(|id| (m.entries[id].tx.fee, Reverse(m.entries[id].seq)))
             .unwrap();
         // Each round a better transfer from the same newcomer, so its own queue grows.
