@@ -377,7 +377,6 @@ fn mempool_path(datadir: &Path) -> PathBuf {
     datadir.join("mempool.dat")
 }
 
-/// Transfers of disconnected blocks that are not in the blocks connected instead.
 fn log_tip_change(previous: &TipInfo, tip: &TipInfo, change: &TipChange, source: &BlockSource) {
     if !change.disconnected.is_empty() {
         info!(
