@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_core::{Address, Block, BlockHeader, ChainParams, Transaction, Transfer, TxId};
+use cairn_core::{Address, Block, BlockHeader, ChainParams, Transfer, TxId};
 use tracing::{info, warn};
 
 use crate::NodeError;
@@ -162,7 +162,12 @@ impl Node {
         }
         // Transfers of blocks that a resumed reorganisation took off the main chain.
         if !change.disconnected.is_empty() {
-            mempool.update(&**chain.store(), returned_transfers(&change), now_ms())?;
+            mempool.update(
+                &**chain.store(),
+                &change.connected,
+                &change.disconnected,
+                now_ms(),
+            )?;
         }
         Ok(Arc::new(Node {
             inner: Mutex::new(Inner { chain, mempool }),
@@ -252,7 +257,8 @@ impl Node {
         if !change.connected.is_empty() || !change.disconnected.is_empty() {
             self.signals.cancel.store(true, Ordering::SeqCst);
             let Inner { chain, mempool } = &mut *inner;
-            if let Err(e) = mempool.update(&**chain.store(), returned_transfers(change), now) {
+            let store = &**chain.store();
+            if let Err(e) = mempool.update(store, &change.connected, &change.disconnected, now) {
                 warn!(target: "mempool", "revalidation failed: {e}");
             }
             log_tip_change(&previous, &chain.tip(), change, &source);
@@ -380,23 +386,6 @@ impl Node {
 
 fn mempool_path(datadir: &Path) -> PathBuf {
     datadir.join("mempool.dat")
-}
-
-/// Transfers of disconnected blocks that are not in the blocks connected instead.
-fn returned_transfers(change: &TipChange) -> Vec<Transfer> {
-    if change.disconnected.is_empty() {
-        return Vec::new(); // the common case: hash nothing
-    }
-    let confirmed: std::collections::HashSet<TxId> =
-        change.connected.iter().flat_map(|b| b.txids()).collect();
-    change
-        .disconnected
-        .iter()
-        .flat_map(|b| b.txs.iter())
-        .filter_map(Transaction::as_transfer)
-        .filter(|t| !confirmed.contains(&t.id()))
-        .cloned()
-        .collect()
 }
 
 fn log_tip_change(previous: &TipInfo, tip: &TipInfo, change: &TipChange, source: &BlockSource) {

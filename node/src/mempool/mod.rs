@@ -5,6 +5,12 @@
 //! senders, block templates and eviction go by fee (every transfer has the same size,
 //! so fee is fee rate). A transfer with the same sender and nonce as a pending one
 //! replaces it only if it pays at least [`MempoolConfig::rbf_bump_percent`] more.
+//!
+//! Everything here runs under the node's lock, so no step may cost in proportion to the
+//! number of senders: a full pool refuses a transfer that cannot beat the cheapest queue
+//! tail before reading any account (the tails are kept in their own ordered index), and
+//! a tip change re-checks only the senders whose accounts its blocks changed, plus
+//! what expired (found through an index by arrival time).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -14,7 +20,9 @@ use std::path::Path;
 use cairn_core::encoding::{Decode, Encode, Reader};
 use cairn_core::tx::TRANSFER_LEN;
 use cairn_core::validation::{RejectReason, validate_transfer_stateless};
-use cairn_core::{AccountView, Address, Amount, ChainParams, Transaction, Transfer, TxId};
+use cairn_core::{
+    Account, AccountView, Address, Amount, Block, ChainParams, Transaction, Transfer, TxId,
+};
 
 use crate::store::StoreError;
 
@@ -124,21 +132,62 @@ struct Entry {
     seq: u64,
 }
 
+/// One sender's pending transfers: gapless, in nonce order, from its confirmed nonce.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The nonce of `ids[0]`.
+    first: u64,
+    ids: Vec<TxId>,
+    /// The sum of their amounts plus fees (kept in step, so admitting a transfer is
+    /// O(log n), not O(queue)).
+    debit: u128,
+}
+
+impl Queue {
+    /// The nonce its next transfer must carry.
+    fn next(&self) -> u64 {
+        self.first + self.ids.len() as u64
+    }
+
+    /// The index of `nonce`, if pending.
+    fn index(&self, nonce: u64) -> Option<usize> {
+        let i = usize::try_from(nonce.checked_sub(self.first)?).ok()?;
+        (i < self.ids.len()).then_some(i)
+    }
+}
+
 /// The mempool.
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
     params: ChainParams,
     entries: HashMap<TxId, Entry>,
-    by_sender: HashMap<Address, BTreeMap<u64, TxId>>,
-    /// Per sender, the sum of its pending transfers' amounts plus fees (kept in step
-    /// with `by_sender`, so admitting a transfer is O(log n), not O(queue)).
-    debits: HashMap<Address, u128>,
+    by_sender: HashMap<Address, Queue>,
     /// Per recipient, the sum of pending amounts it receives.
     credits: HashMap<Address, u128>,
-    /// `(fee, newest first, id)`: the first element is the first to evict.
-    by_fee: BTreeSet<(Amount, Reverse<u64>, TxId)>,
+    /// `(fee, newest first, id)` of every pending transfer.
+    by_fee: BTreeSet<FeeKey>,
+    /// The same keys, with the sender, for each sender's last pending transfer only:
+    /// the only ones that may be evicted, the first the first to go.
+    tails: BTreeMap<FeeKey, Address>,
+    /// `(arrival time, seq, id)`: the first element is the first to expire.
+    by_arrival: BTreeSet<(u64, u64, TxId)>,
     seq: u64,
+}
+
+type FeeKey = (Amount, Reverse<u64>, TxId);
+
+/// A transfer to admit again after a tip change: it, its id, its arrival time and its
+/// first-seen position (none for one taken back from a disconnected block).
+type Readmit = (Transfer, TxId, u64, Option<u64>);
+
+fn fee_key(e: &Entry, id: TxId) -> FeeKey {
+    (e.tx.fee, Reverse(e.seq), id)
+}
+
+fn debit(t: &Transfer) -> u128 {
+    t.total_debit()
+        .map_or(u128::from(u64::MAX), |a| u128::from(a.0))
 }
 
 impl Mempool {
@@ -149,9 +198,10 @@ impl Mempool {
             params,
             entries: HashMap::new(),
             by_sender: HashMap::new(),
-            debits: HashMap::new(),
             credits: HashMap::new(),
             by_fee: BTreeSet::new(),
+            tails: BTreeMap::new(),
+            by_arrival: BTreeSet::new(),
             seq: 0,
         }
     }
@@ -188,7 +238,7 @@ impl Mempool {
 
     /// The sender's next nonce counting pending transfers, given its confirmed nonce.
     pub fn next_nonce(&self, sender: &Address, confirmed: u64) -> u64 {
-        confirmed + self.by_sender.get(sender).map_or(0, |q| q.len() as u64)
+        confirmed + self.by_sender.get(sender).map_or(0, |q| q.ids.len() as u64)
     }
 
     /// What pending transfers do to `address`: what it sends (amounts plus fees),
@@ -196,9 +246,12 @@ impl Mempool {
     pub fn pending_for(&self, address: &Address) -> PendingSummary {
         let clamp = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
         PendingSummary {
-            debits: clamp(self.debits.get(address).copied().unwrap_or(0)),
+            debits: clamp(self.by_sender.get(address).map_or(0, |q| q.debit)),
             credits: clamp(self.credits.get(address).copied().unwrap_or(0)),
-            count: self.by_sender.get(address).map_or(0, |q| q.len() as u64),
+            count: self
+                .by_sender
+                .get(address)
+                .map_or(0, |q| q.ids.len() as u64),
         }
     }
 
@@ -243,8 +296,20 @@ impl Mempool {
         V::Error: Into<StoreError>,
     {
         let id = tx.id();
-        if self.entries.contains_key(&id) {
-            return Err(MempoolError::AlreadyKnown(id));
+        let sender = tx.sender_address();
+        self.check_unread(&tx, &id, &sender)?;
+        let account = view
+            .account(&sender)
+            .map_err(Into::into)?
+            .unwrap_or_default();
+        self.admit(tx, id, sender, account, added_ms, seq)
+    }
+
+    /// The checks that need no account read, cheapest first: a flood of transfers that
+    /// cannot get in costs no store read and no scan.
+    fn check_unread(&self, tx: &Transfer, id: &TxId, sender: &Address) -> Result<(), MempoolError> {
+        if self.entries.contains_key(id) {
+            return Err(MempoolError::AlreadyKnown(*id));
         }
         if tx.fee < self.config.min_fee {
             return Err(MempoolError::FeeTooLow {
@@ -252,11 +317,35 @@ impl Mempool {
                 got: tx.fee,
             });
         }
-        let sender = tx.sender_address();
-        let account = view
-            .account(&sender)
-            .map_err(Into::into)?
-            .unwrap_or_default();
+        // A replacement takes its predecessor's room; anything else needs a tail to
+        // evict once the pool is full.
+        let replaces = self
+            .by_sender
+            .get(sender)
+            .is_some_and(|q| q.index(tx.nonce).is_some());
+        if !replaces && self.is_full() {
+            match self.cheapest_other_tail(sender) {
+                Some(((fee, _, _), _)) if fee < tx.fee => {}
+                other => {
+                    let min = other.map_or(self.config.min_fee, |((f, _, _), _)| f);
+                    return Err(MempoolError::Full { min });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Admits `tx` (already through [`Mempool::check_unread`]) given its sender's
+    /// confirmed `account`.
+    fn admit(
+        &mut self,
+        tx: Transfer,
+        id: TxId,
+        sender: Address,
+        account: Account,
+        added_ms: u64,
+        seq: Option<u64>,
+    ) -> Result<TxId, MempoolError> {
         if tx.nonce < account.nonce {
             return Err(MempoolError::NonceTooLow {
                 expected: account.nonce,
@@ -264,14 +353,15 @@ impl Mempool {
             });
         }
         let queue = self.by_sender.get(&sender);
-        let next = account.nonce + queue.map_or(0, |q| q.len() as u64);
-        if tx.nonce > next {
+        let next = queue.map_or(account.nonce, Queue::next);
+        let slot = queue.and_then(|q| q.index(tx.nonce));
+        if tx.nonce != next && slot.is_none() {
             return Err(MempoolError::NonceGap {
                 expected: next,
                 got: tx.nonce,
             });
         }
-        let replaced = queue.and_then(|q| q.get(&tx.nonce)).copied();
+        let replaced = queue.zip(slot).map(|(q, i)| q.ids[i]);
         if let Some(old_id) = replaced {
             let old = &self.entries[&old_id].tx;
             let bump = (old.fee.0 / 100)
@@ -287,11 +377,7 @@ impl Mempool {
             }
         }
         // The whole queue, with this transfer in place, must be affordable.
-        let debit = |t: &Transfer| {
-            t.total_debit()
-                .map_or(u128::from(u64::MAX), |a| u128::from(a.0))
-        };
-        let mut total = self.debits.get(&sender).copied().unwrap_or(0) + debit(&tx);
+        let mut total = queue.map_or(0, |q| q.debit) + debit(&tx);
         if let Some(old_id) = replaced {
             total -= debit(&self.entries[&old_id].tx);
         }
@@ -302,33 +388,67 @@ impl Mempool {
                 needed,
             });
         }
-        if replaced.is_none() {
-            self.make_room(&sender, tx.fee)?;
-        }
-        if let Some(old_id) = replaced {
-            self.remove_one(&old_id);
-        }
+        let freed = match replaced {
+            Some(old_id) => self.unlink(&old_id).map_or(0, |e| debit(&e.tx)),
+            None => {
+                self.make_room(&sender, tx.fee)?;
+                0
+            }
+        };
         let seq = seq.unwrap_or_else(|| {
             self.seq += 1;
             self.seq
         });
-        self.by_fee.insert((tx.fee, Reverse(seq), id));
-        self.by_sender
-            .entry(sender)
-            .or_default()
-            .insert(tx.nonce, id);
-        *self.debits.entry(sender).or_default() += debit(&tx);
-        *self.credits.entry(tx.recipient).or_default() += u128::from(tx.amount.0);
-        self.entries.insert(
-            id,
-            Entry {
-                tx,
-                sender,
-                added_ms,
-                seq,
-            },
-        );
+        let entry = Entry {
+            tx,
+            sender,
+            added_ms,
+            seq,
+        };
+        let key = fee_key(&entry, id);
+        let queue = self.by_sender.entry(sender).or_insert_with(|| Queue {
+            first: entry.tx.nonce,
+            ..Queue::default()
+        });
+        queue.debit = queue.debit.saturating_sub(freed) + debit(&entry.tx);
+        let old_tail = match slot {
+            Some(i) => {
+                queue.ids[i] = id;
+                (i + 1 == queue.ids.len()).then_some(None)
+            }
+            None => {
+                let old = queue.ids.last().copied();
+                queue.ids.push(id);
+                Some(old)
+            }
+        };
+        // `Some(_)`: the new transfer is its sender's last (a replaced last one was
+        // unindexed with it).
+        if let Some(old_tail) = old_tail {
+            if let Some(old) = old_tail {
+                self.tails.remove(&fee_key(&self.entries[&old], old));
+            }
+            self.tails.insert(key, sender);
+        }
+        self.by_fee.insert(key);
+        self.by_arrival.insert((added_ms, seq, id));
+        *self.credits.entry(entry.tx.recipient).or_default() += u128::from(entry.tx.amount.0);
+        self.entries.insert(id, entry);
         Ok(id)
+    }
+
+    /// Whether one more transfer would exceed the byte cap.
+    fn is_full(&self) -> bool {
+        self.bytes() + TRANSFER_LEN > self.config.max_bytes
+    }
+
+    /// The cheapest last transfer of a sender other than `sender`, and its sender:
+    /// O(log n), as each sender has one tail, so at most one is skipped.
+    fn cheapest_other_tail(&self, sender: &Address) -> Option<(FeeKey, Address)> {
+        self.tails
+            .iter()
+            .find(|(_, s)| *s != sender)
+            .map(|(k, s)| (*k, *s))
     }
 
     /// Evicts the cheapest queue tails of other senders until one more transfer fits,
@@ -336,20 +456,16 @@ impl Mempool {
     /// go (so no queue gets a gap, and a cheap transfer that a better-paying later one
     /// depends on is kept for it).
     fn make_room(&mut self, sender: &Address, fee: Amount) -> Result<(), MempoolError> {
-        while self.bytes() + TRANSFER_LEN > self.config.max_bytes {
-            let victim = self
-                .by_sender
-                .iter()
-                .filter(|(s, _)| *s != sender)
-                .filter_map(|(_, q)| q.values().next_back())
-                .map(|id| (self.entries[id].tx.fee, Reverse(self.entries[id].seq), *id))
-                .min();
-            match victim {
-                Some((victim_fee, _, id)) if victim_fee < fee => {
-                    self.remove_one(&id);
+        while self.is_full() {
+            match self.cheapest_other_tail(sender) {
+                Some((key, victim)) if key.0 < fee => {
+                    let last = self.by_sender.get(&victim).map_or(0, |q| q.next() - 1);
+                    if self.truncate(&victim, last).is_empty() {
+                        self.tails.remove(&key); // not reached: the indexes agree
+                    }
                 }
                 other => {
-                    let min = other.map_or(self.config.min_fee, |(f, _, _)| f);
+                    let min = other.map_or(self.config.min_fee, |((f, _, _), _)| f);
                     return Err(MempoolError::Full { min });
                 }
             }
@@ -357,7 +473,8 @@ impl Mempool {
         Ok(())
     }
 
-    fn remove_one(&mut self, id: &TxId) -> Option<Entry> {
+    /// Removes `id` from `entries` and every index but its sender's queue.
+    fn unlink(&mut self, id: &TxId) -> Option<Entry> {
         let e = self.entries.remove(id)?;
         if let Some(c) = self.credits.get_mut(&e.tx.recipient) {
             *c = c.saturating_sub(u128::from(e.tx.amount.0));
@@ -365,63 +482,132 @@ impl Mempool {
                 self.credits.remove(&e.tx.recipient);
             }
         }
-        self.by_fee.remove(&(e.tx.fee, Reverse(e.seq), *id));
-        if let Some(q) = self.by_sender.get_mut(&e.sender) {
-            q.remove(&e.tx.nonce);
-            if q.is_empty() {
-                self.by_sender.remove(&e.sender);
-                self.debits.remove(&e.sender);
-            } else if let Some(d) = self.debits.get_mut(&e.sender) {
-                let x =
-                    e.tx.total_debit()
-                        .map_or(u128::from(u64::MAX), |a| u128::from(a.0));
-                *d = d.saturating_sub(x);
-            }
-        }
+        let key = fee_key(&e, *id);
+        self.by_fee.remove(&key);
+        self.tails.remove(&key);
+        self.by_arrival.remove(&(e.added_ms, e.seq, *id));
         Some(e)
     }
 
-    /// Re-checks everything against a new tip's state: drops what blocks confirmed or
-    /// made invalid and what expired; `returned` are transfers of disconnected blocks
-    /// to take back (already verified when their block was). Returns how many were
-    /// dropped.
+    /// Removes `sender`'s transfers from nonce `from` on (so its queue stays gapless),
+    /// returning them in nonce order.
+    fn truncate(&mut self, sender: &Address, from: u64) -> Vec<(TxId, Entry)> {
+        let Some(q) = self.by_sender.get_mut(sender) else {
+            return Vec::new();
+        };
+        let start = usize::try_from(from.saturating_sub(q.first))
+            .map_or(q.ids.len(), |i| i.min(q.ids.len()));
+        let ids = q.ids.split_off(start);
+        let new_tail = q.ids.last().copied();
+        let mut out = Vec::with_capacity(ids.len());
+        let mut freed = 0;
+        for id in ids {
+            if let Some(e) = self.unlink(&id) {
+                freed += debit(&e.tx);
+                out.push((id, e));
+            }
+        }
+        match new_tail {
+            None => {
+                self.by_sender.remove(sender);
+            }
+            Some(t) => {
+                if let Some(q) = self.by_sender.get_mut(sender) {
+                    q.debit = q.debit.saturating_sub(freed);
+                }
+                if !out.is_empty()
+                    && let Some(e) = self.entries.get(&t)
+                {
+                    self.tails.insert(fee_key(e, t), *sender);
+                }
+            }
+        }
+        out
+    }
+
+    /// Follows a tip change: `connected` and `disconnected` are the blocks the main
+    /// chain gained and lost, and `view` the state at the new tip. Drops what the blocks
+    /// confirmed or made invalid and what expired, and takes back the transfers of
+    /// disconnected blocks that the connected ones do not hold (already verified when
+    /// their block was). Returns how many were dropped.
+    ///
+    /// A queue's validity depends only on its sender's own balance and nonce, so only
+    /// the senders whose accounts the blocks changed are re-checked, with one account
+    /// read each; the rest of the pool is not looked at.
     pub fn update<V>(
         &mut self,
         view: &V,
-        returned: Vec<Transfer>,
+        connected: &[Block],
+        disconnected: &[Block],
         now_ms: u64,
     ) -> Result<usize, StoreError>
     where
         V: AccountView,
         V::Error: Into<StoreError>,
     {
+        let returned = returned_transfers(connected, disconnected);
         let before = self.entries.len() + returned.len();
-        let mut all: Vec<(Transfer, u64, Option<u64>)> = self
-            .entries
-            .drain()
-            .map(|(_, e)| (e.tx, e.added_ms, Some(e.seq)))
-            .collect();
-        all.extend(returned.into_iter().map(|t| (t, now_ms, None)));
-        self.by_sender.clear();
-        self.debits.clear();
-        self.credits.clear();
-        self.by_fee.clear();
-        // Per sender in nonce order, the better-paying of two conflicting ones first.
-        all.sort_by(|(a, _, _), (b, _, _)| {
-            (a.sender.0, a.nonce, Reverse(a.fee)).cmp(&(b.sender.0, b.nonce, Reverse(b.fee)))
-        });
-        let expiry = self.config.expiry_ms;
-        for (tx, added, seq) in all {
-            if now_ms.saturating_sub(added) > expiry {
-                continue;
-            }
-            match self.add_verified(tx, view, added, seq) {
-                Ok(_) | Err(MempoolError::AlreadyKnown(_)) => {}
-                Err(MempoolError::Store(e)) => return Err(e),
-                Err(_) => {}
+        self.expire(now_ms);
+        // Per touched sender: its queue and what comes back to it, to admit again.
+        let mut redo: BTreeMap<Address, Vec<Readmit>> = BTreeMap::new();
+        for tx in returned {
+            let id = tx.id();
+            redo.entry(tx.sender_address())
+                .or_default()
+                .push((tx, id, now_ms, None));
+        }
+        for address in touched_addresses(connected.iter().chain(disconnected)) {
+            let queue = self.truncate(&address, 0);
+            if !queue.is_empty() {
+                let out = redo.entry(address).or_default();
+                out.extend(
+                    queue
+                        .into_iter()
+                        .map(|(id, e)| (e.tx, id, e.added_ms, Some(e.seq))),
+                );
             }
         }
-        Ok(before - self.entries.len())
+        let mut failed = None;
+        for (sender, mut txs) in redo {
+            let account = match view.account(&sender) {
+                Ok(a) => a.unwrap_or_default(),
+                Err(e) => {
+                    // Unverifiable, so not kept; the other senders still are.
+                    failed.get_or_insert(e.into());
+                    continue;
+                }
+            };
+            // In nonce order, the better-paying of two conflicting ones first.
+            txs.sort_by_key(|(t, _, _, _)| (t.nonce, Reverse(t.fee)));
+            for (tx, id, added, seq) in txs {
+                if self.check_unread(&tx, &id, &sender).is_ok() {
+                    let _ = self.admit(tx, id, sender, account, added, seq);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(before.saturating_sub(self.entries.len())),
+        }
+    }
+
+    /// Drops the transfers that arrived more than `expiry_ms` before `now_ms`, and the
+    /// later transfers of their senders, which depend on them. Costs O(log n) per
+    /// transfer dropped.
+    fn expire(&mut self, now_ms: u64) {
+        while let Some(&(added, _, id)) = self.by_arrival.first() {
+            if now_ms.saturating_sub(added) <= self.config.expiry_ms {
+                break;
+            }
+            let Some(e) = self.entries.get(&id) else {
+                self.by_arrival.pop_first(); // not reached: the indexes agree
+                continue;
+            };
+            let (sender, nonce) = (e.sender, e.tx.nonce);
+            if self.truncate(&sender, nonce).is_empty() {
+                self.unlink(&id); // not reached: the indexes agree
+            }
+        }
     }
 
     /// The best-paying transfers that fit in `max_bytes`, each sender's in nonce order.
@@ -429,7 +615,7 @@ impl Mempool {
         let mut heap = BinaryHeap::new();
         let mut queues: HashMap<&Address, Vec<&Entry>> = HashMap::new();
         for (sender, q) in &self.by_sender {
-            let list: Vec<&Entry> = q.values().map(|id| &self.entries[id]).collect();
+            let list: Vec<&Entry> = q.ids.iter().map(|id| &self.entries[id]).collect();
             if let Some(first) = list.first() {
                 heap.push((first.tx.fee, Reverse(first.seq), sender, 0usize));
             }
@@ -451,7 +637,6 @@ impl Mempool {
         out
     }
 
-    /// Every pending transfer, best fee first.
     /// The `limit` best-paying transfers, highest fee first.
     pub fn top(&self, limit: usize) -> Vec<Transfer> {
         self.by_fee
@@ -468,6 +653,7 @@ impl Mempool {
         self.by_fee.iter().rev().nth(rank).map(|(f, _, _)| *f)
     }
 
+    /// Every pending transfer, best fee first.
     pub fn transfers(&self) -> Vec<Transfer> {
         self.by_fee
             .iter()
@@ -524,6 +710,41 @@ impl Mempool {
         }
         Ok(admitted)
     }
+}
+
+/// The transfers of `disconnected` blocks that `connected` blocks do not hold.
+fn returned_transfers(connected: &[Block], disconnected: &[Block]) -> Vec<Transfer> {
+    if disconnected.is_empty() {
+        return Vec::new(); // the common case: hash nothing
+    }
+    let confirmed: std::collections::HashSet<TxId> =
+        connected.iter().flat_map(|b| b.txids()).collect();
+    disconnected
+        .iter()
+        .flat_map(|b| b.txs.iter())
+        .filter_map(Transaction::as_transfer)
+        .filter(|t| !confirmed.contains(&t.id()))
+        .cloned()
+        .collect()
+}
+
+/// Every account the blocks' transactions change: coinbase recipients, and senders and
+/// recipients of transfers. (Only a balance that fell or a nonce that moved can
+/// invalidate a queue, but a recipient's balance falls when its block is disconnected.)
+fn touched_addresses<'a>(blocks: impl Iterator<Item = &'a Block>) -> BTreeSet<Address> {
+    let mut out = BTreeSet::new();
+    for tx in blocks.flat_map(|b| b.txs.iter()) {
+        match tx {
+            Transaction::Coinbase(cb) => {
+                out.insert(cb.recipient);
+            }
+            Transaction::Transfer(t) => {
+                out.insert(t.sender_address());
+                out.insert(t.recipient);
+            }
+        }
+    }
+    out
 }
 
 const MEMPOOL_MAGIC: &[u8; 8] = b"CAIRNMP1";

@@ -1,10 +1,13 @@
 //! Mempool policy: nonce queues, replacement, fees, the byte cap, expiry, templates and
 //! persistence.
 
+use std::cell::Cell;
+use std::convert::Infallible;
+
 use cairn_core::genesis::dev_keys;
 use cairn_core::state::MemoryState;
-use cairn_core::testkit::easy_params;
-use cairn_core::{Amount, SecretKey};
+use cairn_core::testkit::{ChainBuilder, easy_params};
+use cairn_core::{Account, Amount, Block, SecretKey};
 
 use super::*;
 
@@ -145,6 +148,12 @@ fn replacement_needs_a_real_bump() {
     assert!(!m.contains(&first.id()));
     assert!(m.contains(&better.id()));
     assert_eq!(m.len(), 1);
+    debits_match(&m);
+    // Replacing the last of a longer queue keeps the tail index right.
+    m.add(tx(0, 1, 10_000), &s, 0).unwrap();
+    m.add(tx(0, 1, 12_000), &s, 0).unwrap();
+    debits_match(&m);
+    queues_are_gapless(&m, &s);
 }
 
 #[test]
@@ -181,28 +190,105 @@ fn eviction_never_leaves_a_gap_or_drops_a_parent_of_a_better_child() {
     ));
     m.add(tx(2, 0, 35_000), &s, 0).unwrap(); // evicts sender 1
     assert!(m.contains(&parent.id()) && m.contains(&child.id()));
+    debits_match(&m);
+    queues_are_gapless(&m, &s);
 }
 
 #[test]
 fn update_drops_confirmed_expired_and_takes_back_returned() {
-    let (mut m, mut s) = pool(100);
+    let mut chain = ChainBuilder::new(easy_params());
+    let (mut m, _) = pool(100);
     let a0 = tx(0, 0, 2_000);
     let a1 = tx(0, 1, 2_000);
     let b0 = tx(1, 0, 2_000);
-    m.add(a0.clone(), &s, 0).unwrap();
-    m.add(a1.clone(), &s, 0).unwrap();
-    m.add(b0.clone(), &s, 50_000).unwrap();
-    // A block confirmed a0.
-    s.accounts.get_mut(&dev_keys()[0].address()).unwrap().nonce = 1;
-    m.update(&s, vec![], 1_000).unwrap();
+    m.add(a0.clone(), &chain.state, 0).unwrap();
+    m.add(a1.clone(), &chain.state, 0).unwrap();
+    m.add(b0.clone(), &chain.state, 50_000).unwrap();
+    // A block confirms a0.
+    let block = chain.extend(vec![a0.clone()], 1_000).clone();
+    follow(
+        &mut m,
+        &chain.state,
+        std::slice::from_ref(&block),
+        &[],
+        1_000,
+    );
     assert!(!m.contains(&a0.id()) && m.contains(&a1.id()) && m.contains(&b0.id()));
     // Later, a1 expires (added at 0, expiry 60 s); b0 (added at 50 s) does not.
-    m.update(&s, vec![], 60_001).unwrap();
+    follow(&mut m, &chain.state, &[], &[], 60_001);
     assert!(!m.contains(&a1.id()) && m.contains(&b0.id()));
     // A reorganisation undoes a0's block: it comes back.
-    s.accounts.get_mut(&dev_keys()[0].address()).unwrap().nonce = 0;
-    m.update(&s, vec![a0.clone()], 60_002).unwrap();
+    let back = chain.disconnect();
+    follow(&mut m, &chain.state, &[], &[back], 60_002);
     assert!(m.contains(&a0.id()));
+    queues_are_gapless(&m, &chain.state);
+    debits_match(&m);
+}
+
+#[test]
+fn a_transfer_in_both_the_disconnected_and_connected_blocks_stays_confirmed() {
+    let mut chain = ChainBuilder::new(easy_params());
+    let (mut m, _) = pool(100);
+    let a0 = tx(0, 0, 2_000);
+    let a1 = tx(0, 1, 3_000);
+    let old = chain.extend(vec![a0.clone()], 1_000).clone();
+    follow(&mut m, &chain.state, std::slice::from_ref(&old), &[], 1_000);
+    m.add(a1.clone(), &chain.state, 1_000).unwrap();
+    // A competing branch (another miner) holds a0 too: a0 is not taken back, a1 stays.
+    chain.disconnect();
+    chain.miner = dev_keys()[5].address();
+    let new = chain.extend(vec![a0.clone()], 2_000).clone();
+    follow(
+        &mut m,
+        &chain.state,
+        std::slice::from_ref(&new),
+        &[old],
+        2_000,
+    );
+    assert!(!m.contains(&a0.id()) && m.contains(&a1.id()));
+    assert_eq!(m.len(), 1);
+    queues_are_gapless(&m, &chain.state);
+    debits_match(&m);
+}
+
+#[test]
+fn a_disconnected_credit_invalidates_the_recipients_queue() {
+    // Sender 0 pays most of its balance to a fresh key, which spends it at once.
+    let mut chain = ChainBuilder::new(easy_params());
+    let (mut m, _) = pool(100);
+    let fresh = SecretKey::from_seed(&[0x42; 32]);
+    let pay = Transfer::new_signed(
+        &dev_keys()[0],
+        1337,
+        fresh.address(),
+        Amount(1_000_000),
+        Amount(2_000),
+        0,
+    );
+    let block = chain.extend(vec![pay.clone()], 1_000).clone();
+    follow(
+        &mut m,
+        &chain.state,
+        std::slice::from_ref(&block),
+        &[],
+        1_000,
+    );
+    let spend = Transfer::new_signed(
+        &fresh,
+        1337,
+        dev_keys()[1].address(),
+        Amount(900_000),
+        Amount(2_000),
+        0,
+    );
+    m.add(spend.clone(), &chain.state, 1_000).unwrap();
+    // The block is disconnected: `pay` comes back, and `spend` is unaffordable again.
+    let back = chain.disconnect();
+    follow(&mut m, &chain.state, &[], &[back], 2_000);
+    assert!(m.contains(&pay.id()));
+    assert!(!m.contains(&spend.id()));
+    queues_are_gapless(&m, &chain.state);
+    debits_match(&m);
 }
 
 #[test]
@@ -280,17 +366,18 @@ fn truncated_or_bit_flipped_transfers_change_nothing() {
 fn debits_match(m: &Mempool) {
     for (sender, q) in &m.by_sender {
         let sum: u128 = q
-            .values()
+            .ids
+            .iter()
             .map(|id| u128::from(m.entries[id].tx.total_debit().unwrap().0))
             .sum();
-        assert_eq!(m.debits.get(sender).copied(), Some(sum), "{sender}");
+        assert_eq!(q.debit, sum, "{sender}");
     }
-    assert_eq!(m.debits.len(), m.by_sender.len());
     let mut credits: HashMap<Address, u128> = HashMap::new();
     for e in m.entries.values() {
         *credits.entry(e.tx.recipient).or_default() += u128::from(e.tx.amount.0);
     }
     assert_eq!(credits, m.credits);
+    indexes_match(m);
 }
 
 #[test]
@@ -309,7 +396,222 @@ fn running_debits_follow_adds_replacements_evictions_and_updates() {
     debits_match(&m);
     assert_eq!(m.pending_for(&dev_keys()[1].address()).count, 2);
     // Expiry empties everything.
-    m.update(&s, Vec::new(), 1_000_000).unwrap();
+    m.update(&s, &[], &[], 1_000_000).unwrap();
     debits_match(&m);
-    assert!(m.debits.is_empty());
+    assert!(m.by_sender.is_empty());
+}
+
+/// An account view that counts its reads: the store reads the mempool makes.
+struct CountingView<'a> {
+    state: &'a MemoryState,
+    reads: Cell<usize>,
+}
+
+impl<'a> CountingView<'a> {
+    fn new(state: &'a MemoryState) -> Self {
+        CountingView {
+            state,
+            reads: Cell::new(0),
+        }
+    }
+}
+
+impl AccountView for CountingView<'_> {
+    type Error = Infallible;
+
+    fn account(&self, address: &Address) -> Result<Option<Account>, Infallible> {
+        self.reads.set(self.reads.get() + 1);
+        self.state.account(address)
+    }
+}
+
+/// The mempool follows a tip change, as `Node::submit_block` makes it.
+fn follow<V>(m: &mut Mempool, view: &V, connected: &[Block], disconnected: &[Block], now: u64)
+where
+    V: AccountView,
+    V::Error: Into<StoreError>,
+{
+    m.update(view, connected, disconnected, now).unwrap();
+}
+
+/// `n` keys funded in `state`, none of them a dev key.
+fn funded_keys(state: &mut MemoryState, n: u32) -> Vec<SecretKey> {
+    (0..n)
+        .map(|i| {
+            let mut seed = [0x77; 32];
+            seed[..4].copy_from_slice(&i.to_le_bytes());
+            let key = SecretKey::from_seed(&seed);
+            let account = Account {
+                balance: Amount(10_000_000),
+                nonce: 0,
+            };
+            state.accounts.insert(key.address(), account);
+            key
+        })
+        .collect()
+}
+
+fn signed(key: &SecretKey, nonce: u64, fee: u64) -> Transfer {
+    let to = dev_keys()[9].address();
+    Transfer::new_signed(key, 1337, to, Amount(100), Amount(fee), nonce)
+}
+
+/// Invariants beyond `debits_match`: gapless queues starting at the confirmed nonce,
+/// each transfer indexed once.
+fn queues_are_gapless(m: &Mempool, state: &MemoryState) {
+    for (sender, q) in &m.by_sender {
+        let first = state.accounts.get(sender).map_or(0, |a| a.nonce);
+        assert_eq!(q.first, first, "{sender}");
+        assert!(!q.ids.is_empty());
+        let nonces: Vec<u64> = q.ids.iter().map(|id| m.entries[id].tx.nonce).collect();
+        let want: Vec<u64> = (first..first + q.ids.len() as u64).collect();
+        assert_eq!(nonces, want, "{sender}");
+        assert!(q.ids.iter().all(|id| m.entries[id].sender == *sender));
+    }
+    let queued: usize = m.by_sender.values().map(|q| q.ids.len()).sum();
+    assert_eq!(queued, m.entries.len());
+    indexes_match(m);
+}
+
+/// The fee, tail and arrival indexes hold exactly what `entries` and `by_sender` say.
+fn indexes_match(m: &Mempool) {
+    let by_fee: BTreeSet<FeeKey> = m.entries.iter().map(|(id, e)| fee_key(e, *id)).collect();
+    assert_eq!(by_fee, m.by_fee);
+    let tails: BTreeMap<FeeKey, Address> = m
+        .by_sender
+        .iter()
+        .map(|(sender, q)| {
+            let id = *q.ids.last().unwrap();
+            (fee_key(&m.entries[&id], id), *sender)
+        })
+        .collect();
+    assert_eq!(tails, m.tails);
+    let arrivals: BTreeSet<(u64, u64, TxId)> = m
+        .entries
+        .iter()
+        .map(|(id, e)| (e.added_ms, e.seq, *id))
+        .collect();
+    assert_eq!(arrivals, m.by_arrival);
+}
+
+#[test]
+fn a_tip_change_rechecks_only_the_senders_its_blocks_touched() {
+    let mut chain = ChainBuilder::new(easy_params());
+    let keys = funded_keys(&mut chain.state, 10_000);
+    let (mut m, _) = pool(20_000);
+    let sent: Vec<Transfer> = keys.iter().map(|k| signed(k, 0, 2_000)).collect();
+    for t in &sent {
+        m.add_prevalidated(t.clone(), &chain.state, 0).unwrap();
+    }
+    m.add_prevalidated(signed(&keys[1], 1, 2_000), &chain.state, 0)
+        .unwrap();
+    assert_eq!(m.len(), 10_001);
+
+    // A block confirms the first transfers of two of the 10 000 senders (it also
+    // credits dev key 9 and the miner, who have nothing pending).
+    let block = chain
+        .extend(vec![sent[0].clone(), sent[1].clone()], 1_000)
+        .clone();
+    let view = CountingView::new(&chain.state);
+    follow(&mut m, &view, std::slice::from_ref(&block), &[], 1_000);
+    assert_eq!(view.reads.get(), 2, "one read per touched sender");
+    assert!(!m.contains(&sent[0].id()) && !m.contains(&sent[1].id()));
+    assert_eq!(m.len(), 9_999);
+    queues_are_gapless(&m, &chain.state);
+    debits_match(&m);
+
+    // The block is disconnected: its transfers come back, again for two reads.
+    let back = chain.disconnect();
+    let view = CountingView::new(&chain.state);
+    follow(&mut m, &view, &[], std::slice::from_ref(&back), 2_000);
+    assert_eq!(view.reads.get(), 2);
+    assert!(m.contains(&sent[0].id()) && m.contains(&sent[1].id()));
+    assert_eq!(m.len(), 10_001);
+    queues_are_gapless(&m, &chain.state);
+    debits_match(&m);
+}
+
+#[test]
+fn expiry_reads_nothing_and_drops_what_followed_the_expired() {
+    let mut state = MemoryState::genesis(&easy_params());
+    let keys = funded_keys(&mut state, 1_000);
+    let (mut m, _) = pool(10_000);
+    for (i, k) in keys.iter().enumerate() {
+        // Even senders' first transfers arrive at 0 and expire at 60 001; the second
+        // ones arrive later but depend on them.
+        let first = if i % 2 == 0 { 0 } else { 30_000 };
+        m.add_prevalidated(signed(k, 0, 2_000), &state, first)
+            .unwrap();
+        m.add_prevalidated(signed(k, 1, 2_000), &state, 40_000)
+            .unwrap();
+    }
+    let view = CountingView::new(&state);
+    follow(&mut m, &view, &[], &[], 60_001);
+    assert_eq!(view.reads.get(), 0);
+    assert_eq!(m.len(), 1_000);
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(m.contains(&signed(k, 1, 2_000).id()), i % 2 == 1);
+    }
+    queues_are_gapless(&m, &state);
+    debits_match(&m);
+}
+
+#[test]
+fn a_cheap_transfer_into_a_full_pool_is_refused_unread_and_changes_nothing() {
+    let mut state = MemoryState::genesis(&easy_params());
+    let keys = funded_keys(&mut state, 101);
+    let (mut m, _) = pool(100);
+    for (i, k) in keys[..100].iter().enumerate() {
+        m.add_prevalidated(signed(k, 0, 5_000 + i as u64), &state, 0)
+            .unwrap();
+    }
+    let before = m.transfers();
+    let view = CountingView::new(&state);
+    match m.add_prevalidated(signed(&keys[100], 0, 5_000), &view, 0) {
+        Err(MempoolError::Full { min }) => assert_eq!(min, Amount(5_000)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        view.reads.get(),
+        0,
+        "refused before reading the sender's account"
+    );
+    assert_eq!(m.transfers(), before);
+    debits_match(&m);
+}
+
+#[test]
+fn eviction_takes_the_globally_cheapest_tail() {
+    let mut state = MemoryState::genesis(&easy_params());
+    let keys = funded_keys(&mut state, 301);
+    let (mut m, _) = pool(600);
+    // 300 senders with two transfers each; the tails' fees are a permutation, and
+    // every head pays less than every tail (a head goes once its tail has gone).
+    for (i, k) in keys[..300].iter().enumerate() {
+        let tail_fee = 10_000 + ((i as u64 * 7_919) % 300) * 10;
+        m.add_prevalidated(signed(k, 0, 1_000 + i as u64), &state, 0)
+            .unwrap();
+        m.add_prevalidated(signed(k, 1, tail_fee), &state, 0)
+            .unwrap();
+    }
+    let newcomer = &keys[300];
+    for round in 0..400u64 {
+        // By brute force: the cheapest last transfer of any other sender, the newest
+        // first among equal fees.
+        let cheapest = m
+            .by_sender
+            .iter()
+            .filter(|(s, _)| **s != newcomer.address())
+            .map(|(_, q)| *q.ids.last().unwrap())
+            .min_by_key(|id| (m.entries[id].tx.fee, Reverse(m.entries[id].seq)))
+            .unwrap();
+        // Each round a better transfer from the same newcomer, so its own queue grows.
+        let t = signed(newcomer, round, 20_000 + round);
+        m.add_prevalidated(t.clone(), &state, 0).unwrap();
+        assert!(m.contains(&t.id()));
+        assert!(!m.contains(&cheapest), "round {round}");
+        assert_eq!(m.len(), 600);
+        queues_are_gapless(&m, &state);
+        debits_match(&m);
+    }
 }
