@@ -347,6 +347,7 @@ impl FullBlocks {
 
     fn funding(&mut self) -> cairn_core::Block {
         let chain_id = self.builder.params.chain_id();
+        let network = self.builder.params.network_id();
         let txs = self
             .keys
             .iter()
@@ -354,6 +355,7 @@ impl FullBlocks {
             .map(|(i, k)| {
                 Transfer::new_signed(
                     &dev_keys()[i % 10],
+                    network,
                     chain_id,
                     k.address(),
                     Amount(100_000_000_000),
@@ -384,12 +386,14 @@ impl FullBlocks {
             })
             .collect();
         let chain_id = params.chain_id();
+        let network = params.network_id();
         let keys = &self.keys;
         let sign = |part: &[(usize, usize, u64)]| -> Vec<Transfer> {
             part.iter()
                 .map(|&(s, r, nonce)| {
                     Transfer::new_signed(
                         &keys[s],
+                        network,
                         chain_id,
                         keys[r].address(),
                         Amount(1_000 + nonce),

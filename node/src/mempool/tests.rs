@@ -259,6 +259,7 @@ fn a_disconnected_credit_invalidates_the_recipients_queue() {
     let fresh = SecretKey::from_seed(&[0x42; 32]);
     let pay = Transfer::new_signed(
         &dev_keys()[0],
+        easy_params().network_id(),
         1337,
         fresh.address(),
         Amount(1_000_000),
@@ -275,6 +276,7 @@ fn a_disconnected_credit_invalidates_the_recipients_queue() {
     );
     let spend = Transfer::new_signed(
         &fresh,
+        easy_params().network_id(),
         1337,
         dev_keys()[1].address(),
         Amount(900_000),
@@ -453,7 +455,15 @@ fn funded_keys(state: &mut MemoryState, n: u32) -> Vec<SecretKey> {
 
 fn signed(key: &SecretKey, nonce: u64, fee: u64) -> Transfer {
     let to = dev_keys()[9].address();
-    Transfer::new_signed(key, 1337, to, Amount(100), Amount(fee), nonce)
+    Transfer::new_signed(
+        key,
+        easy_params().network_id(),
+        1337,
+        to,
+        Amount(100),
+        Amount(fee),
+        nonce,
+    )
 }
 
 /// Invariants beyond `debits_match`: gapless queues starting at the confirmed nonce,
