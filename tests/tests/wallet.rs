@@ -117,6 +117,19 @@ async fn a_new_wallet_receives_and_sends_coins() {
         wallet(&new_dir, &url, &["balance"])
     }));
     assert_eq!(bal["balance"], (90 * COIN - fee).to_string());
+    // With the password (from the environment) the address was checked against the
+    // keys; without one it is shown, marked unverified.
+    assert_eq!(bal["verified"], true);
+    let unverified = ok_json(&tokio::task::block_in_place(|| {
+        Command::new(binary("cairn-wallet"))
+            .args(["--wallet-dir", new_dir.to_str().unwrap(), "--rpc", &url])
+            .args(["--json", "balance"])
+            .env_remove("CAIRN_WALLET_PASSWORD")
+            .output()
+            .unwrap()
+    }));
+    assert_eq!(unverified["verified"], false);
+    assert_eq!(unverified["balance"], bal["balance"]);
     let history = ok_json(&tokio::task::block_in_place(|| {
         wallet(&new_dir, &url, &["history"])
     }));
