@@ -756,3 +756,42 @@ async fn a_status_answer_larger_than_a_status_gets_the_sender_banned() {
     assert!(h.redial_refused(&a.addr).await);
     assert_eq!(a.stats().await.bans, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_claiming_the_most_work_with_headers_from_the_future_cannot_stop_sync() {
+    let params = test_params();
+    let honest = TestNode::start(&params, NodeOptions::default()).await;
+    let fresh = TestNode::start(&params, NodeOptions::default()).await;
+    // One header on genesis with valid PoW but a timestamp an hour ahead: not
+    // provably bad (clocks differ), and not usable either.
+    let mut future = fresh.node().block_template(dev_keys()[4].address()).header;
+    future.timestamp_ms += 3_600_000;
+    assert!(solve_naive(&mut future, 1 << 24));
+    for _ in 0..100 {
+        honest.mine_block(dev_keys()[0].address());
+    }
+    let mut liar = Hostile::connect(
+        &params,
+        &fresh,
+        Answers::Lying(params.network_id(), vec![future]),
+    )
+    .await;
+    let watch = tokio::spawn(async move {
+        liar.drive(Duration::from_secs(20), |_| false).await;
+        liar.headers_asked
+    });
+    fresh.dial(&honest.addr).await;
+    let start = std::time::Instant::now();
+    let tip = honest.tip().id;
+    // The test nodes ask every peer's tip every 2 s: a few rounds at most.
+    assert!(
+        eventually(Duration::from_secs(8), || fresh.tip().id == tip).await,
+        "a peer serving future headers stalled header sync: the fresh node is at {} of 100",
+        fresh.tip().height
+    );
+    eprintln!(
+        "liar serving future headers: synced 100 blocks from the honest peer in {:?}",
+        start.elapsed()
+    );
+    watch.abort();
+}

@@ -41,6 +41,9 @@ const BAN: u32 = 100;
 const STRIKE: u32 = 50;
 /// Most peers remembered across reconnections as having failed to back a claim.
 const MAX_DROPPED_CLAIMS: usize = 4_096;
+/// Headers requests in a row a peer may fail (close or reset the stream) before it is
+/// disconnected. An overloaded honest node drops requests too, so one is not enough.
+const MAX_HEADERS_FAILURES: u32 = 3;
 
 /// Settings of the sync manager.
 #[derive(Debug, Clone)]
@@ -179,6 +182,7 @@ pub fn start(
         tasks: FuturesUnordered::new(),
         status: tx,
         dropped_claims: HashMap::new(),
+        headers_failures: HashMap::new(),
     };
     let task = tokio::spawn(manager.run(events));
     (
@@ -216,6 +220,8 @@ struct SyncManager {
     /// When each peer last failed to back its claimed work with headers: its claim is
     /// not asked for again before `status_interval` has passed, even if it reconnects.
     dropped_claims: HashMap<PeerId, Instant>,
+    /// Headers requests each peer failed in a row (reset by any answer).
+    headers_failures: HashMap<PeerId, u32>,
 }
 
 impl SyncManager {
@@ -364,6 +370,23 @@ impl SyncManager {
         }
     }
 
+    /// Counts a headers request `peer` failed; the MAX_HEADERS_FAILURES-th in a row
+    /// gets it disconnected.
+    fn headers_failed(&mut self, peer: PeerId, why: &str) {
+        if self.headers_failures.len() >= MAX_DROPPED_CLAIMS {
+            self.headers_failures.clear();
+        }
+        let n = self.headers_failures.entry(peer).or_insert(0);
+        *n += 1;
+        if *n >= MAX_HEADERS_FAILURES {
+            self.headers_failures.remove(&peer);
+            self.disconnect(
+                peer,
+                format!("failed {MAX_HEADERS_FAILURES} headers requests in a row: {why}"),
+            );
+        }
+    }
+
     fn disconnect(&self, peer: PeerId, reason: String) {
         let client = self.client.clone();
         tokio::spawn(async move { client.disconnect(peer, reason).await });
@@ -371,13 +394,13 @@ impl SyncManager {
 
     /// Forgets the work `peer` claims (so the next headers request goes to someone
     /// else) and does not ask for its tip again before `status_interval`, even if it
-    /// reconnects. Returns the work it had claimed.
-    fn drop_claim(&mut self, peer: PeerId) -> Option<cairn_core::Work> {
+    /// reconnects.
+    fn drop_claim(&mut self, peer: PeerId) {
         let now = Instant::now();
-        let claimed = self.peers.get_mut(&peer).and_then(|p| {
+        if let Some(p) = self.peers.get_mut(&peer) {
             p.status_at = Some(now);
-            p.status.take().map(|s| s.work)
-        });
+            p.status = None;
+        }
         if self.dropped_claims.len() >= MAX_DROPPED_CLAIMS {
             let interval = self.config.status_interval;
             self.dropped_claims.retain(|_, t| t.elapsed() < interval);
@@ -385,20 +408,20 @@ impl SyncManager {
         if self.dropped_claims.len() < MAX_DROPPED_CLAIMS {
             self.dropped_claims.insert(peer, now);
         }
-        claimed
     }
 
     /// A headers answer showed no chain heavier than ours: an empty answer, headers we
-    /// all store, or a branch that is not heavier. Its claim goes either way (the
-    /// header slot passes on). That is a normal race when the peer's tip reached us by
-    /// gossip while the request was in flight, so it costs the peer only when it had
-    /// claimed more work than both our tip and what its headers showed (`shown`).
+    /// all store, or a branch that is not heavier. That is a normal race when the
+    /// peer's tip reached us by gossip while the request was in flight: a claim no
+    /// higher than our tip or what its headers showed (`shown`) costs nothing and is
+    /// kept (it can no longer win the header slot, and its height still serves body
+    /// requests). A claim above both is a lie: it goes, with a strike.
     fn claim_not_shown(&mut self, peer: PeerId, shown: Option<cairn_core::Work>) {
         let tip = self.node.tip().work;
         let shown = shown.map_or(tip, |w| w.max(tip));
-        if let Some(claimed) = self.drop_claim(peer)
-            && claimed > shown
-        {
+        let claimed = self.peers.get(&peer).and_then(|p| p.status).map(|s| s.work);
+        if claimed.is_some_and(|c| c > shown) {
+            self.drop_claim(peer);
             self.penalize(
                 peer,
                 STRIKE,
@@ -418,22 +441,17 @@ impl SyncManager {
                     Ok(SyncResponse::Headers(h)) => self.on_headers(peer, h),
                     Ok(_) => self.penalize(peer, BAN, "wrong response to a headers request".into()),
                     Err(e) => {
-                        // Whatever went wrong, the claim it made goes (a peer that
+                        // Whatever went wrong, the claim it made goes: a peer that
                         // claims the most work and drops every headers request must
-                        // not hold the header slot), and a peer whose connection is
-                        // still up is dropped: it refused to back its claim.
+                        // not hold the header slot. One that keeps dropping them is
+                        // disconnected (a busy honest node drops one now and then).
                         self.headers_more = false;
                         self.drop_claim(peer);
                         match &e {
                             NetworkError::Request {
                                 reason: RequestFailure::Unreachable(why),
                                 ..
-                            } => self.disconnect(
-                                peer,
-                                format!(
-                                    "dropped a headers request after claiming more work: {why}"
-                                ),
-                            ),
+                            } => self.headers_failed(peer, why),
                             _ => self.on_failure(peer, "headers", &e),
                         }
                     }
@@ -529,12 +547,19 @@ impl SyncManager {
     }
 
     fn on_headers(&mut self, peer: PeerId, headers: Vec<BlockHeader>) {
+        self.headers_failures.remove(&peer);
         let full = headers.len() >= MAX_HEADERS;
         let Some(first) = headers.first() else {
             // Nothing after our locator: its tip is one we have (a race with gossip),
-            // or it claimed work it does not have.
+            // the end of the chain it is sending us (a multiple of MAX_HEADERS), or it
+            // claimed work it does not have.
             self.headers_more = false;
-            self.claim_not_shown(peer, None);
+            let queued = self
+                .cursor
+                .as_ref()
+                .filter(|_| self.header_peer == Some(peer))
+                .map(|c| c.work);
+            self.claim_not_shown(peer, queued);
             return;
         };
         let params = self.node.params().clone();
@@ -567,6 +592,31 @@ impl SyncManager {
                 self.claim_not_shown(peer, Some(cursor.work));
                 return;
             }
+            // The queue is dropped for the new branch only once its first new header
+            // passes every rule: a bad or future header must not cost us the queue.
+            if let Some(h) = headers.get(skip) {
+                let mut probe = cursor.clone();
+                probe.set_now(now);
+                if let Err(e) = probe.advance(h, &params, skip) {
+                    self.headers_more = false;
+                    if matches!(
+                        e,
+                        crate::chain::HeaderError::Invalid {
+                            reason: cairn_core::RejectReason::TimestampTooFarInFuture { .. },
+                            ..
+                        }
+                    ) {
+                        // Perhaps only our clocks differ: no blame, but the claim goes
+                        // until its next status, so others get the header slot.
+                        debug!(target: "sync", %peer, "headers from the future; claim dropped for now");
+                        self.drop_claim(peer);
+                    } else {
+                        warn!(target: "sync", %peer, "invalid headers: {e}");
+                        self.penalize(peer, BAN, format!("invalid headers: {e}"));
+                    }
+                    return;
+                }
+            }
             self.reset_queue();
             self.cursor = Some(cursor);
             self.header_peer = Some(peer);
@@ -588,6 +638,7 @@ impl SyncManager {
         cursor.set_now(now_ms());
         let mut invalid = None;
         let mut early = false;
+        let mut queued = 0;
         for (i, h) in headers.iter().enumerate() {
             if let Err(e) = cursor.advance(h, params, i) {
                 // A header from (our idea of) the future: not proof of malice; queue
@@ -605,11 +656,16 @@ impl SyncManager {
             let id = h.id();
             self.order.push_back(*h);
             self.slots.insert(id, Slot::Wanted);
+            queued += 1;
         }
         if early {
             debug!(target: "sync", %peer, "headers from the future; stopping there for now");
             self.header_peer = Some(peer);
             self.headers_more = false;
+            if queued == 0 {
+                // Nothing usable: others get the header slot until its next status.
+                self.drop_claim(peer);
+            }
             return;
         }
         if let Some(e) = invalid {
