@@ -61,15 +61,13 @@ impl Outbox {
         u32::try_from(text.len().clamp(1, MAX_QUEUED_BYTES)).unwrap_or(u32::MAX)
     }
 
-    /// Queues `v` if there is room now.
-    pub(crate) fn try_send(&self, v: &Value) -> Result<(), OutboxError> {
-        let text = v.to_string();
-        let permit = self
-            .bytes
-            .clone()
-            .try_acquire_many_owned(Self::permits(&text))
-            .map_err(|_| OutboxError)?;
-        self.tx.try_send((text, permit)).map_err(|_| OutboxError)
+    /// Queues an answer, waiting at most `timeout` for room; false if there was none
+    /// (the client does not read) or the connection is closing.
+    pub(crate) async fn reply(&self, v: &Value, timeout: std::time::Duration) -> bool {
+        matches!(
+            tokio::time::timeout(timeout, self.send(v)).await,
+            Ok(Ok(()))
+        )
     }
 
     /// Queues `v`, waiting for room.
@@ -138,7 +136,7 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
             };
             if let Some(id) = id {
                 let e = RpcError::new(ErrorCode::Busy, "too many requests at once; retry");
-                if out.try_send(&response(id, Err(e))).is_err() {
+                if !out.reply(&response(id, Err(e)), write_timeout).await {
                     break;
                 }
             }
@@ -173,9 +171,11 @@ pub(crate) async fn connection(socket: WebSocket, state: AppState, auth: bool) {
             // Batches and everything else go through the common path.
             _ => super::handle_text(&state, text.as_bytes(), auth).await,
         };
-        // A client that does not read its answers is dropped rather than buffered.
+        // An answer waits for room (the writer makes it as the client reads), at most
+        // the write timeout: a client that does not read its answers is dropped
+        // rather than buffered.
         if let Some(r) = reply
-            && out.try_send(&r).is_err()
+            && !out.reply(&r, write_timeout).await
         {
             break;
         }
