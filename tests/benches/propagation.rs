@@ -91,10 +91,10 @@ async fn run(n_txs: usize, n_blocks: usize, n_full: usize) {
             }
         });
     }
-    let wait_all = |key: Hash| {
+    let wait_all = |key: Hash, timeout: Duration| {
         let seen = seen.clone();
         async move {
-            eventually(Duration::from_secs(10), || {
+            eventually(timeout, || {
                 seen.lock()
                     .unwrap()
                     .get(&key)
@@ -112,17 +112,18 @@ async fn run(n_txs: usize, n_blocks: usize, n_full: usize) {
         let start = Instant::now();
         let id = origin.node().submit_transfer(tx).unwrap();
         assert!(
-            wait_all(id).await,
+            wait_all(id, Duration::from_secs(10)).await,
             "transfer {i} did not reach every mempool"
         );
         let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
         tx_lat.push(last - start);
     }
 
-    let mut block_lat = Vec::new();
-    for i in 0..n_blocks {
-        let origin = &nodes[i % NODES];
+    // Mines a block on `origin`'s template and returns how long it took to reach
+    // every node, and how many transactions it held.
+    let propagate = |origin: &TestNode, timeout: Duration| {
         let mut block = origin.node().block_template(dev_keys()[0].address());
+        let txs = block.txs.len();
         assert!(solve_naive(&mut block.header, 1 << 24));
         let id = block.id();
         let start = Instant::now();
@@ -130,9 +131,18 @@ async fn run(n_txs: usize, n_blocks: usize, n_full: usize) {
             .node()
             .submit_block(block, BlockSource::Miner)
             .unwrap();
-        assert!(wait_all(id).await, "block {i} did not reach every node");
-        let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
-        block_lat.push(last - start);
+        let wait = wait_all(id, timeout);
+        let seen = seen.clone();
+        async move {
+            assert!(wait.await, "block {id} did not reach every node");
+            let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
+            (last - start, txs)
+        }
+    };
+    let mut block_lat = Vec::new();
+    for i in 0..n_blocks {
+        let (lat, _) = propagate(&nodes[i % NODES], Duration::from_secs(10)).await;
+        block_lat.push(lat);
     }
 
     // Full blocks: fill the origin's mempool (each dev key sends a run of transfers),
@@ -148,27 +158,9 @@ async fn run(n_txs: usize, n_blocks: usize, n_full: usize) {
             let tx = dev_transfer(origin.node(), j % 10, to, 1_000);
             origin.node().submit_transfer(tx).unwrap();
         }
-        let mut block = origin.node().block_template(dev_keys()[0].address());
-        full_txs += block.txs.len();
-        assert!(solve_naive(&mut block.header, 1 << 24));
-        let id = block.id();
-        let start = Instant::now();
-        origin
-            .node()
-            .submit_block(block, BlockSource::Miner)
-            .unwrap();
-        assert!(
-            eventually(Duration::from_secs(60), || {
-                seen.lock()
-                    .unwrap()
-                    .get(&id)
-                    .is_some_and(|v| v.len() == NODES)
-            })
-            .await,
-            "full block {i} did not reach every node"
-        );
-        let last = *seen.lock().unwrap()[&id].iter().max().unwrap();
-        full_lat.push(last - start);
+        let (lat, txs) = propagate(origin, Duration::from_secs(60)).await;
+        full_txs += txs;
+        full_lat.push(lat);
     }
     let (mut penalties, mut bans) = (0, 0);
     for n in &nodes {
