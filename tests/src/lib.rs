@@ -775,3 +775,31 @@ pub async fn rpc(
         None => Ok(reply["result"].take()),
     }
 }
+
+/// A WebSocket connection to a node's RPC (`/ws`).
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message on `ws`, as JSON; panics if none comes within `timeout`.
+pub async fn ws_next(ws: &mut Ws, timeout: Duration) -> serde_json::Value {
+    use futures::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(timeout, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a well-formed frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("JSON");
+        }
+    }
+}
+
+/// Sends `text` on `ws` and returns the next text message (see [`ws_next`]).
+pub async fn ws_call(ws: &mut Ws, text: &str, timeout: Duration) -> serde_json::Value {
+    use futures::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+        .await
+        .expect("the request is sent");
+    ws_next(ws, timeout).await
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 use cairn_core::genesis::dev_keys;
 use cairn_core::merkle::MerkleProof;
 use cairn_core::{Amount, Encode, Hash, Transaction, Transfer};
-use cairn_tests::{NodeOptions, TestNode, dev_transfer, http_post, rpc, test_params};
-use futures::{SinkExt, StreamExt};
+use cairn_tests::{NodeOptions, TestNode, Ws, dev_transfer, http_post, rpc, test_params, ws_next};
+use futures::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -323,25 +323,9 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
     assert!(node.supply_is_conserved());
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn ws_connect(node: &TestNode) -> Ws {
     let url = format!("ws://{}/ws", node.rpc_addr);
     tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-async fn ws_next(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message within 10 s")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
 }
 
 async fn subscribe_heads(ws: &mut Ws, from: Option<u64>) -> String {
@@ -350,13 +334,13 @@ async fn subscribe_heads(ws: &mut Ws, from: Option<u64>) -> String {
     ws.send(Message::Text(req.to_string().into()))
         .await
         .unwrap();
-    let reply = ws_next(ws).await;
+    let reply = ws_next(ws, Duration::from_secs(10)).await;
     assert_eq!(reply["id"], 7, "{reply}");
     reply["result"].as_str().unwrap().to_string()
 }
 
 async fn next_head(ws: &mut Ws, sub: &str) -> u64 {
-    let n = ws_next(ws).await;
+    let n = ws_next(ws, Duration::from_secs(10)).await;
     assert_eq!(n["method"], "subscription");
     assert_eq!(n["params"]["subscription"], sub);
     n["params"]["result"]["height"].as_u64().unwrap()
@@ -379,7 +363,10 @@ async fn new_heads_arrive_in_order_and_replay_after_a_reconnect() {
     ))
     .await
     .unwrap();
-    assert_eq!(ws_next(&mut ws).await["result"]["height"], 3);
+    assert_eq!(
+        ws_next(&mut ws, Duration::from_secs(10)).await["result"]["height"],
+        3
+    );
 
     let sub = subscribe_heads(&mut ws, Some(1)).await;
     for want in 1..=3 {
@@ -410,13 +397,13 @@ async fn new_heads_arrive_in_order_and_replay_after_a_reconnect() {
     ws.send(Message::Text(req.to_string().into()))
         .await
         .unwrap();
-    let txsub = ws_next(&mut ws).await["result"]
+    let txsub = ws_next(&mut ws, Duration::from_secs(10)).await["result"]
         .as_str()
         .unwrap()
         .to_string();
     let tx = dev_transfer(node.node(), 0, dev_keys()[1].address(), 1_000);
     node.node().submit_transfer(tx.clone()).unwrap();
-    let n = ws_next(&mut ws).await;
+    let n = ws_next(&mut ws, Duration::from_secs(10)).await;
     assert_eq!(n["params"]["subscription"], txsub);
     assert_eq!(n["params"]["result"]["id"], tx.id().to_string());
 }

@@ -16,13 +16,12 @@ use cairn_core::genesis::dev_keys;
 use cairn_core::{Amount, Encode, Hash, Transaction, Transfer};
 use cairn_node::rpc::methods::{METHODS, MethodDef, ParamDef};
 use cairn_tests::{
-    NodeOptions, RPC_TOKEN, Rng, TestNode, env_u64, http_post, rpc, rss_bytes, test_params,
+    NodeOptions, RPC_TOKEN, Rng, TestNode, Ws, env_u64, http_post, rpc, rss_bytes, test_params,
+    ws_call,
 };
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::RwLock;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The server's limits (`RpcConfig::new` and `http_rpc` in node/src/rpc/mod.rs).
@@ -499,10 +498,10 @@ async fn admin_methods_refuse_callers_without_the_token() {
         let context = format!("{url} with authorization {authorization:?}");
         let mut ws = ws_connect(url, *authorization).await;
         for request in &requests {
-            let reply = ws_call(&mut ws, request.to_string()).await;
+            let reply = ws_call(&mut ws, &request.to_string(), PROMPT).await;
             assert_unauthorized(Some(&reply), &format!("{request} over {context}"));
         }
-        let reply = ws_call(&mut ws, Value::Array(requests.clone()).to_string()).await;
+        let reply = ws_call(&mut ws, &Value::Array(requests.clone()).to_string(), PROMPT).await;
         for a in reply.as_array().unwrap() {
             assert_unauthorized(Some(a), &format!("a batch over {context}"));
         }
@@ -523,7 +522,7 @@ async fn admin_methods_refuse_callers_without_the_token() {
         None
     );
     let mut ws = ws_connect(&format!("ws://{addr}/ws?token={t}"), None).await;
-    let reply = ws_call(&mut ws, generate.to_string()).await;
+    let reply = ws_call(&mut ws, &generate.to_string(), PROMPT).await;
     assert_eq!(
         check_response(&reply, "node_generate over ws with the token"),
         None,
@@ -882,9 +881,6 @@ async fn send_load(addr: SocketAddr, (name, body, status, code, answers): &Load)
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn ws_connect(url: &str, authorization: Option<&str>) -> Ws {
     let mut request = url.into_client_request().unwrap();
     if let Some(a) = authorization {
@@ -898,18 +894,6 @@ async fn ws_connect(url: &str, authorization: Option<&str>) -> Ws {
         .expect("the upgrade in time")
         .expect("the upgrade succeeds")
         .0
-}
-
-async fn ws_call(ws: &mut Ws, text: String) -> Value {
-    ws.send(Message::Text(text.into())).await.unwrap();
-    loop {
-        let msg = tokio::time::timeout(PROMPT, ws.next())
-            .await
-            .expect("an answer in time");
-        if let Message::Text(t) = msg.expect("the socket is open").unwrap() {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
 }
 
 /// Seeds to truncate and mutate: a request per method (real addresses only for the

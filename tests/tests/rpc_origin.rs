@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use cairn_core::{Encode, Transaction};
 use cairn_tests::{
-    NodeOptions, NodeProcess, RPC_TOKEN, TestNode, fixed_transfer, free_port, test_params,
+    NodeOptions, NodeProcess, RPC_TOKEN, TestNode, Ws, fixed_transfer, free_port, test_params,
+    ws_call,
 };
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const PROMPT: Duration = Duration::from_secs(5);
@@ -162,6 +161,7 @@ async fn a_foreign_origin_is_refused_and_the_nodes_own_is_served() {
     let reply = ws_call(
         &mut ws,
         r#"{"jsonrpc":"2.0","id":2,"method":"subscribe","params":["newHeads"]}"#,
+        PROMPT,
     )
     .await;
     assert!(reply["result"].is_string(), "{reply}");
@@ -176,7 +176,7 @@ async fn a_foreign_origin_is_refused_and_the_nodes_own_is_served() {
         let mut ws = ws_connect(&format!("ws://{addr}/ws"), Some(&origin))
             .await
             .unwrap_or_else(|e| panic!("Origin {origin}: {e}"));
-        let reply = ws_call(&mut ws, CHAIN_GET_INFO).await;
+        let reply = ws_call(&mut ws, CHAIN_GET_INFO, PROMPT).await;
         assert_eq!(reply["result"]["height"], 0, "Origin {origin}: {reply}");
         let headers = format!("Origin: {origin}\r\n");
         let (status, reply) = request(
@@ -227,7 +227,7 @@ async fn configured_hosts_and_origins_are_served() {
         .await
         .unwrap();
     assert_eq!(
-        ws_call(&mut ws, CHAIN_GET_INFO).await["result"]["height"],
+        ws_call(&mut ws, CHAIN_GET_INFO, PROMPT).await["result"]["height"],
         0
     );
     // The explorer's own origin still works beside the configured one.
@@ -283,7 +283,7 @@ async fn configured_hosts_and_origins_are_served() {
         .await
         .unwrap();
     assert_eq!(
-        ws_call(&mut ws, CHAIN_GET_INFO).await["result"]["height"],
+        ws_call(&mut ws, CHAIN_GET_INFO, PROMPT).await["result"]["height"],
         0
     );
 }
@@ -409,9 +409,6 @@ async fn request(
     (status, body.to_string())
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn ws_connect(
     url: &str,
     origin: Option<&str>,
@@ -424,16 +421,4 @@ async fn ws_connect(
         .await
         .expect("the handshake in time")
         .map(|(ws, _)| ws)
-}
-
-async fn ws_call(ws: &mut Ws, text: &str) -> Value {
-    ws.send(Message::Text(text.into())).await.unwrap();
-    loop {
-        let msg = tokio::time::timeout(PROMPT, ws.next())
-            .await
-            .expect("an answer in time");
-        if let Message::Text(t) = msg.expect("the socket is open").unwrap() {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
 }
