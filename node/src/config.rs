@@ -594,6 +594,16 @@ mod tests {
                 2,
             ),
             ("[p2p]\nmax_inbound = 1.5\n", "p2p.max_inbound", 2),
+            (
+                "[p2p]\nmax_inbound_per_ip = \"lots\"\n",
+                "p2p.max_inbound_per_ip",
+                2,
+            ),
+            (
+                "[p2p]\nmax_inbound_per_subnet = -8\n",
+                "p2p.max_inbound_per_subnet",
+                2,
+            ),
             ("[p2p]\noutbound = 99999999999\n", "p2p.outbound", 2),
             ("[p2p]\nban_seconds = true\n", "p2p.ban_seconds", 2),
             ("[p2p]\nmdns = \"no\"\n", "p2p.mdns", 2),
