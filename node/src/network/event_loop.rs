@@ -175,6 +175,20 @@ impl EventLoop {
         }
     }
 
+    /// Dials the configured bootnodes we have no connection to: by peer id when the
+    /// address names one, else by the address of an outbound connection.
+    fn redial_missing_bootnodes(&mut self) {
+        for addr in self.config.bootnodes.clone() {
+            let connected = match peer_of(&addr) {
+                Some(peer) => self.peers.contains_key(&peer),
+                None => self.peers.values().any(|c| !c.inbound && c.address == addr),
+            };
+            if !connected && let Err(e) = self.swarm.dial(addr.clone()) {
+                debug!(target: "net", %addr, "cannot dial bootnode: {e}");
+            }
+        }
+    }
+
     /// Runs until every [`crate::network::Client`] is dropped.
     pub async fn run(mut self) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -237,6 +251,9 @@ impl EventLoop {
             self.dial_bootnodes();
             return;
         }
+        // Short of outbound peers: the operator's bootnodes first. Inbound peers alone
+        // (perhaps all one attacker's) are no reason to stop trying them.
+        self.redial_missing_bootnodes();
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
         // A lookup of a random key returns peers our table may not hold yet (the
         // table only takes peers once they are connected); they are dialled when it
@@ -648,12 +665,26 @@ impl EventLoop {
                         .kad
                         .add_address(&peer_id, address);
                 }
+                // A peer that dialled us and that we dial too (a bootnode, a lookup
+                // result) becomes an outbound peer, if its /16 has room for one more.
+                let upgrade = !inbound
+                    && self.peers.get(&peer_id).is_some_and(|c| c.inbound)
+                    && self
+                        .limited_group(&peer_id, endpoint.get_remote_address())
+                        .is_none_or(|g| {
+                            self.outbound_groups().get(&g).copied().unwrap_or(0)
+                                < MAX_OUTBOUND_PER_GROUP
+                        });
                 let entry = self.peers.entry(peer_id).or_insert_with(|| Connected {
                     address: endpoint.get_remote_address().clone(),
                     inbound,
                     connections: 0,
                     agent: None,
                 });
+                if upgrade {
+                    entry.inbound = false;
+                    entry.address = endpoint.get_remote_address().clone();
+                }
                 entry.connections = num_established.get();
                 if num_established.get() == 1 {
                     debug!(target: "net", peer = %peer_id, inbound, "peer connected");
