@@ -560,15 +560,14 @@ fn dev_load(node: &Node, rate: u32) {
         let key = &keys[i % keys.len()];
         let to = keys[(i + 1) % keys.len()].address();
         let sender = key.address();
-        let nonce = node.with_state(|chain, mempool| {
-            let confirmed = chain
-                .store()
-                .get::<cairn_node::store::schema::Accounts>(&sender)
-                .ok()
-                .flatten()
-                .map_or(0, |a| a.nonce);
-            mempool.next_nonce(&sender, confirmed)
-        });
+        let confirmed = node
+            .reader()
+            .get::<cairn_node::store::schema::Accounts>(&sender)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.nonce);
+        let nonce = node.with_mempool(|mempool| mempool.next_nonce(&sender, confirmed));
+
         let amount = Amount(1_000 + (i as u64 % 1_000));
         let tx = Transfer::new_signed(
             key,
