@@ -175,8 +175,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
         let mut batch = Vec::new();
         while let Some(h) = self.order.front() {
             let id = h.id();
-            if !matches!(self.slots.get(&id), Some(Slot::Got(_))) || batch.len() >= IMPORT_BATCH
-            {
+            if !matches!(self.slots.get(&id), Some(Slot::Got(_))) || batch.len() >= IMPORT_BATCH {
                 break;
             }
             self.order.pop_front();

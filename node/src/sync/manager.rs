@@ -162,9 +162,9 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             }),
             r @ SyncRequest::Headers { .. } => {
                 let generation = self.generation;
-                Box::pin(async move {
-                    Outcome::Headers(peer, generation, net.request(peer, r).await)
-                })
+                Box::pin(
+                    async move { Outcome::Headers(peer, generation, net.request(peer, r).await) },
+                )
             }
             SyncRequest::Blocks { ids } => Box::pin(async move {
                 let r = net

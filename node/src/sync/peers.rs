@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use libp2p::PeerId;
 use tracing::{debug, warn};
 
-use crate::network::{ChainStatus, NetworkError, NetworkEvent, RequestFailure, SyncRequest, SyncResponse};
+use crate::network::{
+    ChainStatus, NetworkError, NetworkEvent, RequestFailure, SyncRequest, SyncResponse,
+};
 use crate::sync::bodies::Slot;
 use crate::sync::manager::{BAN, STRIKE, SyncManager};
 use crate::sync::{SyncChain, SyncNetwork};

@@ -386,7 +386,11 @@ impl Harness {
             .count();
         assert!(in_flight <= m.config.window, "{in_flight} blocks in flight");
         for (id, p) in &m.peers {
-            assert!(p.inflight <= m.config.per_peer, "{id}: {} requests", p.inflight);
+            assert!(
+                p.inflight <= m.config.per_peer,
+                "{id}: {} requests",
+                p.inflight
+            );
         }
         assert!(m.order.len() < m.config.max_queue + MAX_HEADERS);
         assert_eq!(m.order.len(), m.slots.len());
@@ -508,7 +512,10 @@ async fn a_slow_peer_is_disconnected_and_its_blocks_come_from_another() {
     // Both its requests may time out before the first disconnection is seen.
     let disconnects = h.disconnects(slow);
     assert!(!disconnects.is_empty());
-    assert!(disconnects.iter().all(|r| r == "stalled on blocks"), "{disconnects:?}");
+    assert!(
+        disconnects.iter().all(|r| r == "stalled on blocks"),
+        "{disconnects:?}"
+    );
     // A stall is not held against a peer: a slow link looks the same.
     assert!(h.penalties(slow).is_empty());
     assert!(h.penalties(fast).is_empty());
@@ -624,8 +631,10 @@ async fn a_peer_failing_headers_requests_in_a_row_is_disconnected() {
     let mut remote = Remote::new(&blocks);
     remote.headers = HeadersMode::Fail(RequestFailure::Unreachable("stream reset".into()));
     let peer = h.connect(remote);
-    h.run_until("a disconnection", LIMIT, |h| !h.disconnects(peer).is_empty())
-        .await;
+    h.run_until("a disconnection", LIMIT, |h| {
+        !h.disconnects(peer).is_empty()
+    })
+    .await;
     assert_eq!(
         h.requests(peer, is_headers).len(),
         usize::try_from(MAX_HEADERS_FAILURES).expect("small")
@@ -688,8 +697,14 @@ async fn a_reorg_during_sync_moves_to_the_heavier_branch() {
         h.node.tip().height >= 8
     })
     .await;
-    assert_eq!(h.node.block_at(5).expect("read").map(|b| b.id()), Some(branch_a[5].id()));
-    assert!(!h.manager.order.is_empty(), "the first branch is still downloading");
+    assert_eq!(
+        h.node.block_at(5).expect("read").map(|b| b.id()),
+        Some(branch_a[5].id())
+    );
+    assert!(
+        !h.manager.order.is_empty(),
+        "the first branch is still downloading"
+    );
     // The peer reorganises to a heavier branch from block 4.
     h.net
         .lock()
@@ -698,7 +713,8 @@ async fn a_reorg_during_sync_moves_to_the_heavier_branch() {
         .expect("remote")
         .switch_to(&branch_b);
     let want = branch_b[40].id();
-    h.run_until("the heavier branch", LIMIT, |h| h.tip() == want).await;
+    h.run_until("the heavier branch", LIMIT, |h| h.tip() == want)
+        .await;
     for (height, block) in branch_b.iter().enumerate() {
         let height = u64::try_from(height).expect("small");
         assert_eq!(h.node.block_at(height).expect("read"), Some(block.clone()));
@@ -734,10 +750,7 @@ async fn the_queues_stay_bounded() {
     .await;
     h.run_for(Duration::from_millis(300)).await;
     // One full headers answer fills the queue past `max_queue`: no more are asked.
-    let headers: usize = peers
-        .iter()
-        .map(|p| h.requests(*p, is_headers).len())
-        .sum();
+    let headers: usize = peers.iter().map(|p| h.requests(*p, is_headers).len()).sum();
     assert_eq!(headers, 1);
     assert_eq!(h.manager.order.len(), MAX_HEADERS);
     // The window, in chunks, at most `per_peer` requests a peer.

@@ -142,5 +142,4 @@ impl EventLoop {
         }
         groups
     }
-
 }

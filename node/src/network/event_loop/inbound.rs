@@ -210,5 +210,4 @@ impl EventLoop {
             debug!(target: "net", %peer, "busy: sync request dropped");
         }
     }
-
 }
