@@ -18,8 +18,9 @@ use tracing::{debug, warn};
 use crate::Node;
 use crate::chain::{ChainError, Known, SubmitOutcome};
 use crate::mempool::MempoolError;
-use crate::network::{ChainAccess, ChainStatus, Client, Verdict};
+use crate::network::{ChainAccess, ChainStatus, Client, PeerStore, Verdict};
 use crate::node::{BlockSource, NodeEvent, TxSource};
+use crate::store::BanStore;
 
 /// How far below the tip a gossiped block may fork and still be stored: deeper
 /// branches come through headers-first sync, which only fetches heavier ones.
@@ -169,5 +170,20 @@ impl ChainAccess for NodeAccess {
             out.push(block);
         }
         out
+    }
+}
+
+/// Bans outlive a restart: the network persists them through the node's ban table.
+impl PeerStore for BanStore {
+    fn load_bans(&self, now_ms: u64) -> Vec<(PeerId, u64)> {
+        self.load(now_ms)
+            .into_iter()
+            .filter_map(|(p, until)| Some((PeerId::from_bytes(&p).ok()?, until)))
+            .collect()
+    }
+
+    fn save_ban(&self, peer: &PeerId, until_ms: u64) -> Result<(), String> {
+        self.save(&peer.to_bytes(), until_ms)
+            .map_err(|e| e.to_string())
     }
 }

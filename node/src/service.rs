@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use libp2p::PeerId;
 use tracing::warn;
 
 use crate::import::{self, NodeAccess};
@@ -58,15 +57,11 @@ impl Service {
         let hashes = Arc::new(AtomicU64::new(0));
         let (mut relay_task, mut sync_task, mut network_task) = (None, None, None);
         let (network, sync) = match config.network {
-            Some(mut net) => {
-                net.bans = node
-                    .bans()
-                    .load(crate::node::now_ms())
-                    .into_iter()
-                    .filter_map(|(p, until)| Some((PeerId::from_bytes(&p).ok()?, until)))
-                    .collect();
+            Some(net) => {
                 let access = Arc::new(NodeAccess::new(node.clone()));
-                let (client, events, task) = network::start(node.params(), net, access)?;
+                let peers = Arc::new(node.bans().clone());
+                let (client, events, task) = network::start(node.params(), net, access, peers)?;
+
                 network_task = Some(task);
                 let (sync, task) = sync::start(node.clone(), client.clone(), events, config.sync);
                 sync_task = Some(task);

@@ -1,57 +1,39 @@
-//! The task that owns the swarm.
+//! The task that owns the swarm: connections, commands from the [`Client`]s, and
+//! behaviour events. Discovery and the blocking work (gossip validation, serving
+//! sync requests) have their own files below.
+//!
+//! [`Client`]: crate::network::Client
+
+mod discovery;
+mod inbound;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_core::{Block, Decode, Encode, Transaction};
+use cairn_core::{Encode, Transaction};
 use futures::StreamExt;
-use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
-use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::gossipsub;
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, identify, identity, kad, mdns, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use self::inbound::{Done, MAX_BLOCKING};
 use crate::network::behaviour::{BAN_GOSSIP_SCORE, Behaviour, BehaviourEvent, Topics, peer_of};
-use crate::network::codec::{MAX_BLOCKS, MAX_HEADERS, SOFT_RESPONSE_BYTES};
-use crate::network::netgroup::{Group, MAX_OUTBOUND_PER_GROUP, ip_of, netgroup};
+use crate::network::netgroup::{MAX_OUTBOUND_PER_GROUP, ip_of};
 use crate::network::peers::PeerBook;
 use crate::network::{
     ChainAccess, Command, Names, NetworkConfig, NetworkError, NetworkEvent, NetworkStats, PeerInfo,
-    RequestFailure, SyncRequest, SyncResponse, Verdict,
+    PeerStore, RequestFailure, SyncResponse,
 };
 use crate::node::now_ms;
 
-/// Most gossip validations being worked on at once; beyond this, gossip is ignored.
-const MAX_VALIDATING: usize = 128;
-/// Most inbound sync requests being served at once, and per peer; beyond this,
-/// requests are dropped (the peer sees a failed request).
-const MAX_SERVING: usize = 32;
-const MAX_SERVING_PER_PEER: usize = 4;
-/// Capacity of the channel that brings blocking work back to the loop.
-const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
-/// Penalty for an invalid (or undecodable) block or transfer.
-const INVALID_POINTS: u32 = 100;
 /// Penalty for a peer of another network.
 const WRONG_NETWORK_POINTS: u32 = 100;
 /// Most peers remembered from Kademlia queries as candidates to dial.
 const MAX_FOUND: usize = 1_024;
-
-/// Work finished on a blocking thread.
-enum Done {
-    Gossip {
-        id: MessageId,
-        source: PeerId,
-        verdict: Verdict,
-        header: Option<cairn_core::BlockHeader>,
-    },
-    Served {
-        peer: PeerId,
-        channel: ResponseChannel<SyncResponse>,
-        response: SyncResponse,
-    },
-}
 
 struct Connected {
     address: Multiaddr,
@@ -67,8 +49,11 @@ pub struct EventLoop {
     names: Names,
     config: NetworkConfig,
     chain: Arc<dyn ChainAccess>,
+    /// Where bans are persisted.
+    peer_store: Arc<dyn PeerStore>,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetworkEvent>,
+
     done_tx: mpsc::Sender<Done>,
     done_rx: mpsc::Receiver<Done>,
     validating: usize,
@@ -96,6 +81,7 @@ impl EventLoop {
         config: NetworkConfig,
         key: identity::Keypair,
         chain: Arc<dyn ChainAccess>,
+        peer_store: Arc<dyn PeerStore>,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<NetworkEvent>,
     ) -> Result<EventLoop, NetworkError> {
@@ -125,12 +111,12 @@ impl EventLoop {
         }
         let mut book = PeerBook::default();
         let now = now_ms();
-        for (peer, until) in &config.bans {
-            if *until > now {
-                if let Some(evicted) = book.ban(*peer, *until) {
+        for (peer, until) in peer_store.load_bans(now) {
+            if until > now {
+                if let Some(evicted) = book.ban(peer, until) {
                     swarm.behaviour_mut().blocked.unblock_peer(evicted);
                 }
-                swarm.behaviour_mut().blocked.block_peer(*peer);
+                swarm.behaviour_mut().blocked.block_peer(peer);
             }
         }
         let (done_tx, done_rx) = mpsc::channel(MAX_BLOCKING);
@@ -140,7 +126,9 @@ impl EventLoop {
             names,
             config,
             chain,
+            peer_store,
             commands,
+
             events,
             done_tx,
             done_rx,
@@ -154,39 +142,6 @@ impl EventLoop {
         };
         event_loop.dial_bootnodes();
         Ok(event_loop)
-    }
-
-    fn dial_bootnodes(&mut self) {
-        for addr in self.config.bootnodes.clone() {
-            // The operator chose these: never limited by address.
-            self.swarm
-                .behaviour_mut()
-                .inbound
-                .exempt(peer_of(&addr), Some(&addr));
-            if let Some(peer) = peer_of(&addr) {
-                self.swarm
-                    .behaviour_mut()
-                    .kad
-                    .add_address(&peer, addr.clone());
-            }
-            if let Err(e) = self.swarm.dial(addr.clone()) {
-                warn!(target: "net", %addr, "cannot dial bootnode: {e}");
-            }
-        }
-    }
-
-    /// Dials the configured bootnodes we have no connection to: by peer id when the
-    /// address names one, else by the address of an outbound connection.
-    fn redial_missing_bootnodes(&mut self) {
-        for addr in self.config.bootnodes.clone() {
-            let connected = match peer_of(&addr) {
-                Some(peer) => self.peers.contains_key(&peer),
-                None => self.peers.values().any(|c| !c.inbound && c.address == addr),
-            };
-            if !connected && let Err(e) = self.swarm.dial(addr.clone()) {
-                debug!(target: "net", %addr, "cannot dial bootnode: {e}");
-            }
-        }
     }
 
     /// Runs until every [`crate::network::Client`] is dropped.
@@ -239,104 +194,6 @@ impl EventLoop {
         }
     }
 
-    /// Keeps the outbound peer count up: redial bootnodes when alone, otherwise ask
-    /// Kademlia for more peers and dial the ones it knows.
-    fn discover(&mut self) {
-        let outbound = self.peers.values().filter(|c| !c.inbound).count();
-        let target = usize::try_from(self.config.target_outbound).unwrap_or(usize::MAX);
-        if outbound >= target {
-            return;
-        }
-        if self.peers.is_empty() {
-            self.dial_bootnodes();
-            return;
-        }
-        // Short of outbound peers: the operator's bootnodes first. Inbound peers alone
-        // (perhaps all one attacker's) are no reason to stop trying them.
-        self.redial_missing_bootnodes();
-        let _ = self.swarm.behaviour_mut().kad.bootstrap();
-        // A lookup of a random key returns peers our table may not hold yet (the
-        // table only takes peers once they are connected); they are dialled when it
-        // ends.
-        self.swarm
-            .behaviour_mut()
-            .kad
-            .get_closest_peers(PeerId::random());
-        self.dial_candidates();
-    }
-
-    /// Dials peers from Kademlia's table and lookups until `target_outbound`.
-    fn dial_candidates(&mut self) {
-        let outbound = self.peers.values().filter(|c| !c.inbound).count();
-        let target = usize::try_from(self.config.target_outbound).unwrap_or(usize::MAX);
-        if outbound >= target {
-            return;
-        }
-        let mut candidates: Vec<(PeerId, Multiaddr)> = self.found.drain().collect();
-        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
-            for entry in bucket.iter() {
-                let peer = *entry.node.key.preimage();
-                candidates.push((peer, entry.node.value.first().clone()));
-            }
-        }
-        candidates.sort_by_key(|(p, _)| *p);
-        candidates.dedup_by_key(|(p, _)| *p);
-        // In random order (table order would let whoever fills a bucket first be
-        // dialled first), at most MAX_OUTBOUND_PER_GROUP per /16.
-        let mut salt = [0u8; 16];
-        let _ = getrandom::fill(&mut salt);
-        candidates.sort_by_cached_key(|(p, _)| {
-            let mut h = blake3::Hasher::new();
-            h.update(&salt);
-            h.update(&p.to_bytes());
-            *h.finalize().as_bytes()
-        });
-        let mut groups = self.outbound_groups();
-        let now = now_ms();
-        let mut dialled = 0;
-        for (peer, addr) in candidates {
-            if dialled >= target - outbound {
-                break;
-            }
-            if self.peers.contains_key(&peer) || self.book.is_banned(&peer, now) {
-                continue;
-            }
-            if let Some(g) = self.limited_group(&peer, &addr) {
-                let n = groups.entry(g).or_insert(0);
-                if *n >= MAX_OUTBOUND_PER_GROUP {
-                    continue;
-                }
-                *n += 1;
-            }
-            dialled += 1;
-            debug!(target: "net", %peer, %addr, "dialling");
-            let _ = self.swarm.dial(addr.with_p2p(peer).unwrap_or_else(|a| a));
-        }
-    }
-
-    /// The /16 (IPv4) or /32 (IPv6) of a peer at `addr`, unless it is exempt from the
-    /// outbound diversity rule (loopback, bootnodes, `net_connect` peers).
-    fn limited_group(&self, peer: &PeerId, addr: &Multiaddr) -> Option<Group> {
-        let ip = ip_of(addr)?;
-        if self.swarm.behaviour().inbound.is_exempt(peer, Some(ip)) {
-            return None;
-        }
-        Some(netgroup(ip))
-    }
-
-    /// Outbound peers per netgroup (exempt ones not counted).
-    fn outbound_groups(&self) -> HashMap<Group, usize> {
-        let mut groups = HashMap::new();
-        for (peer, c) in &self.peers {
-            if !c.inbound
-                && let Some(g) = self.limited_group(peer, &c.address)
-            {
-                *groups.entry(g).or_insert(0) += 1;
-            }
-        }
-        groups
-    }
-
     fn emit(&self, event: NetworkEvent) {
         if let Err(e) = self.events.try_send(event) {
             warn!(target: "net", "network event dropped: {e}");
@@ -369,6 +226,14 @@ impl EventLoop {
                 .inbound
                 .discourage(&address, until_ms, now_ms());
         }
+        // A RocksDB write: on the blocking pool, never on the runtime.
+        let store = self.peer_store.clone();
+        let why = reason.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.save_ban(&peer, until_ms) {
+                warn!(target: "net", %peer, "cannot persist the ban ({why}): {e}");
+            }
+        });
         self.emit(NetworkEvent::Banned {
             peer,
             until_ms,
@@ -456,177 +321,6 @@ impl EventLoop {
                 debug!(target: "net", "nothing to publish to: no peers");
             }
             Err(e) => warn!(target: "net", "cannot publish: {e}"),
-        }
-    }
-
-    /// Runs `work` on a blocking thread, sending its result back to the loop.
-    fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static) {
-        let tx = self.done_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            // Capacity equals the number of tasks allowed at once, so this never waits.
-            let _ = tx.blocking_send(work());
-        });
-    }
-
-    /// Validates gossip on a blocking thread if there is room; false when full.
-    fn spawn_validation(&mut self, work: impl FnOnce() -> Done + Send + 'static) -> bool {
-        if self.validating >= MAX_VALIDATING {
-            return false;
-        }
-        self.validating += 1;
-        self.spawn_blocking(work);
-        true
-    }
-
-    /// Serves a request on a blocking thread if there is room overall and for this
-    /// peer; false when full.
-    fn spawn_serving(
-        &mut self,
-        peer: PeerId,
-        work: impl FnOnce() -> Done + Send + 'static,
-    ) -> bool {
-        let total: usize = self.serving.values().sum();
-        let mine = self.serving.get(&peer).copied().unwrap_or(0);
-        if total >= MAX_SERVING || mine >= MAX_SERVING_PER_PEER {
-            return false;
-        }
-        *self.serving.entry(peer).or_insert(0) += 1;
-        self.spawn_blocking(work);
-        true
-    }
-
-    fn on_done(&mut self, done: Done) {
-        match done {
-            Done::Gossip {
-                id,
-                source,
-                verdict,
-                header,
-            } => {
-                self.validating = self.validating.saturating_sub(1);
-                debug!(target: "net", %id, peer = %source, ?verdict, "gossip validated");
-                let acceptance = match &verdict {
-                    Verdict::Accept => MessageAcceptance::Accept,
-                    Verdict::Ignore => MessageAcceptance::Ignore,
-                    Verdict::Unconnected => {
-                        if let Some(header) = header {
-                            self.emit(NetworkEvent::UnconnectedBlock {
-                                peer: source,
-                                header,
-                            });
-                        }
-                        MessageAcceptance::Ignore
-                    }
-                    Verdict::Reject(reason) => {
-                        self.stats.gossip_rejected += 1;
-                        self.penalize(source, INVALID_POINTS, reason);
-                        MessageAcceptance::Reject
-                    }
-                };
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&id, &source, acceptance);
-            }
-            Done::Served {
-                peer,
-                channel,
-                response,
-            } => {
-                if let Some(n) = self.serving.get_mut(&peer) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.serving.remove(&peer);
-                    }
-                }
-                self.stats.requests_served += 1;
-                if let SyncResponse::Blocks(b) = &response {
-                    self.stats.blocks_served += b.len() as u64;
-                }
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response);
-            }
-        }
-    }
-
-    fn on_gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
-        self.stats.gossip_in += 1;
-        let chain = self.chain.clone();
-        let blocks = message.topic == self.topics.blocks.hash();
-        if !blocks && message.topic != self.topics.txs.hash() {
-            // We only subscribe to our two topics; anything else is noise.
-            self.swarm
-                .behaviour_mut()
-                .gossipsub
-                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
-            return;
-        }
-        // Decoding (up to a whole block) and validation both run off the runtime.
-        let mid = id.clone();
-        let spawned = self.spawn_validation(move || {
-            let (verdict, header) = if blocks {
-                match Block::from_bytes(&message.data) {
-                    Ok(block) => {
-                        let header = block.header;
-                        (chain.on_block(block, source), Some(header))
-                    }
-                    Err(e) => (Verdict::Reject(format!("undecodable block: {e}")), None),
-                }
-            } else {
-                let verdict = match Transaction::from_bytes(&message.data) {
-                    Ok(Transaction::Transfer(t)) => chain.on_transfer(t, source),
-                    Ok(Transaction::Coinbase(_)) => {
-                        Verdict::Reject("coinbase gossiped as a transfer".into())
-                    }
-                    Err(e) => Verdict::Reject(format!("undecodable transfer: {e}")),
-                };
-                (verdict, None)
-            };
-            Done::Gossip {
-                id: mid,
-                source,
-                verdict,
-                header,
-            }
-        });
-        if !spawned {
-            self.swarm
-                .behaviour_mut()
-                .gossipsub
-                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
-        }
-    }
-
-    fn on_request(
-        &mut self,
-        peer: PeerId,
-        request: SyncRequest,
-        channel: ResponseChannel<SyncResponse>,
-    ) {
-        let chain = self.chain.clone();
-        let accepted = self.spawn_serving(peer, move || {
-            let response = match request {
-                SyncRequest::Status => SyncResponse::Status(chain.status()),
-                SyncRequest::Headers { locator, max } => {
-                    let max = usize::try_from(max).unwrap_or(MAX_HEADERS).min(MAX_HEADERS);
-                    SyncResponse::Headers(chain.headers_after(&locator, max))
-                }
-                SyncRequest::Blocks { ids } => {
-                    let ids = &ids[..ids.len().min(MAX_BLOCKS)];
-                    SyncResponse::Blocks(chain.blocks(ids, SOFT_RESPONSE_BYTES))
-                }
-            };
-            Done::Served {
-                peer,
-                channel,
-                response,
-            }
-        });
-        if !accepted {
-            debug!(target: "net", %peer, "busy: sync request dropped");
         }
     }
 

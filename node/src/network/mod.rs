@@ -117,6 +117,17 @@ pub trait ChainAccess: Send + Sync + 'static {
     fn blocks(&self, ids: &[cairn_core::BlockId], max_bytes: usize) -> Vec<Block>;
 }
 
+/// Where the network keeps what must outlive a restart about its peers: their bans.
+/// Handed to [`start`] as the chain is through [`ChainAccess`]. Both calls block on
+/// disk: the network calls `load_bans` once before its loop starts and `save_ban` on
+/// tokio's blocking pool, never on the runtime.
+pub trait PeerStore: Send + Sync + 'static {
+    /// The bans that have not expired at `now_ms`: peer and expiry (ms since the epoch).
+    fn load_bans(&self, now_ms: u64) -> Vec<(PeerId, u64)>;
+    /// Records that `peer` is banned until `until_ms`.
+    fn save_ban(&self, peer: &PeerId, until_ms: u64) -> Result<(), String>;
+}
+
 /// Settings of the network.
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
@@ -139,8 +150,6 @@ pub struct NetworkConfig {
     pub target_outbound: u32,
     /// How long a misbehaving peer stays banned.
     pub ban_duration: Duration,
-    /// Bans loaded from the store: peer and expiry (ms since the epoch).
-    pub bans: Vec<(PeerId, u64)>,
     /// How long an outbound request may take.
     pub request_timeout: Duration,
     /// How often the node looks for more peers while below `target_outbound`.
@@ -160,7 +169,6 @@ impl NetworkConfig {
             max_inbound_per_subnet: 8,
             target_outbound: 8,
             ban_duration: Duration::from_secs(24 * 3600),
-            bans: Vec::new(),
             request_timeout: Duration::from_secs(20),
             discovery_interval: Duration::from_secs(10),
         }
@@ -450,12 +458,14 @@ pub fn start(
     params: &ChainParams,
     config: NetworkConfig,
     chain: Arc<dyn ChainAccess>,
+    peers: Arc<dyn PeerStore>,
 ) -> Result<Started, NetworkError> {
     let key = load_or_create_key(&config.key_path)?;
     let local_peer_id = key.public().to_peer_id();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
-    let event_loop = EventLoop::new(params, config, key, chain, commands_rx, events_tx)?;
+    let event_loop = EventLoop::new(params, config, key, chain, peers, commands_rx, events_tx)?;
+
     let task = tokio::spawn(event_loop.run());
     Ok((
         Client {

@@ -1,0 +1,213 @@
+//! Work the loop hands to blocking threads, bounded: validating gossip (through
+//! [`ChainAccess`]) and serving peers' sync requests.
+//!
+//! [`ChainAccess`]: crate::network::ChainAccess
+
+use cairn_core::{Block, Decode, Transaction};
+use libp2p::PeerId;
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
+use libp2p::request_response::ResponseChannel;
+use tracing::debug;
+
+use super::EventLoop;
+use crate::network::codec::{MAX_BLOCKS, MAX_HEADERS, SOFT_RESPONSE_BYTES};
+use crate::network::{NetworkEvent, SyncRequest, SyncResponse, Verdict};
+
+/// Most gossip validations being worked on at once; beyond this, gossip is ignored.
+const MAX_VALIDATING: usize = 128;
+/// Most inbound sync requests being served at once, and per peer; beyond this,
+/// requests are dropped (the peer sees a failed request).
+const MAX_SERVING: usize = 32;
+const MAX_SERVING_PER_PEER: usize = 4;
+/// Capacity of the channel that brings blocking work back to the loop.
+pub(super) const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
+/// Penalty for an invalid (or undecodable) block or transfer.
+const INVALID_POINTS: u32 = 100;
+
+/// Work finished on a blocking thread.
+pub(super) enum Done {
+    Gossip {
+        id: MessageId,
+        source: PeerId,
+        verdict: Verdict,
+        header: Option<cairn_core::BlockHeader>,
+    },
+    Served {
+        peer: PeerId,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    },
+}
+
+impl EventLoop {
+    /// Runs `work` on a blocking thread, sending its result back to the loop.
+    fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static) {
+        let tx = self.done_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            // Capacity equals the number of tasks allowed at once, so this never waits.
+            let _ = tx.blocking_send(work());
+        });
+    }
+
+    /// Validates gossip on a blocking thread if there is room; false when full.
+    fn spawn_validation(&mut self, work: impl FnOnce() -> Done + Send + 'static) -> bool {
+        if self.validating >= MAX_VALIDATING {
+            return false;
+        }
+        self.validating += 1;
+        self.spawn_blocking(work);
+        true
+    }
+
+    /// Serves a request on a blocking thread if there is room overall and for this
+    /// peer; false when full.
+    fn spawn_serving(
+        &mut self,
+        peer: PeerId,
+        work: impl FnOnce() -> Done + Send + 'static,
+    ) -> bool {
+        let total: usize = self.serving.values().sum();
+        let mine = self.serving.get(&peer).copied().unwrap_or(0);
+        if total >= MAX_SERVING || mine >= MAX_SERVING_PER_PEER {
+            return false;
+        }
+        *self.serving.entry(peer).or_insert(0) += 1;
+        self.spawn_blocking(work);
+        true
+    }
+
+    pub(super) fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Gossip {
+                id,
+                source,
+                verdict,
+                header,
+            } => {
+                self.validating = self.validating.saturating_sub(1);
+                debug!(target: "net", %id, peer = %source, ?verdict, "gossip validated");
+                let acceptance = match &verdict {
+                    Verdict::Accept => MessageAcceptance::Accept,
+                    Verdict::Ignore => MessageAcceptance::Ignore,
+                    Verdict::Unconnected => {
+                        if let Some(header) = header {
+                            self.emit(NetworkEvent::UnconnectedBlock {
+                                peer: source,
+                                header,
+                            });
+                        }
+                        MessageAcceptance::Ignore
+                    }
+                    Verdict::Reject(reason) => {
+                        self.stats.gossip_rejected += 1;
+                        self.penalize(source, INVALID_POINTS, reason);
+                        MessageAcceptance::Reject
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&id, &source, acceptance);
+            }
+            Done::Served {
+                peer,
+                channel,
+                response,
+            } => {
+                if let Some(n) = self.serving.get_mut(&peer) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.serving.remove(&peer);
+                    }
+                }
+                self.stats.requests_served += 1;
+                if let SyncResponse::Blocks(b) = &response {
+                    self.stats.blocks_served += b.len() as u64;
+                }
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+        }
+    }
+
+    pub(super) fn on_gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
+        self.stats.gossip_in += 1;
+        let chain = self.chain.clone();
+        let blocks = message.topic == self.topics.blocks.hash();
+        if !blocks && message.topic != self.topics.txs.hash() {
+            // We only subscribe to our two topics; anything else is noise.
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+            return;
+        }
+        // Decoding (up to a whole block) and validation both run off the runtime.
+        let mid = id.clone();
+        let spawned = self.spawn_validation(move || {
+            let (verdict, header) = if blocks {
+                match Block::from_bytes(&message.data) {
+                    Ok(block) => {
+                        let header = block.header;
+                        (chain.on_block(block, source), Some(header))
+                    }
+                    Err(e) => (Verdict::Reject(format!("undecodable block: {e}")), None),
+                }
+            } else {
+                let verdict = match Transaction::from_bytes(&message.data) {
+                    Ok(Transaction::Transfer(t)) => chain.on_transfer(t, source),
+                    Ok(Transaction::Coinbase(_)) => {
+                        Verdict::Reject("coinbase gossiped as a transfer".into())
+                    }
+                    Err(e) => Verdict::Reject(format!("undecodable transfer: {e}")),
+                };
+                (verdict, None)
+            };
+            Done::Gossip {
+                id: mid,
+                source,
+                verdict,
+                header,
+            }
+        });
+        if !spawned {
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+        }
+    }
+
+    pub(super) fn on_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        let chain = self.chain.clone();
+        let accepted = self.spawn_serving(peer, move || {
+            let response = match request {
+                SyncRequest::Status => SyncResponse::Status(chain.status()),
+                SyncRequest::Headers { locator, max } => {
+                    let max = usize::try_from(max).unwrap_or(MAX_HEADERS).min(MAX_HEADERS);
+                    SyncResponse::Headers(chain.headers_after(&locator, max))
+                }
+                SyncRequest::Blocks { ids } => {
+                    let ids = &ids[..ids.len().min(MAX_BLOCKS)];
+                    SyncResponse::Blocks(chain.blocks(ids, SOFT_RESPONSE_BYTES))
+                }
+            };
+            Done::Served {
+                peer,
+                channel,
+                response,
+            }
+        });
+        if !accepted {
+            debug!(target: "net", %peer, "busy: sync request dropped");
+        }
+    }
+}
