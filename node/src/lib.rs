@@ -12,10 +12,13 @@
 //! Layout: `store/` RocksDB and its typed tables, `chain/` block tree, fork choice and
 //! reorganisation, `mempool/` pending transfers, `mining/` templates and the built-in
 //! miner, `network/` libp2p, `sync/` block download, `rpc/` JSON-RPC and WebSocket, `node.rs` the node,
-//! `service.rs` the node with its network, sync and miner.
+//! `service.rs` the node with its network, sync and miner, `config/` every setting
+//! (flag, `cairn.toml` key, default and help in one place), `devload.rs` the dev
+//! network's load generator.
 
 pub mod chain;
 pub mod config;
+pub mod devload;
 pub mod disk;
 mod fsutil;
 pub mod mempool;
