@@ -39,7 +39,7 @@ fn help(arg: &Arg) -> String {
         .or(arg.get_help())
         .map(ToString::to_string)
         .unwrap_or_default();
-    if !text.ends_with(['.', ')', ':']) {
+    if !text.ends_with(['.', ':']) {
         text.push('.');
     }
     if let Some(env) = arg.get_env() {
@@ -131,13 +131,19 @@ pub fn markdown() -> String {
             _ if key != id => Some("false".to_string()),
             ArgAction::SetTrue => Some("true".to_string()),
             ArgAction::SetFalse => Some("false".to_string()),
-            _ => arg
-                .get_default_missing_values()
-                .first()
-                .map(|v| v.to_string_lossy().into_owned()),
+            // A flag without a value that sets a tri-state key (`--mine`).
+            _ if arg.get_num_args().is_some_and(|n| n.max_values() == 0) => {
+                Some("true".to_string())
+            }
+            _ => None,
         };
-        let what = sets.map_or_else(String::new, |v| format!("`--{flag}` sets it to `{v}`. "));
         let help = help(arg).replace('|', "\\|");
+        let what = match sets {
+            Some(v) if !help.contains(&format!("--{flag}")) => {
+                format!("`--{flag}` sets it to `{v}`. ")
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(out, "| `--{flag}` | `{key}` | {default} | {what}{help} |");
     }
     out.push_str(
