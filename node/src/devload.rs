@@ -20,15 +20,13 @@ pub fn run(node: &Node, rate: u32) {
         let key = &keys[i % keys.len()];
         let to = keys[(i + 1) % keys.len()].address();
         let sender = key.address();
-        let nonce = node.with_state(|chain, mempool| {
-            let confirmed = chain
-                .store()
-                .get::<Accounts>(&sender)
-                .ok()
-                .flatten()
-                .map_or(0, |a| a.nonce);
-            mempool.next_nonce(&sender, confirmed)
-        });
+        let confirmed = node
+            .reader()
+            .get::<Accounts>(&sender)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.nonce);
+        let nonce = node.with_mempool(|mempool| mempool.next_nonce(&sender, confirmed));
         let amount = Amount(1_000 + (i as u64 % 1_000));
         let tx = Transfer::new_signed(
             key,

@@ -1,26 +1,37 @@
 //! `cairn-node`: the Cairn full node as a library.
 //!
-//! Where a block goes: [`node::Node::submit_block`] (from the miner, a peer or the RPC)
-//! → [`chain::Chain::submit_block`] (validated with `cairn-core`'s rules, stored, and
-//! connected through [`store`] write batches) → the [`mempool`] follows the new tip →
-//! the [`mining`] loop restarts on it.
+//! The path of a block, one file (or folder) a step:
+//! [`network`] (libp2p gossip and the sync protocol) → [`import`] (the gossip
+//! admission policy: what is worth importing and what a failure says about the
+//! sender; [`sync`] downloads headers first, then bodies) → [`node`]
+//! ([`node::Node::submit_block`], the entry point for the miner, peers and the RPC)
+//! → [`chain`] (validated with `cairn-core`'s rules, stored, connected or
+//! disconnected, each step one write batch) → [`store`] (RocksDB and its typed
+//! tables). The [`mempool`] follows each new tip, the [`mining`] loop restarts on it,
+//! and [`import::announce`] gossips what this node produced.
 //!
-//! Blocks and transfers from peers arrive through [`network`] (gossip, validated by the
-//! node behind the [`network::ChainAccess`] trait) and [`sync`] (headers first, then
-//! bodies), and go into the same `Node::submit_block`.
+//! Readers never wait for an import: after every connect and disconnect the chain
+//! publishes an immutable [`chain::ChainView`] of its tip, and point reads go to
+//! RocksDB through a read-only [`store::StoreReader`], at a snapshot when several
+//! reads must agree. Only `chain/` writes chain state; other state that must move
+//! with a block joins the same batch through a [`chain::BlockHook`]; peer bans have
+//! their own small table API ([`store::BanStore`]).
 //!
-//! Layout: `store/` RocksDB and its typed tables, `chain/` block tree, fork choice and
-//! reorganisation, `mempool/` pending transfers, `mining/` templates and the built-in
-//! miner, `network/` libp2p, `sync/` block download, `rpc/` JSON-RPC and WebSocket, `node.rs` the node,
-//! `service.rs` the node with its network, sync and miner, `config/` every setting
-//! (flag, `cairn.toml` key, default and help in one place), `devload.rs` the dev
-//! network's load generator.
+//! Layout: `store/` RocksDB, typed tables, readers, bans; `chain/` block tree, fork
+//! choice, reorganisation, the published view; `mempool/` pending transfers;
+//! `mining/` templates, remote work and the built-in miner; `network/` libp2p;
+//! `sync/` block download; `import.rs` gossip admission and announcing; `rpc/`
+//! JSON-RPC, WebSocket, metrics and the explorer; `node.rs` the node and its locks;
+//! `service.rs` the node with its network, sync and miner; `config/` every setting
+//! (flag, `cairn.toml` key, default and help text defined once); `devload.rs` the
+//! dev network's load generator; `main.rs` and `cli.rs` the binary's wiring.
 
 pub mod chain;
 pub mod config;
 pub mod devload;
 pub mod disk;
 mod fsutil;
+pub mod import;
 pub mod mempool;
 pub mod mining;
 pub mod network;

@@ -1,20 +1,25 @@
-//! A node: the chain manager and the mempool behind one lock, and the signals that
-//! drive the built-in miner.
+//! A node: the chain manager and the mempool, each behind its own lock, the view of
+//! the tip they publish for readers, and the signals that drive the built-in miner.
+//!
+//! Locks: only block import (and sync's header checks) take the chain's lock; a
+//! transfer's admission takes only the mempool's; a block import takes the chain's,
+//! then the mempool's to let the pool follow the tip (never the other way round).
+//! Readers take neither: they read the published [`ChainView`] and the store through
+//! a [`StoreReader`] (RocksDB serves reads while a block is written).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_core::{Address, Block, BlockHeader, ChainParams, Transfer, TxId};
+use cairn_core::{Address, Block, BlockHeader, BlockId, ChainParams, Transfer, TxId};
 use tracing::{info, warn};
 
 use crate::NodeError;
-use crate::chain::{Chain, ChainError, SubmitOutcome, TipChange, TipInfo};
+use crate::chain::{Chain, ChainError, ChainView, SubmitOutcome, TipChange, TipInfo, ViewReader};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
-use crate::mining::{MinerSignals, build_template};
-use crate::store::Store;
-use crate::store::schema::Peers;
+use crate::mining::{MinerSignals, TemplateBody, build_body};
+use crate::store::{BanStore, Store, StoreReader};
 
 /// Where a block came from (for logs and, later, peer scoring).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,14 +105,24 @@ impl NodeConfig {
     pub const DEFAULT_MIN_FREE_DISK: u64 = crate::config::DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024;
 }
 
-struct Inner {
-    chain: Chain,
+/// The mempool and the tip it was last brought up to date with.
+struct Pool {
     mempool: Mempool,
+    /// The tip whose state the pool's transfers were checked against.
+    tip: BlockId,
 }
 
 /// A running node.
 pub struct Node {
-    inner: Mutex<Inner>,
+    /// The writer: block import and sync's header checks.
+    chain: Mutex<Chain>,
+    pool: Mutex<Pool>,
+    view: ViewReader,
+    reader: StoreReader,
+    bans: BanStore,
+    /// Transfers and bytes in the mempool, for readers that must not wait for its lock.
+    mempool_len: AtomicUsize,
+    mempool_bytes: AtomicUsize,
     params: ChainParams,
     datadir: PathBuf,
     min_free_disk: u64,
@@ -141,7 +156,9 @@ impl Node {
             .map_err(|e| NodeError::DataDir(config.datadir.clone(), e))?;
         crate::disk::check(&config.datadir, config.min_free_disk)?;
         let store = Arc::new(Store::open(&config.datadir.join("db"), &config.params)?);
+        let bans = BanStore::new(store.clone());
         let (chain, change) = Chain::open(config.params.clone(), store)?;
+        let reader = chain.reader();
         let mut mempool = Mempool::new(config.params.clone(), config.mempool);
         let tip = chain.tip();
         info!(
@@ -153,7 +170,7 @@ impl Node {
             "chain loaded"
         );
         let path = mempool_path(&config.datadir);
-        match mempool.load(&path, &**chain.store(), now_ms()) {
+        match mempool.load(&path, &reader, now_ms()) {
             Ok(n) => info!(target: "mempool", restored = n, "mempool loaded"),
             Err(e) => {
                 warn!(target: "mempool", "{e}; starting with an empty mempool");
@@ -162,15 +179,20 @@ impl Node {
         }
         // Transfers of blocks that a resumed reorganisation took off the main chain.
         if !change.disconnected.is_empty() {
-            mempool.update(
-                &**chain.store(),
-                &change.connected,
-                &change.disconnected,
-                now_ms(),
-            )?;
+            mempool.update(&reader, &change.connected, &change.disconnected, now_ms())?;
         }
+        let (mempool_len, mempool_bytes) = (mempool.len(), mempool.bytes());
         Ok(Arc::new(Node {
-            inner: Mutex::new(Inner { chain, mempool }),
+            view: chain.view_reader(),
+            chain: Mutex::new(chain),
+            pool: Mutex::new(Pool {
+                mempool,
+                tip: tip.id,
+            }),
+            reader,
+            bans,
+            mempool_len: AtomicUsize::new(mempool_len),
+            mempool_bytes: AtomicUsize::new(mempool_bytes),
             params: config.params,
             datadir: config.datadir,
             min_free_disk: config.min_free_disk,
@@ -181,10 +203,19 @@ impl Node {
         }))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock would leave the in-memory view suspect; the
-        // store itself is always consistent, so keep going with what is there.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    // A panic while holding a lock would leave the in-memory view suspect; the store
+    // itself is always consistent, so keep going with what is there.
+    fn lock_chain(&self) -> MutexGuard<'_, Chain> {
+        self.chain.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count_mempool(&self, mempool: &Mempool) {
+        self.mempool_len.store(mempool.len(), Ordering::Relaxed);
+        self.mempool_bytes.store(mempool.bytes(), Ordering::Relaxed);
     }
 
     /// The network.
@@ -207,24 +238,49 @@ impl Node {
         self.min_free_disk
     }
 
-    /// The main-chain tip.
+    /// The main-chain tip (from the published view: never waits for an import).
     pub fn tip(&self) -> TipInfo {
-        self.lock().chain.tip()
+        self.view.get().tip
+    }
+
+    /// The latest published view of the tip.
+    pub fn view(&self) -> Arc<ChainView> {
+        self.view.get()
+    }
+
+    /// The published view, to watch for new tips.
+    pub fn view_reader(&self) -> &ViewReader {
+        &self.view
+    }
+
+    /// Read-only access to the store.
+    pub fn reader(&self) -> &StoreReader {
+        &self.reader
+    }
+
+    /// Transfers and bytes in the mempool (without waiting for its lock).
+    pub fn mempool_counts(&self) -> (usize, usize) {
+        (
+            self.mempool_len.load(Ordering::Relaxed),
+            self.mempool_bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// A main-chain block by height.
     pub fn block_at(&self, height: u64) -> Result<Option<Block>, ChainError> {
-        let inner = self.lock();
-        match inner.chain.block_id_at(height) {
-            Some(id) => inner.chain.block(&id),
-            None => Ok(None),
-        }
+        Ok(self.reader.snapshot().block_at(height)?)
     }
 
-    /// Runs `f` with the chain and mempool locked (for reads that must agree).
-    pub fn with_state<R>(&self, f: impl FnOnce(&Chain, &Mempool) -> R) -> R {
-        let inner = self.lock();
-        f(&inner.chain, &inner.mempool)
+    /// Runs `f` with the chain locked: for the few callers that need the block tree
+    /// itself (sync's header checks). Readers use [`Node::view`] and
+    /// [`Node::reader`] instead.
+    pub fn with_chain<R>(&self, f: impl FnOnce(&Chain) -> R) -> R {
+        f(&self.lock_chain())
+    }
+
+    /// Runs `f` with the mempool locked.
+    pub fn with_mempool<R>(&self, f: impl FnOnce(&Mempool) -> R) -> R {
+        f(&self.lock_pool().mempool)
     }
 
     /// Submits a block from any source; on a new tip the mempool follows and the
@@ -234,11 +290,11 @@ impl Node {
         block: Block,
         source: BlockSource,
     ) -> Result<SubmitOutcome, ChainError> {
-        let mut inner = self.lock();
+        let mut chain = self.lock_chain();
         let now = now_ms();
-        let previous = inner.chain.tip();
+        let previous = chain.tip();
         let started = std::time::Instant::now();
-        let result = inner.chain.submit_block(block, now);
+        let result = chain.submit_block(block, now);
         if let Ok(SubmitOutcome::NewTip(_) | SubmitOutcome::SideChain) = &result {
             self.metrics
                 .block_import_seconds
@@ -250,18 +306,28 @@ impl Node {
         let change = match &result {
             Ok(SubmitOutcome::NewTip(change)) => change,
             _ => {
-                taken = inner.chain.take_change();
+                taken = chain.take_change();
                 &taken
             }
         };
         if !change.connected.is_empty() || !change.disconnected.is_empty() {
-            self.signals.cancel.store(true, Ordering::SeqCst);
-            let Inner { chain, mempool } = &mut *inner;
-            let store = &**chain.store();
-            if let Err(e) = mempool.update(store, &change.connected, &change.disconnected, now) {
-                warn!(target: "mempool", "revalidation failed: {e}");
+            let tip = chain.tip();
+            {
+                // Still under the chain's lock, so the pool follows tips in order.
+                let mut pool = self.lock_pool();
+                if let Err(e) =
+                    pool.mempool
+                        .update(&self.reader, &change.connected, &change.disconnected, now)
+                {
+                    warn!(target: "mempool", "revalidation failed: {e}");
+                }
+                pool.tip = tip.id;
+                self.count_mempool(&pool.mempool);
             }
-            log_tip_change(&previous, &chain.tip(), change, &source);
+            drop(chain);
+            // After the pool follows, so the next template is built on the new tip.
+            self.signals.cancel.store(true, Ordering::SeqCst);
+            log_tip_change(&previous, &tip, change, &source);
             if self.events.receiver_count() > 0 {
                 let local = matches!(source, BlockSource::Miner | BlockSource::Rpc);
                 let _ = self.events.send(NodeEvent::TipChanged {
@@ -294,9 +360,14 @@ impl Node {
         // transfers arriving on several threads are verified in parallel.
         cairn_core::validation::validate_transfer_stateless(&tx, &self.params)?;
         let announce = (self.events.receiver_count() > 0).then(|| tx.clone());
-        let mut inner = self.lock();
-        let Inner { chain, mempool } = &mut *inner;
-        let id = mempool.add_prevalidated(tx, &**chain.store(), now_ms())?;
+        let id = {
+            let mut pool = self.lock_pool();
+            // Account reads under the pool's lock: a block connected meanwhile is
+            // followed by an update that re-checks this sender.
+            let id = pool.mempool.add_prevalidated(tx, &self.reader, now_ms())?;
+            self.count_mempool(&pool.mempool);
+            id
+        };
         self.signals.mempool_changed.store(true, Ordering::SeqCst);
         if let Some(tx) = announce {
             let _ = self.events.send(NodeEvent::TransferAdded {
@@ -312,39 +383,26 @@ impl Node {
         self.events.subscribe()
     }
 
-    /// Persists a peer ban (`peer` is the peer id's bytes).
-    pub fn save_ban(&self, peer: &[u8], until_ms: u64) -> Result<(), crate::store::StoreError> {
-        let inner = self.lock();
-        let store = inner.chain.store();
-        let mut b = store.batch();
-        b.put::<Peers>(&peer.to_vec(), &until_ms.to_le_bytes().to_vec());
-        store.write(b)
+    /// The persisted peer bans.
+    pub fn bans(&self) -> &BanStore {
+        &self.bans
     }
 
-    /// The persisted bans that have not expired: peer id bytes and expiry. Expired
-    /// (and unreadable) entries are deleted.
-    pub fn load_bans(&self) -> Vec<(Vec<u8>, u64)> {
-        let inner = self.lock();
-        let store = inner.chain.store();
+    /// The parts of the next block template: header fields from the published tip,
+    /// the best-paying transfers checked against that same tip.
+    pub fn template_body(&self) -> TemplateBody {
         let now = now_ms();
-        let mut live = Vec::new();
-        let mut batch = store.batch();
-        for (peer, v) in store.iter::<Peers>().filter_map(Result::ok) {
-            match <[u8; 8]>::try_from(v.as_slice()).map(u64::from_le_bytes) {
-                Ok(until) if until > now => live.push((peer, until)),
-                _ => batch.delete::<Peers>(&peer),
-            }
-        }
-        if let Err(e) = store.write(batch) {
-            warn!(target: "node", "cannot prune expired bans: {e}");
-        }
-        live
+        let pool = self.lock_pool();
+        let view = self.view.get();
+        // Between a block's write and the pool following it, the pool belongs to the
+        // tip before: offer no transfers rather than ones checked against another tip.
+        let mempool = (pool.tip == view.tip.id).then_some(&pool.mempool);
+        build_body(&self.params, &view, mempool, now)
     }
 
     /// A block template paying `coinbase`.
     pub fn block_template(&self, coinbase: Address) -> Block {
-        let inner = self.lock();
-        build_template(&inner.chain, &inner.mempool, coinbase, now_ms())
+        self.template_body().into_block(coinbase)
     }
 
     /// The flag that cancels the running search.
@@ -376,9 +434,9 @@ impl Node {
     /// the save. The store closes when the last reference to the node is dropped.
     pub fn shutdown(&self) {
         self.request_shutdown();
-        let inner = self.lock();
-        match inner.mempool.save(&mempool_path(&self.datadir)) {
-            Ok(()) => info!(target: "node", txs = inner.mempool.len(), "mempool saved"),
+        let pool = self.lock_pool();
+        match pool.mempool.save(&mempool_path(&self.datadir)) {
+            Ok(()) => info!(target: "node", txs = pool.mempool.len(), "mempool saved"),
             Err(e) => warn!(target: "node", "cannot save the mempool: {e}"),
         }
     }

@@ -1,28 +1,20 @@
-//! A running node with everything around it: the network, sync, the gossip relay and
-//! the built-in miner. `cairn-node` and the multi-node test harness both start nodes
+//! A running node with everything around it: the network, sync, the announcing of
+//! what it produces ([`crate::import`]) and the built-in miner. `cairn-node` and the multi-node test harness both start nodes
 //! through [`Service::start`].
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use cairn_core::validation::RejectReason;
-use cairn_core::{Block, BlockHeader, BlockId, Encode, Transfer};
 use libp2p::PeerId;
-use tracing::{debug, warn};
+use tracing::warn;
 
-use crate::chain::{ChainError, Known, SubmitOutcome};
-use crate::mempool::MempoolError;
+use crate::import::{self, NodeAccess};
 use crate::mining::{self, MiningConfig};
-use crate::network::{self, ChainAccess, ChainStatus, Client, NetworkConfig, Verdict};
-use crate::node::{BlockSource, NodeEvent, TxSource};
+use crate::network::{self, Client, NetworkConfig};
 use crate::rpc::{self, RpcConfig, RpcContext, RpcServer};
 use crate::sync::{self, SyncConfig, SyncHandle};
 use crate::{Node, NodeConfig, NodeError};
-
-/// How far below the tip a gossiped block may fork and still be stored: deeper
-/// branches come through headers-first sync, which only fetches heavier ones.
-pub const MAX_GOSSIP_FORK_DEPTH: u64 = 6;
 
 /// Everything a node service needs.
 #[derive(Debug, Clone)]
@@ -68,16 +60,17 @@ impl Service {
         let (network, sync) = match config.network {
             Some(mut net) => {
                 net.bans = node
-                    .load_bans()
+                    .bans()
+                    .load(crate::node::now_ms())
                     .into_iter()
                     .filter_map(|(p, until)| Some((PeerId::from_bytes(&p).ok()?, until)))
                     .collect();
-                let access = Arc::new(NodeAccess { node: node.clone() });
+                let access = Arc::new(NodeAccess::new(node.clone()));
                 let (client, events, task) = network::start(node.params(), net, access)?;
                 network_task = Some(task);
                 let (sync, task) = sync::start(node.clone(), client.clone(), events, config.sync);
                 sync_task = Some(task);
-                relay_task = Some(tokio::spawn(relay(node.clone(), client.clone())));
+                relay_task = Some(tokio::spawn(import::announce(node.clone(), client.clone())));
                 (Some(client), Some(sync))
             }
             None => (None, None),
@@ -221,146 +214,5 @@ async fn watch_disk(node: Arc<Node>, fault: tokio::sync::watch::Sender<Option<St
             let _ = fault.send(Some(full.to_string()));
             return;
         }
-    }
-}
-
-/// Gossips what this node produced: blocks it mined or was given over RPC, and
-/// transfers its users sent. Blocks and transfers from peers are forwarded by
-/// gossipsub itself once validated.
-async fn relay(node: Arc<Node>, client: Client) {
-    let mut events = node.subscribe();
-    loop {
-        match events.recv().await {
-            Ok(NodeEvent::TipChanged { bodies, source, .. }) => {
-                if matches!(source, BlockSource::Miner | BlockSource::Rpc) {
-                    for block in bodies {
-                        client.publish_block(block);
-                    }
-                }
-            }
-            Ok(NodeEvent::TransferAdded {
-                tx,
-                source: TxSource::Local,
-            }) => client.publish_transfer(tx),
-            Ok(NodeEvent::TransferAdded { .. }) => {}
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                warn!(target: "net", "relay fell behind; {n} events not gossiped");
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-        }
-    }
-}
-
-/// The chain side of the network: the node behind the [`ChainAccess`] trait.
-#[derive(Debug)]
-pub struct NodeAccess {
-    node: Arc<Node>,
-}
-
-impl NodeAccess {
-    /// Wraps a node.
-    pub fn new(node: Arc<Node>) -> NodeAccess {
-        NodeAccess { node }
-    }
-}
-
-/// Transfer rules that no change of state can make pass: breaking them is the
-/// sender's fault.
-fn transfer_is_malformed(reason: &RejectReason) -> bool {
-    matches!(
-        reason,
-        RejectReason::Malformed(_)
-            | RejectReason::WrongChainId { .. }
-            | RejectReason::EmptyTransfer { .. }
-            | RejectReason::AmountOverflow { .. }
-            | RejectReason::BadSignature { .. }
-    )
-}
-
-impl ChainAccess for NodeAccess {
-    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
-        let id = block.id();
-        // Proof of work first: nothing else is worth doing for a block without it.
-        if let Err(reason) =
-            cairn_core::validation::validate_header_standalone(&block.header, self.node.params())
-        {
-            return Verdict::Reject(format!("block {id}: {reason}"));
-        }
-        let (this, parent, tip_height) = self
-            .node
-            .with_state(|c, _| (c.known(&id), c.known(&block.header.prev), c.tip().height));
-        match (this, parent) {
-            (Known::Stored { .. }, _) => return Verdict::Ignore,
-            // Peers forward only blocks that became their tip, after every rule
-            // (state included): an invalid one is the sender's fault.
-            (Known::Invalid, _) => return Verdict::Reject(format!("block {id} is invalid")),
-            (_, Known::Invalid) => {
-                return Verdict::Reject(format!("block {id} extends an invalid block"));
-            }
-            (_, Known::Unknown) => return Verdict::Unconnected,
-            (_, Known::Stored { height, .. }) => {
-                if height.saturating_add(MAX_GOSSIP_FORK_DEPTH) < tip_height {
-                    debug!(target: "net", %id, height = height + 1, "stale side-branch block ignored");
-                    return Verdict::Ignore;
-                }
-            }
-        }
-        match self
-            .node
-            .submit_block(block, BlockSource::Peer(from.to_string()))
-        {
-            // Only blocks that became our tip are passed on (as Bitcoin announces only
-            // tips); a side block is kept but not forwarded.
-            Ok(SubmitOutcome::NewTip(_)) => Verdict::Accept,
-            Ok(_) => Verdict::Ignore,
-            // Clocks differ: a block from the future is not proof of malice.
-            Err(ChainError::Rejected {
-                reason: RejectReason::TimestampTooFarInFuture { .. },
-                ..
-            })
-            | Err(ChainError::Store(_)) => Verdict::Ignore,
-            Err(e) => Verdict::Reject(e.to_string()),
-        }
-    }
-
-    fn on_transfer(&self, tx: Transfer, _from: PeerId) -> Verdict {
-        match self.node.submit_transfer_from(tx, TxSource::Peer) {
-            Ok(_) => Verdict::Accept,
-            Err(MempoolError::Invalid(reason)) if transfer_is_malformed(&reason) => {
-                Verdict::Reject(reason.to_string())
-            }
-            Err(_) => Verdict::Ignore,
-        }
-    }
-
-    fn status(&self) -> ChainStatus {
-        let tip = self.node.tip();
-        ChainStatus {
-            network: self.node.params().network_id(),
-            tip: tip.id,
-            height: tip.height,
-            work: tip.work,
-        }
-    }
-
-    fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
-        self.node.with_state(|c, _| c.headers_after(locator, max))
-    }
-
-    fn blocks(&self, ids: &[BlockId], max_bytes: usize) -> Vec<Block> {
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for id in ids {
-            let Ok(Some(block)) = self.node.with_state(|c, _| c.block(id)) else {
-                break;
-            };
-            let len = block.encoded_len();
-            if !out.is_empty() && bytes + len > max_bytes {
-                break;
-            }
-            bytes += len;
-            out.push(block);
-        }
-        out
     }
 }

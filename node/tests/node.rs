@@ -27,12 +27,10 @@ fn open_with(dir: &std::path::Path, params: ChainParams) -> std::sync::Arc<Node>
 }
 
 fn total_balance(node: &Node) -> u128 {
-    node.with_state(|c, _| {
-        c.store()
-            .iter::<Accounts>()
-            .map(|r| r.unwrap().1.balance.0 as u128)
-            .sum()
-    })
+    node.reader()
+        .iter::<Accounts>()
+        .map(|r| r.unwrap().1.balance.0 as u128)
+        .sum()
 }
 
 fn mine_one(node: &Node) -> SubmitOutcome {
@@ -70,7 +68,7 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
     node.submit_transfer(t2.clone()).unwrap();
     assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
     assert!(
-        node.with_state(|_, m| m.is_empty()),
+        node.with_mempool(|m| m.is_empty()),
         "confirmed transfers leave the mempool"
     );
     assert_eq!(total_balance(&node), easy_params().supply_at(1).0 as u128);
@@ -93,7 +91,7 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
         "{out:?}"
     );
     assert_eq!(node.tip().id, b2.id());
-    node.with_state(|_, m| {
+    node.with_mempool(|m| {
         assert!(
             m.contains(&t1.id()) && m.contains(&t2.id()),
             "transfers came back"
@@ -102,7 +100,7 @@ fn transfers_of_a_losing_branch_return_to_the_mempool() {
     assert_eq!(total_balance(&node), easy_params().supply_at(2).0 as u128);
     // Mining again confirms them on the new branch.
     assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
-    assert!(node.with_state(|_, m| m.is_empty()));
+    assert!(node.with_mempool(|m| m.is_empty()));
 }
 
 #[test]
@@ -121,7 +119,7 @@ fn mempool_and_tip_survive_a_restart() {
     };
     let node = open(dir.path());
     assert_eq!(node.tip().id, tip.id);
-    assert!(node.with_state(|_, m| m.contains(&t.id())));
+    assert!(node.with_mempool(|m| m.contains(&t.id())));
 }
 
 /// Network B copies the test network's genesis.json, chain id included, and changes
@@ -163,7 +161,7 @@ fn a_transfer_signed_for_another_network_with_the_same_chain_id_is_refused() {
         })) => {}
         other => panic!("a transfer signed for another network: {other:?}"),
     }
-    assert!(node.with_state(|_, m| m.is_empty()));
+    assert!(node.with_mempool(|m| m.is_empty()));
     // The same transfer signed for B is welcome.
     node.submit_transfer(sign(b.network_id())).unwrap();
 }

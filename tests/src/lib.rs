@@ -281,30 +281,28 @@ impl TestNode {
 
     /// Whether the mempool holds `tx`.
     pub fn mempool_has(&self, tx: &cairn_core::TxId) -> bool {
-        self.node().with_state(|_, m| m.contains(tx))
+        self.node().with_mempool(|m| m.contains(tx))
     }
 
     /// The confirmed balance of `address`.
     pub fn balance(&self, address: &Address) -> u64 {
-        self.node().with_state(|c, _| {
-            c.store()
-                .get::<Accounts>(address)
-                .ok()
-                .flatten()
-                .map_or(0, |a| a.balance.0)
-        })
+        self.node()
+            .reader()
+            .get::<Accounts>(address)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.balance.0)
     }
 
     /// The sum of all confirmed balances equals the subsidy schedule at the tip.
     pub fn supply_is_conserved(&self) -> bool {
-        self.node().with_state(|c, _| {
-            let total: u128 = c
-                .store()
-                .iter::<Accounts>()
-                .map(|r| u128::from(r.expect("readable").1.balance.0))
-                .sum();
-            total == u128::from(self.params.supply_at(c.tip().height).0)
-        })
+        let snapshot = self.node().reader().snapshot();
+        let total: u128 = snapshot
+            .iter::<Accounts>()
+            .map(|r| u128::from(r.expect("readable").1.balance.0))
+            .sum();
+        let height = snapshot.tip_header().expect("readable").height;
+        total == u128::from(self.params.supply_at(height).0)
     }
 
     /// Stops the node (gracefully), keeping its data directory.
@@ -334,15 +332,14 @@ pub fn mine_on(node: &Node, coinbase: Address) -> Block {
 pub fn dev_transfer(node: &Node, from: usize, to: Address, amount: u64) -> Transfer {
     let key = &dev_keys()[from];
     let sender = key.address();
-    let nonce = node.with_state(|c, m| {
-        let confirmed = c
-            .store()
-            .get::<Accounts>(&sender)
-            .ok()
-            .flatten()
-            .map_or(0, |a| a.nonce);
-        m.next_nonce(&sender, confirmed)
-    });
+    let confirmed = node
+        .reader()
+        .get::<Accounts>(&sender)
+        .ok()
+        .flatten()
+        .map_or(0, |a| a.nonce);
+    let nonce = node.with_mempool(|m| m.next_nonce(&sender, confirmed));
+
     Transfer::new_signed(
         key,
         node.params().network_id(),

@@ -427,7 +427,11 @@ async fn a_peer_that_stalls_is_dropped_and_its_blocks_come_from_others() {
     }
     let headers = honest
         .node()
-        .with_state(|c, _| c.headers_after(&[params.genesis_id()], 2_000));
+        .reader()
+        .snapshot()
+        .headers_after(&[params.genesis_id()], 2_000)
+        .unwrap();
+
     assert_eq!(headers.len(), 80);
     let fresh = TestNode::start(
         &params,

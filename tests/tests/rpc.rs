@@ -169,7 +169,7 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
         .await
         .unwrap();
     let tip = node.tip();
-    let pool = node.node().with_state(|_, m| m.len());
+    let pool = node.node().with_mempool(|m| m.len());
 
     // Envelope errors.
     let raw = |body: &'static str| async move { http_post(addr, body.as_bytes(), None).await };
@@ -319,7 +319,7 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
     // `queued` and `spent`, leaving the mempool empty.
     assert_eq!(pool, 1);
     assert_eq!(node.tip().height, tip.height + 1);
-    assert_eq!(node.node().with_state(|_, m| m.len()), 0);
+    assert_eq!(node.node().with_mempool(|m| m.len()), 0);
     assert!(node.supply_is_conserved());
 }
 

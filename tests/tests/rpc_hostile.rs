@@ -698,7 +698,7 @@ async fn assert_unchanged(node: &TestNode, before: &(u64, String)) {
         (Some(before.0), Some(before.1.as_str()))
     );
     assert_eq!(
-        node.node().with_state(|_, m| m.len()),
+        node.node().with_mempool(|m| m.len()),
         0,
         "the mempool changed"
     );

@@ -9,7 +9,9 @@
 //! marked invalid with all its descendants, and the best remaining chain is activated.
 
 mod headers;
+mod hooks;
 mod orphans;
+mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -24,12 +26,14 @@ use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Work};
 use tracing::{debug, info, warn};
 
 pub use self::headers::{HeaderCursor, HeaderError, Known};
+pub use self::hooks::{BlockHook, BlockHooks};
 pub use self::orphans::OrphanPool;
+pub use self::view::{ChainView, ViewReader};
 use crate::store::schema::{
-    Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Meta, MetaKey,
-    TxIndex, TxLocation, Undo,
+    Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Tip, TxIndex,
+    TxLocation, Undo,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreReader};
 
 /// Most block ids remembered as invalid without being stored.
 const MAX_REMEMBERED_INVALID: usize = 10_000;
@@ -85,7 +89,7 @@ pub struct TipChange {
 
 /// An in-memory block-tree entry.
 #[derive(Debug, Clone)]
-struct Node {
+struct BlockEntry {
     header: BlockHeader,
     work: Work,
     status: BlockStatus,
@@ -121,7 +125,7 @@ pub struct TipInfo {
 pub struct Chain {
     params: ChainParams,
     store: Arc<Store>,
-    index: HashMap<BlockId, Node>,
+    index: HashMap<BlockId, BlockEntry>,
     children: HashMap<BlockId, Vec<BlockId>>,
     main: Vec<BlockId>,
     orphans: OrphanPool,
@@ -138,12 +142,28 @@ pub struct Chain {
     interrupted: bool,
     /// The block just stored, so connecting it does not read it back from disk.
     fresh: Option<Block>,
+    /// Where readers find the tip; replaced after every connect and disconnect.
+    view: tokio::sync::watch::Sender<Arc<ChainView>>,
+    /// Other state written in each connect's and disconnect's batch.
+    hooks: BlockHooks,
+    /// Read access for the hooks.
+    reader: StoreReader,
 }
 
 impl Chain {
     /// Loads the block tree and main chain from the store, then activates the chain
     /// with the most work (finishing a reorganisation a crash interrupted).
     pub fn open(params: ChainParams, store: Arc<Store>) -> Result<(Chain, TipChange), ChainError> {
+        Chain::open_with(params, store, BlockHooks::new())
+    }
+
+    /// [`Chain::open`], with hooks that write their own state in every connect's and
+    /// disconnect's batch (including those that finish a reorganisation on opening).
+    pub fn open_with(
+        params: ChainParams,
+        store: Arc<Store>,
+        hooks: BlockHooks,
+    ) -> Result<(Chain, TipChange), ChainError> {
         let mut index = HashMap::new();
         let mut children: HashMap<BlockId, Vec<BlockId>> = HashMap::new();
         let mut next_seq = 0;
@@ -158,7 +178,7 @@ impl Chain {
             }
             index.insert(
                 id,
-                Node {
+                BlockEntry {
                     header,
                     work: entry.cumulative_work,
                     status: entry.status,
@@ -199,8 +219,8 @@ impl Chain {
             return Err(StoreError::Corrupt("height index does not end at the tip".into()).into());
         }
         let mut chain = Chain {
-            params,
-            store,
+            params: params.clone(),
+            store: store.clone(),
             index,
             children,
             main,
@@ -212,6 +232,9 @@ impl Chain {
             failures: Vec::new(),
             interrupted: false,
             fresh: None,
+            view: tokio::sync::watch::Sender::new(Arc::new(ChainView::genesis(&params))),
+            hooks,
+            reader: StoreReader::new(store.clone()),
         };
         // Descendants of invalid blocks are invalid.
         let invalid: Vec<BlockId> = chain
@@ -224,6 +247,7 @@ impl Chain {
             chain.mark_invalid_in_memory(&id);
         }
         chain.activate_best_chain(None)?;
+        chain.publish();
         let change = chain.take_change();
         Ok((chain, change))
     }
@@ -233,9 +257,26 @@ impl Chain {
         &self.params
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
+    /// A read-only handle on the store (only the chain writes chain state).
+    pub fn reader(&self) -> StoreReader {
+        self.reader.clone()
+    }
+
+    /// The published view of the tip, for readers that must not wait for this
+    /// chain's lock.
+    pub fn view_reader(&self) -> ViewReader {
+        ViewReader(self.view.subscribe())
+    }
+
+    /// Publishes the view of the current tip. Called after every write that moves the
+    /// tip, so the published tip's block and state are always readable.
+    fn publish(&self) {
+        let tip = self.tip();
+        let child = self
+            .child_context(&tip.id, 0)
+            .expect("the tip is in the index");
+        let view = ChainView::new(&self.params, tip, child, self.locator(), self.orphans.len());
+        self.view.send_replace(Arc::new(view));
     }
 
     /// The main-chain tip.
@@ -409,6 +450,7 @@ impl Chain {
             }
             debug!(target: "chain", %id, %prev, "orphan block");
             self.orphans.insert(block);
+            self.publish();
             return Ok(SubmitOutcome::Orphan);
         };
         if parent.status == BlockStatus::Invalid {
@@ -458,7 +500,7 @@ impl Chain {
         self.store.write(b)?;
         self.index.insert(
             id,
-            Node {
+            BlockEntry {
                 header: block.header,
                 work,
                 status: BlockStatus::Valid,
@@ -616,9 +658,13 @@ impl Chain {
                 u32::try_from(i).map_err(|_| StoreError::Corrupt("block too long".into()))?;
             b.put::<TxIndex>(&tx.id(), &TxLocation { block: *id, index });
         }
-        b.put::<Meta>(&MetaKey::Tip, &id.0.to_vec());
+        b.put::<Tip>(&Tip::KEY, id);
+        for hook in &self.hooks {
+            hook.connect(&block, &self.reader, &mut b)?;
+        }
         self.store.write(b)?;
         self.main.push(*id);
+        self.publish();
         Ok(block)
     }
 
@@ -645,9 +691,13 @@ impl Chain {
         for tx in &block.txs {
             b.delete::<TxIndex>(&tx.id());
         }
-        b.put::<Meta>(&MetaKey::Tip, &block.header.prev.0.to_vec());
+        b.put::<Tip>(&Tip::KEY, &block.header.prev);
+        for hook in &self.hooks {
+            hook.disconnect(&block, &self.reader, &mut b)?;
+        }
         self.store.write(b)?;
         self.main.pop();
+        self.publish();
         info!(target: "chain", height = tip.height, id = %tip.id, "disconnected block");
         Ok(block)
     }

@@ -17,7 +17,7 @@ fn open(dir: &std::path::Path, params: &ChainParams) -> Chain {
 
 fn accounts_bytes(chain: &Chain) -> Vec<(Vec<u8>, Vec<u8>)> {
     chain
-        .store()
+        .reader()
         .iter::<Accounts>()
         .map(|r| r.map(|(a, acc)| (a.0.to_vec(), acc.to_bytes())).unwrap())
         .collect()
@@ -34,7 +34,7 @@ fn replay_bytes(b: &ChainBuilder) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 fn total_balance(chain: &Chain) -> u128 {
     chain
-        .store()
+        .reader()
         .iter::<Accounts>()
         .map(|r| r.unwrap().1.balance.0 as u128)
         .sum()
@@ -86,12 +86,12 @@ fn connect_then_disconnect_restores_state_byte_for_byte() {
     assert_eq!(chain.tip().id, params.genesis_id());
     assert_eq!(accounts_bytes(&chain), genesis_state);
     assert_eq!(
-        chain.store().iter::<crate::store::schema::Undo>().count(),
+        chain.reader().iter::<crate::store::schema::Undo>().count(),
         0
     );
     assert_eq!(
         chain
-            .store()
+            .reader()
             .iter::<crate::store::schema::Heights>()
             .count(),
         1
@@ -244,7 +244,7 @@ fn an_invalid_heavier_branch_is_rejected_and_the_tip_stays() {
     assert_eq!(chain.tip().id, tip);
     c.blocks.clear();
     // Restarting remembers it.
-    let store = chain.store().clone();
+    let store = chain.store.clone();
     drop(chain);
     let (chain, change) = Chain::open(params, store).unwrap();
     assert_eq!(chain.tip().id, tip);
@@ -361,7 +361,11 @@ fn stores_of_other_networks_or_newer_schemas_are_refused() {
     {
         let store = Store::open(dir.path(), &easy_params()).unwrap();
         let mut b = store.batch();
-        b.put::<Meta>(&MetaKey::SchemaVersion, &99u32.to_le_bytes().to_vec());
+        b.put::<crate::store::schema::SchemaVersion>(
+            &crate::store::schema::SchemaVersion::KEY,
+            &99,
+        );
+
         store.write(b).unwrap();
     }
     assert!(matches!(
@@ -396,5 +400,168 @@ fn a_reorganisation_cut_short_by_a_crash_is_finished_on_restart() {
         let chain = open(&dir, &params);
         assert_eq!(chain.tip().id, b.tip().id(), "k = {k}");
         assert_eq!(accounts_bytes(&chain), replay_bytes(&b));
+    }
+}
+
+/// A hook that keeps, in the account of a fixed address, the number of main-chain
+/// blocks mined by `miner` (as its nonce), and can be told to fail.
+#[derive(Debug)]
+struct CountBlocksOf {
+    miner: cairn_core::Address,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+fn tally_address() -> cairn_core::Address {
+    cairn_core::Address([0x7a; cairn_core::address::ADDRESS_LEN])
+}
+
+impl CountBlocksOf {
+    fn tally(reader: &StoreReader) -> u64 {
+        reader
+            .get::<Accounts>(&tally_address())
+            .unwrap()
+            .map_or(0, |a| a.nonce)
+    }
+
+    fn step(
+        &self,
+        block: &Block,
+        reader: &StoreReader,
+        batch: &mut crate::store::StoreBatch<'_>,
+        up: bool,
+    ) -> Result<(), StoreError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Corrupt("hook told to fail".into()));
+        }
+        let mined = matches!(&block.txs[0], cairn_core::Transaction::Coinbase(c) if c.recipient == self.miner);
+        if mined {
+            let n = Self::tally(reader);
+            let n = if up { n + 1 } else { n - 1 };
+            batch.put::<Accounts>(
+                &tally_address(),
+                &cairn_core::Account {
+                    nonce: n,
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+impl BlockHook for CountBlocksOf {
+    fn connect(
+        &self,
+        block: &Block,
+        reader: &StoreReader,
+        batch: &mut crate::store::StoreBatch<'_>,
+    ) -> Result<(), StoreError> {
+        self.step(block, reader, batch, true)
+    }
+
+    fn disconnect(
+        &self,
+        block: &Block,
+        reader: &StoreReader,
+        batch: &mut crate::store::StoreBatch<'_>,
+    ) -> Result<(), StoreError> {
+        self.step(block, reader, batch, false)
+    }
+}
+
+#[test]
+fn a_hook_writes_in_the_batch_of_every_connect_and_disconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let a = ChainBuilder::new(params.clone());
+    let hook = Arc::new(CountBlocksOf {
+        miner: a.miner,
+        fail: std::sync::atomic::AtomicBool::new(false),
+    });
+    let store = Arc::new(Store::open(dir.path(), &params).unwrap());
+    let (mut chain, _) = Chain::open_with(params.clone(), store, vec![hook.clone()]).unwrap();
+    let mut a = a;
+    let common = extend(&mut a, 3, 1_000);
+    submit_all(&mut chain, &common);
+    let mut b = a.clone();
+    b.miner = SecretKey::from_seed(&[0x42; 32]).address();
+    submit_all(&mut chain, &extend(&mut a, 2, 1_000));
+    assert_eq!(CountBlocksOf::tally(&chain.reader()), 5);
+    // A heavier branch by another miner: two disconnects, three connects.
+    let branch_b = extend(&mut b, 3, 1_000);
+    submit_all(&mut chain, &branch_b);
+    assert_eq!(chain.tip().id, b.tip().id());
+    assert_eq!(CountBlocksOf::tally(&chain.reader()), 3);
+    // A hook that fails stops the connect: neither the block's state nor the tip moves.
+    hook.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let before = accounts_bytes(&chain);
+    let next = extend(&mut b, 1, 1_000);
+    assert!(matches!(
+        chain.submit_block(next[0].clone(), next[0].header.timestamp_ms),
+        Err(ChainError::Store(_))
+    ));
+    assert_eq!(chain.tip().id, branch_b.last().unwrap().id());
+    assert_eq!(chain.reader().snapshot().tip().unwrap(), chain.tip().id);
+    assert_eq!(accounts_bytes(&chain), before);
+}
+
+#[test]
+fn the_published_view_follows_every_connect_and_disconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut chain = open(dir.path(), &params);
+    let view = chain.view_reader();
+    let mut watch = view.watch();
+    assert_eq!(view.get().tip.id, params.genesis_id());
+    let mut a = ChainBuilder::new(params.clone());
+    let blocks = extend(&mut a, 4, 1_000);
+    submit_all(&mut chain, &blocks);
+    assert!(watch.has_changed().unwrap());
+    let v = view.get();
+    assert_eq!(v.tip, chain.tip());
+    // The view's template fields agree with the chain's own context for a child.
+    let ctx = chain.child_context(&v.tip.id, 0).unwrap();
+    assert_eq!(v.child, ctx);
+    assert_eq!(
+        v.median_time_ms,
+        cairn_core::validation::median_time_past(&ctx.recent_timestamps_ms)
+    );
+    assert_eq!(v.locator, chain.locator());
+    // Whatever tip a reader sees is readable in a snapshot taken after it.
+    let reader = chain.reader();
+    let snapshot = reader.snapshot();
+    assert_eq!(snapshot.tip().unwrap(), v.tip.id);
+    assert_eq!(snapshot.block(&v.tip.id).unwrap().unwrap().id(), v.tip.id);
+    watch.mark_unchanged();
+    chain.disconnect_tip().unwrap();
+    assert!(watch.has_changed().unwrap());
+    assert_eq!(view.get().tip.id, blocks[2].id());
+    assert_eq!(view.get().tip.height, 3);
+}
+
+#[test]
+fn served_headers_come_from_the_store_as_the_chain_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut chain = open(dir.path(), &params);
+    let mut a = ChainBuilder::new(params.clone());
+    let blocks = extend(&mut a, 30, 1_000);
+    submit_all(&mut chain, &blocks);
+    let reader = chain.reader();
+    let snapshot = reader.snapshot();
+    for locator in [
+        vec![params.genesis_id()],
+        vec![blocks[9].id(), blocks[3].id()],
+        vec![cairn_core::Hash([9; 32]), blocks[20].id()],
+        vec![cairn_core::Hash([9; 32])],
+        chain.locator(),
+    ] {
+        for max in [0, 1, 5, 2_000] {
+            assert_eq!(
+                snapshot.headers_after(&locator, max).unwrap(),
+                chain.headers_after(&locator, max),
+                "locator {locator:?}, max {max}"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@ use cairn_core::testkit::{ChainBuilder, easy_params};
 use cairn_core::{Account, Amount, Block, SecretKey};
 
 use super::*;
+use cairn_core::encoding::{Decode, Encode};
 
 fn pool(max_txs: usize) -> (Mempool, MemoryState) {
     let params = easy_params();

@@ -9,15 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_core::address::ADDRESS_LEN;
-use cairn_core::difficulty::{AsertInput, next_compact_target};
 use cairn_core::header::{HEADER_LEN, HEADER_VERSION};
 use cairn_core::tx::COINBASE_LEN;
-use cairn_core::validation::median_time_past;
-use cairn_core::{Address, Amount, Block, BlockHeader, Coinbase, Hash, Transaction};
+use cairn_core::{Address, Amount, Block, BlockHeader, ChainParams, Coinbase, Hash, Transaction};
 use cairn_miner::{Backend, Miner, NonceRange, Template};
 use tracing::{debug, info, warn};
 
-use crate::chain::Chain;
+use crate::chain::ChainView;
 use crate::mempool::Mempool;
 use crate::node::{BlockSource, Node};
 
@@ -73,26 +71,20 @@ impl TemplateBody {
 }
 
 /// The parts of the next template: header fields from the tip, the best-paying
-/// transfers that fit.
-pub fn build_body(chain: &Chain, mempool: &Mempool, now_ms: u64) -> TemplateBody {
-    let params = chain.params();
-    let tip = chain.tip();
-    let ctx = chain
-        .child_context(&tip.id, now_ms)
-        .expect("the tip is in the index");
-    let timestamp_ms = now_ms.max(median_time_past(&ctx.recent_timestamps_ms) + 1);
-    let target = next_compact_target(
-        &params.asert(),
-        &AsertInput {
-            parent_height: ctx.parent_height,
-            parent_timestamp_ms: ctx.parent_timestamp_ms,
-            anchor_timestamp_ms: ctx.anchor_timestamp_ms,
-        },
-    );
+/// transfers that fit (none without a mempool).
+pub fn build_body(
+    params: &ChainParams,
+    view: &ChainView,
+    mempool: Option<&Mempool>,
+    now_ms: u64,
+) -> TemplateBody {
+    let tip = &view.tip;
+    let timestamp_ms = now_ms.max(view.median_time_ms + 1);
+    let target = view.next_target;
     let room = params
         .max_block_bytes()
         .saturating_sub(HEADER_LEN + 4 + COINBASE_LEN);
-    let transfers = mempool.select(room);
+    let transfers = mempool.map(|m| m.select(room)).unwrap_or_default();
     let fees = transfers
         .iter()
         .fold(Amount::ZERO, |acc, t| acc.checked_add(t.fee).unwrap_or(acc));
@@ -119,11 +111,6 @@ pub fn build_body(chain: &Chain, mempool: &Mempool, now_ms: u64) -> TemplateBody
         coinbase,
         transfers: transfers.into_iter().map(Transaction::Transfer).collect(),
     }
-}
-
-/// A block ready to search: every field final but the nonce.
-pub fn build_template(chain: &Chain, mempool: &Mempool, coinbase: Address, now_ms: u64) -> Block {
-    build_body(chain, mempool, now_ms).into_block(coinbase)
 }
 
 /// Searches the whole nonce range of `block` with `miner`; true when its nonce now

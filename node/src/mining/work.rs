@@ -443,8 +443,8 @@ impl WorkManager {
             s.start_epoch(tip);
         }
         if s.wants_body(now) {
-            let parts = node
-                .with_state(|chain, mempool| crate::mining::build_body(chain, mempool, now_ms()));
+            let parts = node.template_body();
+
             s.body_built_ms = now;
             // The tip may have moved since it was read: the body is the newer one.
             if s.tip != Some(parts.header.prev) {

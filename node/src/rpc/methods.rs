@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 
 use crate::chain::ChainError;
 use crate::mempool::MempoolError;
-use crate::node::{BlockSource, now_ms};
+use crate::node::BlockSource;
 use crate::rpc::RpcContext;
 use crate::rpc::types::{ErrorCode, Params, RpcError};
-use crate::store::schema::{Accounts, TxIndex};
+use crate::store::ReadSnapshot;
+use crate::store::schema::{Accounts, Heights};
 
 /// A handler's result.
 pub type RpcResult = Result<Value, RpcError>;
@@ -370,14 +371,14 @@ pub fn tx_json(tx: &Transaction) -> Value {
     }
 }
 
-fn block_json(ctx: &RpcContext, block: &Block, full: bool) -> Value {
+/// A block's JSON; `snapshot` is the store view the block was read from, so that its
+/// confirmations agree with the block.
+fn block_json(snapshot: &ReadSnapshot<'_>, block: &Block, full: bool) -> RpcResult {
     let id = block.id();
-    let (tip, on_main) = ctx.node.with_state(|c, _| {
-        (
-            c.tip().height,
-            c.block_id_at(block.header.height) == Some(id),
-        )
-    });
+    let tip = snapshot.tip_header().map_err(internal)?.height;
+    let on_main = snapshot
+        .on_main_chain(&id, block.header.height)
+        .map_err(internal)?;
     let mut v = header_json(&block.header);
     v["size"] = json!(block.encoded_len());
     v["confirmations"] = if on_main {
@@ -397,7 +398,7 @@ fn block_json(ctx: &RpcContext, block: &Block, full: bool) -> Value {
                 .collect(),
         )
     };
-    v
+    Ok(v)
 }
 
 /// A cumulative work or target work as a float (for display).
@@ -427,15 +428,13 @@ fn node_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
 
 fn node_get_storage_info(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&[])?;
-    let (store, height) = ctx
-        .node
-        .with_state(|c, _| (c.store().clone(), c.tip().height));
+    let store = ctx.node.reader();
+    let height = ctx.node.tip().height;
     let columns = store.column_stats();
     let total: u64 = columns
         .iter()
         .map(|c| c.sst_bytes.saturating_add(c.memtable_bytes))
         .sum();
-    // Outside the node lock: counting reads the whole table.
     let accounts = store.count::<Accounts>().map_err(internal)?;
     let headers = store
         .count::<crate::store::schema::Headers>()
@@ -455,13 +454,8 @@ fn node_get_storage_info(ctx: &RpcContext, p: &Params) -> RpcResult {
 
 fn chain_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&[])?;
-    let (tip, mtp) = ctx.node.with_state(|c, _| {
-        let tip = c.tip();
-        let mtp = c.child_context(&tip.id, now_ms()).map_or(0, |x| {
-            cairn_core::validation::median_time_past(&x.recent_timestamps_ms)
-        });
-        (tip, mtp)
-    });
+    let view = ctx.node.view();
+    let (tip, mtp) = (view.tip, view.median_time_ms);
     let difficulty = tip
         .header
         .target
@@ -485,8 +479,9 @@ fn chain_get_block_by_height(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&["height", "full"])?;
     let height: u64 = p.get(0, "height")?;
     let full = p.opt(1, "full")?.unwrap_or(false);
-    match ctx.node.block_at(height).map_err(internal)? {
-        Some(b) => Ok(block_json(ctx, &b, full)),
+    let snapshot = ctx.node.reader().snapshot();
+    match snapshot.block_at(height).map_err(internal)? {
+        Some(b) => block_json(&snapshot, &b, full),
         None => Err(RpcError::new(
             ErrorCode::UnknownBlock,
             format!("no main-chain block at height {height}"),
@@ -498,8 +493,9 @@ fn chain_get_block_by_hash(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&["id", "full"])?;
     let id: BlockId = hex_id(&p.get::<String>(0, "id")?, "id")?;
     let full = p.opt(1, "full")?.unwrap_or(false);
-    match ctx.node.with_state(|c, _| c.block(&id)).map_err(internal)? {
-        Some(b) => Ok(block_json(ctx, &b, full)),
+    let snapshot = ctx.node.reader().snapshot();
+    match snapshot.block(&id).map_err(internal)? {
+        Some(b) => block_json(&snapshot, &b, full),
         None => Err(RpcError::new(
             ErrorCode::UnknownBlock,
             format!("no block {id}"),
@@ -514,13 +510,19 @@ fn chain_get_headers(ctx: &RpcContext, p: &Params) -> RpcResult {
     if count > 2_000 {
         return Err(RpcError::params("count must be at most 2000"));
     }
-    let headers = ctx.node.with_state(|c, _| {
-        (from..from.saturating_add(count))
-            .map_while(|h| c.block_id_at(h))
-            .filter_map(|id| c.header(&id))
-            .map(|h| header_json(&h))
-            .collect::<Vec<_>>()
-    });
+    let snapshot = ctx.node.reader().snapshot();
+    let mut headers = Vec::new();
+    for item in snapshot
+        .iter_from::<Heights>(&from)
+        .take(usize::try_from(count).unwrap_or(usize::MAX))
+    {
+        let (_, id) = item.map_err(internal)?;
+        let header = snapshot
+            .header(&id)
+            .map_err(internal)?
+            .ok_or_else(|| internal("main-chain header missing"))?;
+        headers.push(header_json(&header));
+    }
     Ok(Value::Array(headers))
 }
 
@@ -579,62 +581,61 @@ fn tx_send(ctx: &RpcContext, p: &Params) -> RpcResult {
 fn tx_get(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&["id"])?;
     let id: TxId = hex_id(&p.get::<String>(0, "id")?, "id")?;
-    ctx.node.with_state(|c, m| {
-        if let Some(tx) = m.get(&id) {
-            let mut v = tx_json(&Transaction::Transfer(tx.clone()));
-            v["status"] = json!("pending");
-            return Ok(v);
-        }
-        let Some(loc) = c.store().get::<TxIndex>(&id).map_err(internal)? else {
-            return Err(RpcError::new(
-                ErrorCode::UnknownTransaction,
-                format!("no transaction {id}"),
-            ));
-        };
-        let block = c
-            .block(&loc.block)
-            .map_err(internal)?
-            .ok_or_else(|| internal("indexed block missing"))?;
-        let tx = block
-            .txs
-            .get(loc.index as usize)
-            .ok_or_else(|| internal("index out of range"))?;
-        let mut v = tx_json(tx);
-        v["status"] = json!("confirmed");
-        v["block"] = json!(loc.block.to_string());
-        v["height"] = json!(block.header.height);
-        v["index"] = json!(loc.index);
-        v["confirmations"] = json!(c.tip().height - block.header.height + 1);
-        Ok(v)
-    })
+    if let Some(tx) = ctx.node.with_mempool(|m| m.get(&id).cloned()) {
+        let mut v = tx_json(&Transaction::Transfer(tx));
+        v["status"] = json!("pending");
+        return Ok(v);
+    }
+    let snapshot = ctx.node.reader().snapshot();
+    let Some(loc) = snapshot.tx_location(&id).map_err(internal)? else {
+        return Err(RpcError::new(
+            ErrorCode::UnknownTransaction,
+            format!("no transaction {id}"),
+        ));
+    };
+    let block = snapshot
+        .block(&loc.block)
+        .map_err(internal)?
+        .ok_or_else(|| internal("indexed block missing"))?;
+    let tx = block
+        .txs
+        .get(loc.index as usize)
+        .ok_or_else(|| internal("index out of range"))?;
+    let tip = snapshot.tip_header().map_err(internal)?.height;
+    let mut v = tx_json(tx);
+    v["status"] = json!("confirmed");
+    v["block"] = json!(loc.block.to_string());
+    v["height"] = json!(block.header.height);
+    v["index"] = json!(loc.index);
+    v["confirmations"] = json!(tip - block.header.height + 1);
+    Ok(v)
 }
 
 fn tx_get_proof(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&["id"])?;
     let id: TxId = hex_id(&p.get::<String>(0, "id")?, "id")?;
-    ctx.node.with_state(|c, _| {
-        let Some(loc) = c.store().get::<TxIndex>(&id).map_err(internal)? else {
-            return Err(RpcError::new(
-                ErrorCode::UnknownTransaction,
-                format!("no confirmed transaction {id}"),
-            ));
-        };
-        let block = c
-            .block(&loc.block)
-            .map_err(internal)?
-            .ok_or_else(|| internal("indexed block missing"))?;
-        let proof = MerkleProof::new(&block.txids(), loc.index as usize)
-            .ok_or_else(|| internal("index out of range"))?;
-        Ok(json!({
-            "txid": id.to_string(),
-            "block": loc.block.to_string(),
-            "height": block.header.height,
-            "txRoot": block.header.tx_root.to_string(),
-            "index": proof.index,
-            "leafCount": proof.leaf_count,
-            "siblings": proof.siblings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }))
-    })
+    let snapshot = ctx.node.reader().snapshot();
+    let Some(loc) = snapshot.tx_location(&id).map_err(internal)? else {
+        return Err(RpcError::new(
+            ErrorCode::UnknownTransaction,
+            format!("no confirmed transaction {id}"),
+        ));
+    };
+    let block = snapshot
+        .block(&loc.block)
+        .map_err(internal)?
+        .ok_or_else(|| internal("indexed block missing"))?;
+    let proof = MerkleProof::new(&block.txids(), loc.index as usize)
+        .ok_or_else(|| internal("index out of range"))?;
+    Ok(json!({
+        "txid": id.to_string(),
+        "block": loc.block.to_string(),
+        "height": block.header.height,
+        "txRoot": block.header.tx_root.to_string(),
+        "index": proof.index,
+        "leafCount": proof.leaf_count,
+        "siblings": proof.siblings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    }))
 }
 
 fn parse_address(p: &Params, index: usize) -> Result<Address, RpcError> {
@@ -644,12 +645,15 @@ fn parse_address(p: &Params, index: usize) -> Result<Address, RpcError> {
 fn state_get_account(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&["address"])?;
     let address = parse_address(p, 0)?;
-    ctx.node.with_state(|c, m| {
-        let account = c
-            .store()
-            .get::<Accounts>(&address)
-            .map_err(internal)?
-            .unwrap_or_default();
+    // The account first, then the pool: a transfer the pool drops because a block
+    // confirmed it meanwhile is then counted in neither, never in both.
+    let account = ctx
+        .node
+        .reader()
+        .get::<Accounts>(&address)
+        .map_err(internal)?
+        .unwrap_or_default();
+    ctx.node.with_mempool(|m| {
         let pending = m.pending_for(&address);
         let pending_balance = account
             .balance
@@ -675,11 +679,13 @@ fn state_get_history(ctx: &RpcContext, p: &Params) -> RpcResult {
     if blocks > 100_000 {
         return Err(RpcError::params("blocks must be at most 100000"));
     }
-    let tip = ctx.node.tip().height;
+    // One snapshot for the whole scan: the blocks and the tip agree, and RocksDB
+    // serves it while blocks are imported.
+    let snapshot = ctx.node.reader().snapshot();
+    let tip = snapshot.tip_header().map_err(internal)?.height;
     let mut out = Vec::new();
-    // One block per lock, so a long scan never holds up block import.
     for h in (tip.saturating_sub(blocks.saturating_sub(1))..=tip).rev() {
-        let Some(block) = ctx.node.block_at(h).map_err(internal)? else {
+        let Some(block) = snapshot.block_at(h).map_err(internal)? else {
             continue;
         };
         let id = block.id();
@@ -708,7 +714,7 @@ const MAX_HISTORY: usize = 1_000;
 
 fn mempool_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&[])?;
-    Ok(ctx.node.with_state(|_, m| {
+    Ok(ctx.node.with_mempool(|m| {
         json!({
             "size": m.len(),
             "bytes": m.bytes(),
@@ -725,7 +731,7 @@ fn mempool_get_content(ctx: &RpcContext, p: &Params) -> RpcResult {
         return Err(RpcError::params("limit must be at most 10000"));
     }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let txs = ctx.node.with_state(|_, m| m.top(limit));
+    let txs = ctx.node.with_mempool(|m| m.top(limit));
     Ok(Value::Array(
         txs.into_iter()
             .map(|t| tx_json(&Transaction::Transfer(t)))
@@ -736,8 +742,9 @@ fn mempool_get_content(ctx: &RpcContext, p: &Params) -> RpcResult {
 fn mempool_estimate_fee(ctx: &RpcContext, p: &Params) -> RpcResult {
     p.at_most(&[])?;
     let max_block = ctx.node.params().max_block_bytes();
-    Ok(ctx.node.with_state(|_, m| {
+    Ok(ctx.node.with_mempool(|m| {
         let min = m.config().min_fee.0;
+
         // One more than the fee of the first transfer that would not fit in `blocks`
         // blocks (fees high to low); the minimum if everything fits.
         let per_block = max_block / 145;
@@ -939,30 +946,31 @@ fn mining_submit_work(ctx: &RpcContext, p: &Params) -> RpcResult {
 /// Network hashrate: expected hashes per block over the mean block time of the
 /// last 60 blocks.
 pub(crate) fn network_hashrate(ctx: &RpcContext) -> f64 {
-    ctx.node.with_state(|c, _| {
-        let tip = c.tip();
-        // The genesis timestamp is set by hand, long before the first block.
-        let start = tip.height.saturating_sub(60).max(1);
-        let back = tip.height.saturating_sub(start);
-        if back == 0 {
-            return 0.0;
-        }
-        let first = c
-            .block_id_at(start)
-            .and_then(|id| c.header(&id))
-            .map_or(tip.header.timestamp_ms, |h| h.timestamp_ms);
-        let secs = tip.header.timestamp_ms.saturating_sub(first) as f64 / 1_000.0;
-        let per_block = tip
-            .header
-            .target
-            .to_target()
-            .map_or(0.0, |t| work_to_f64(&t.work()));
-        if secs > 0.0 {
-            per_block * back as f64 / secs
-        } else {
-            0.0
-        }
-    })
+    let tip = ctx.node.tip();
+    // The genesis timestamp is set by hand, long before the first block.
+    let start = tip.height.saturating_sub(60).max(1);
+    let back = tip.height.saturating_sub(start);
+    if back == 0 {
+        return 0.0;
+    }
+    let snapshot = ctx.node.reader().snapshot();
+    let first = snapshot
+        .block_id_at(start)
+        .ok()
+        .flatten()
+        .and_then(|id| snapshot.header(&id).ok().flatten())
+        .map_or(tip.header.timestamp_ms, |h| h.timestamp_ms);
+    let secs = tip.header.timestamp_ms.saturating_sub(first) as f64 / 1_000.0;
+    let per_block = tip
+        .header
+        .target
+        .to_target()
+        .map_or(0.0, |t| work_to_f64(&t.work()));
+    if secs > 0.0 {
+        per_block * back as f64 / secs
+    } else {
+        0.0
+    }
 }
 
 /// The built-in miner's hashrate, sampled at most once a second.

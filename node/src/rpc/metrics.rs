@@ -79,8 +79,8 @@ pub async fn render(ctx: &RpcContext) -> String {
     .set(1);
     r.register("node_info", "Version and network of this node", info);
 
-    let (tip, mempool_txs, mempool_bytes) =
-        ctx.node.with_state(|c, m| (c.tip(), m.len(), m.bytes()));
+    let tip = ctx.node.tip();
+    let (mempool_txs, mempool_bytes) = ctx.node.mempool_counts();
     gauge(
         &mut r,
         "chain_height",
@@ -242,7 +242,8 @@ pub async fn render(ctx: &RpcContext) -> String {
         rejected,
     );
 
-    let store = ctx.node.with_state(|c, _| c.store().clone());
+    let store = ctx.node.reader();
+
     let columns = Family::<Column, Gauge>::default();
     for c in store.column_stats() {
         columns

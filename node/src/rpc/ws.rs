@@ -287,17 +287,24 @@ async fn replay(ctx: &RpcContext, out: &Outbox, id: &str, from: u64) -> Option<u
     let mut last = None;
     loop {
         let node = ctx.node.clone();
-        // In chunks, each read under the lock on a blocking thread.
+        // In chunks, each from a store snapshot on a blocking thread.
         let chunk = tokio::task::spawn_blocking(move || {
-            node.with_state(|c, _| {
-                (h..h.saturating_add(256))
-                    .map_while(|x| c.block_id_at(x))
-                    .filter_map(|bid| c.header(&bid))
-                    .collect::<Vec<_>>()
-            })
+            let snapshot = node.reader().snapshot();
+            let mut out = Vec::new();
+            for x in h..h.saturating_add(256) {
+                let Ok(Some(id)) = snapshot.block_id_at(x) else {
+                    break;
+                };
+                let Ok(Some(header)) = snapshot.header(&id) else {
+                    break;
+                };
+                out.push(header);
+            }
+            out
         })
         .await
         .ok()?;
+
         if chunk.is_empty() {
             return last;
         }

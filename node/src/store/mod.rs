@@ -4,17 +4,23 @@
 //! [`StoreBatch`] committed with [`Store::write`], so a block connect or disconnect,
 //! with its tip pointer, lands on disk all at once or not at all.
 
+mod bans;
+mod reader;
 pub mod schema;
 
 use std::path::Path;
+
+pub use self::bans::BanStore;
+pub use self::reader::{ReadSnapshot, StoreReader};
 
 use cairn_core::state::genesis_writes;
 use cairn_core::{Account, AccountView, Address, BlockId, ChainParams, Hash};
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 
 use self::schema::{
-    Accounts, BlockIndex, BlockStatus, Bodies, Body, COLUMN_FAMILIES, Headers, Heights, IndexEntry,
-    Key, Meta, MetaKey, SCHEMA_VERSION, Table, TxIndex, TxLocation, Value,
+    Accounts, BlockIndex, BlockStatus, Bodies, Body, COLUMN_FAMILIES, GenesisId, Headers, Heights,
+    IndexEntry, Key, NetworkName, SCHEMA_VERSION, SchemaVersion, Table, Tip, TxIndex, TxLocation,
+    Value,
 };
 
 /// Why the store failed.
@@ -141,43 +147,32 @@ impl Store {
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         let store = Store { db };
-        match store.get::<Meta>(&MetaKey::GenesisId)? {
+        match store.get::<GenesisId>(&GenesisId::KEY)? {
             None => store.init(params)?,
             Some(stored) => store.check_identity(&stored, params)?,
         }
         Ok(store)
     }
 
-    fn check_identity(
-        &self,
-        stored_genesis: &[u8],
-        params: &ChainParams,
-    ) -> Result<(), StoreError> {
+    fn check_identity(&self, stored: &BlockId, params: &ChainParams) -> Result<(), StoreError> {
         let version = self
-            .get::<Meta>(&MetaKey::SchemaVersion)?
-            .unwrap_or_default();
-        let version = u32::from_le_bytes(
-            version
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("schema version".into()))?,
-        );
+            .get::<SchemaVersion>(&SchemaVersion::KEY)?
+            .ok_or_else(|| StoreError::Corrupt("no schema version".into()))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        let stored = Hash(
-            stored_genesis
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("genesis id".into()))?,
-        );
-        if stored != params.genesis_id() {
-            let network = self.get::<Meta>(&MetaKey::Network)?.unwrap_or_default();
+        if *stored != params.genesis_id() {
+            let network = self
+                .get::<NetworkName>(&NetworkName::KEY)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             return Err(StoreError::GenesisMismatch {
-                stored,
-                stored_network: String::from_utf8_lossy(&network).into_owned(),
+                stored: *stored,
+                stored_network: network,
                 expected: params.genesis_id(),
                 expected_network: params.name().to_owned(),
             });
@@ -213,14 +208,11 @@ impl Store {
         for (addr, acc) in genesis_writes(params) {
             b.put::<Accounts>(&addr, &acc);
         }
-        b.put::<Meta>(
-            &MetaKey::SchemaVersion,
-            &SCHEMA_VERSION.to_le_bytes().to_vec(),
-        );
-        b.put::<Meta>(&MetaKey::Network, &params.name().as_bytes().to_vec());
-        b.put::<Meta>(&MetaKey::Tip, &id.0.to_vec());
+        b.put::<SchemaVersion>(&SchemaVersion::KEY, &SCHEMA_VERSION);
+        b.put::<NetworkName>(&NetworkName::KEY, &params.name().to_owned());
+        b.put::<Tip>(&Tip::KEY, &id);
         // Genesis id last in key order does not matter: the batch is atomic.
-        b.put::<Meta>(&MetaKey::GenesisId, &id.0.to_vec());
+        b.put::<GenesisId>(&GenesisId::KEY, &id);
         self.write(b)
     }
 
@@ -264,7 +256,7 @@ impl Store {
     }
 
     /// A new, empty batch.
-    pub fn batch(&self) -> StoreBatch<'_> {
+    pub(crate) fn batch(&self) -> StoreBatch<'_> {
         StoreBatch {
             store: self,
             inner: WriteBatch::default(),
@@ -273,7 +265,7 @@ impl Store {
 
     /// Commits a batch atomically (through the write-ahead log: a killed process loses
     /// either all of it or none).
-    pub fn write(&self, batch: StoreBatch<'_>) -> Result<(), StoreError> {
+    pub(crate) fn write(&self, batch: StoreBatch<'_>) -> Result<(), StoreError> {
         let mut opts = WriteOptions::default();
         opts.set_sync(false);
         self.db.write_opt(batch.inner, &opts)?;
@@ -282,14 +274,8 @@ impl Store {
 
     /// The main-chain tip recorded on disk.
     pub fn tip(&self) -> Result<BlockId, StoreError> {
-        let raw = self
-            .get::<Meta>(&MetaKey::Tip)?
-            .ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
-        Ok(Hash(
-            raw.as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("tip".into()))?,
-        ))
+        self.get::<Tip>(&Tip::KEY)?
+            .ok_or_else(|| StoreError::Corrupt("no tip".into()))
     }
 }
 

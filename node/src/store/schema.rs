@@ -53,10 +53,6 @@ macro_rules! table {
 }
 
 table!(
-    /// Store-wide facts: schema version, network, genesis id, tip.
-    Meta, "meta", MetaKey => Vec<u8>
-);
-table!(
     /// Every block header that passed the standalone and contextual header rules.
     Headers, "headers", BlockId => BlockHeader
 );
@@ -85,13 +81,52 @@ table!(
     Undo, "undo", BlockId => UndoRecord
 );
 table!(
-    /// Peer records and time-limited bans (used by the p2p layer).
-    Peers, "peers", Vec<u8> => Vec<u8>
+    /// Time-limited bans of peers (written through [`crate::store::BanStore`]).
+    Peers, "peers", PeerKey => BanRecord
+);
+
+/// The `meta` column family holds store-wide facts, one typed table per key: each
+/// reads and writes the one key it names, with its own value type.
+macro_rules! meta {
+    ($(#[$doc:meta])* $name:ident, $key:literal => $v:ty) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl Table for $name {
+            const NAME: &'static str = META;
+            type Key = MetaKey;
+            type Value = $v;
+        }
+        impl $name {
+            /// The one key of this fact.
+            pub const KEY: MetaKey = MetaKey($key);
+        }
+    };
+}
+
+/// Column family of the store-wide facts.
+const META: &str = "meta";
+
+meta!(
+    /// `u32` LE: [`SCHEMA_VERSION`] of the writer.
+    SchemaVersion, b"schema_version" => u32
+);
+meta!(
+    /// The genesis block id.
+    GenesisId, b"genesis_id" => BlockId
+);
+meta!(
+    /// The network's name (UTF-8).
+    NetworkName, b"network" => String
+);
+meta!(
+    /// The main-chain tip; moved by the same batch that connects or disconnects a block.
+    Tip, b"tip" => BlockId
 );
 
 /// All column families, for opening the database.
 pub const COLUMN_FAMILIES: &[&str] = &[
-    Meta::NAME,
+    META,
     Headers::NAME,
     BlockIndex::NAME,
     Bodies::NAME,
@@ -102,36 +137,75 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     Peers::NAME,
 ];
 
-/// Keys of the [`Meta`] table.
+/// A key of the `meta` column family (see [`Tip`], [`GenesisId`], …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaKey {
-    /// `u32` LE: [`SCHEMA_VERSION`] of the writer.
-    SchemaVersion,
-    /// 32 bytes: the genesis block id.
-    GenesisId,
-    /// UTF-8: network name.
-    Network,
-    /// 32 bytes: the main-chain tip.
-    Tip,
-}
+pub struct MetaKey(&'static [u8]);
 
 impl Key for MetaKey {
     fn to_key(&self) -> Vec<u8> {
-        match self {
-            MetaKey::SchemaVersion => b"schema_version".to_vec(),
-            MetaKey::GenesisId => b"genesis_id".to_vec(),
-            MetaKey::Network => b"network".to_vec(),
-            MetaKey::Tip => b"tip".to_vec(),
-        }
+        self.0.to_vec()
     }
     fn from_key(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(match bytes {
-            b"schema_version" => MetaKey::SchemaVersion,
-            b"genesis_id" => MetaKey::GenesisId,
-            b"network" => MetaKey::Network,
-            b"tip" => MetaKey::Tip,
-            _ => return Err(StoreError::Corrupt("unknown meta key".into())),
+        [
+            SchemaVersion::KEY,
+            GenesisId::KEY,
+            NetworkName::KEY,
+            Tip::KEY,
+        ]
+        .into_iter()
+        .find(|k| k.0 == bytes)
+        .ok_or_else(|| StoreError::Corrupt("unknown meta key".into()))
+    }
+}
+
+/// [`Peers`] key: a peer id's bytes (its multihash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerKey(pub Vec<u8>);
+
+impl Key for PeerKey {
+    fn to_key(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+    fn from_key(bytes: &[u8]) -> Result<Self, StoreError> {
+        Ok(PeerKey(bytes.to_vec()))
+    }
+}
+
+/// [`Peers`] value: a ban (8 bytes, LE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BanRecord {
+    /// Milliseconds since the Unix epoch when the ban ends.
+    pub until_ms: u64,
+}
+
+impl Value for BanRecord {
+    fn to_value(&self) -> Vec<u8> {
+        self.until_ms.to_le_bytes().to_vec()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        Ok(BanRecord {
+            until_ms: u64::from_le_bytes(bytes.try_into().map_err(|e| corrupt("ban", e))?),
         })
+    }
+}
+
+impl Value for u32 {
+    fn to_value(&self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        Ok(u32::from_le_bytes(
+            bytes.try_into().map_err(|e| corrupt("u32", e))?,
+        ))
+    }
+}
+
+impl Value for String {
+    fn to_value(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        String::from_utf8(bytes.to_vec()).map_err(|e| corrupt("text", e))
     }
 }
 
@@ -200,24 +274,6 @@ impl Key for u64 {
         Ok(u64::from_be_bytes(
             bytes.try_into().map_err(|e| corrupt("height key", e))?,
         ))
-    }
-}
-
-impl Key for Vec<u8> {
-    fn to_key(&self) -> Vec<u8> {
-        self.clone()
-    }
-    fn from_key(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(bytes.to_vec())
-    }
-}
-
-impl Value for Vec<u8> {
-    fn to_value(&self) -> Vec<u8> {
-        self.clone()
-    }
-    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(bytes.to_vec())
     }
 }
 

@@ -289,9 +289,13 @@ impl SyncManager {
                 reason,
             } => {
                 self.forget(&peer);
-                if let Err(e) = self.node.save_ban(&peer.to_bytes(), until_ms) {
-                    warn!(target: "sync", %peer, "cannot persist the ban ({reason}): {e}");
-                }
+                // A RocksDB write: off the async runtime.
+                let bans = self.node.bans().clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = bans.save(&peer.to_bytes(), until_ms) {
+                        warn!(target: "sync", %peer, "cannot persist the ban ({reason}): {e}");
+                    }
+                });
             }
         }
     }
@@ -567,7 +571,7 @@ impl SyncManager {
         // Continue the queued chain, or start afresh from a block we store.
         let continues = self.cursor.as_ref().is_some_and(|c| c.id == first.prev);
         if !continues {
-            let (cursor, skip) = self.node.with_state(|chain, _| {
+            let (cursor, skip) = self.node.with_chain(|chain| {
                 // Skip what we already have; start after the last stored header.
                 let skip = headers
                     .iter()
@@ -753,7 +757,7 @@ impl SyncManager {
             let id = h.id();
             let stored = self
                 .node
-                .with_state(|c, _| matches!(c.known(&id), Known::Stored { .. }));
+                .with_chain(|c| matches!(c.known(&id), Known::Stored { .. }));
             if !stored {
                 break;
             }
@@ -823,7 +827,7 @@ impl SyncManager {
         let Some(peer) = peer else {
             return;
         };
-        let mut locator = self.node.with_state(|c, _| c.locator());
+        let mut locator = self.node.view().locator.clone();
         if let Some(c) = &self.cursor {
             locator.insert(0, c.id);
             locator.truncate(crate::network::codec::MAX_LOCATOR);

@@ -1,0 +1,173 @@
+//! A block's (and a transfer's) way in from the network and out again.
+//!
+//! In: gossip reaches [`NodeAccess`] (the network's [`ChainAccess`]), whose admission
+//! policy decides what is worth importing (proof of work first, known and invalid
+//! blocks, stale side branches) and how a failure reflects on the sender; what
+//! passes goes to [`Node::submit_block`] and on to the chain. Out: [`announce`]
+//! gossips what this node produced itself (blocks and transfers from peers are
+//! forwarded by gossipsub once validated here). The path reads network → import →
+//! node → chain → store.
+
+use std::sync::Arc;
+
+use cairn_core::validation::RejectReason;
+use cairn_core::{Block, BlockHeader, BlockId, Encode, Transfer};
+use libp2p::PeerId;
+use tracing::{debug, warn};
+
+use crate::Node;
+use crate::chain::{ChainError, Known, SubmitOutcome};
+use crate::mempool::MempoolError;
+use crate::network::{ChainAccess, ChainStatus, Client, Verdict};
+use crate::node::{BlockSource, NodeEvent, TxSource};
+
+/// How far below the tip a gossiped block may fork and still be stored: deeper
+/// branches come through headers-first sync, which only fetches heavier ones.
+pub const MAX_GOSSIP_FORK_DEPTH: u64 = 6;
+
+/// Gossips what this node produced: blocks it mined or was given over RPC, and
+/// transfers its users sent. Blocks and transfers from peers are forwarded by
+/// gossipsub itself once validated.
+pub async fn announce(node: Arc<Node>, client: Client) {
+    let mut events = node.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(NodeEvent::TipChanged { bodies, source, .. }) => {
+                if matches!(source, BlockSource::Miner | BlockSource::Rpc) {
+                    for block in bodies {
+                        client.publish_block(block);
+                    }
+                }
+            }
+            Ok(NodeEvent::TransferAdded {
+                tx,
+                source: TxSource::Local,
+            }) => client.publish_transfer(tx),
+            Ok(NodeEvent::TransferAdded { .. }) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                warn!(target: "net", "relay fell behind; {n} events not gossiped");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// The chain side of the network: the node behind the [`ChainAccess`] trait.
+#[derive(Debug)]
+pub struct NodeAccess {
+    node: Arc<Node>,
+}
+
+impl NodeAccess {
+    /// Wraps a node.
+    pub fn new(node: Arc<Node>) -> NodeAccess {
+        NodeAccess { node }
+    }
+}
+
+/// Transfer rules that no change of state can make pass: breaking them is the
+/// sender's fault.
+fn transfer_is_malformed(reason: &RejectReason) -> bool {
+    matches!(
+        reason,
+        RejectReason::Malformed(_)
+            | RejectReason::WrongChainId { .. }
+            | RejectReason::EmptyTransfer { .. }
+            | RejectReason::AmountOverflow { .. }
+            | RejectReason::BadSignature { .. }
+    )
+}
+
+impl ChainAccess for NodeAccess {
+    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
+        let id = block.id();
+        // Proof of work first: nothing else is worth doing for a block without it.
+        if let Err(reason) =
+            cairn_core::validation::validate_header_standalone(&block.header, self.node.params())
+        {
+            return Verdict::Reject(format!("block {id}: {reason}"));
+        }
+        let (this, parent, tip_height) = self
+            .node
+            .with_chain(|c| (c.known(&id), c.known(&block.header.prev), c.tip().height));
+        match (this, parent) {
+            (Known::Stored { .. }, _) => return Verdict::Ignore,
+            // Peers forward only blocks that became their tip, after every rule
+            // (state included): an invalid one is the sender's fault.
+            (Known::Invalid, _) => return Verdict::Reject(format!("block {id} is invalid")),
+            (_, Known::Invalid) => {
+                return Verdict::Reject(format!("block {id} extends an invalid block"));
+            }
+            (_, Known::Unknown) => return Verdict::Unconnected,
+            (_, Known::Stored { height, .. }) => {
+                if height.saturating_add(MAX_GOSSIP_FORK_DEPTH) < tip_height {
+                    debug!(target: "net", %id, height = height + 1, "stale side-branch block ignored");
+                    return Verdict::Ignore;
+                }
+            }
+        }
+        match self
+            .node
+            .submit_block(block, BlockSource::Peer(from.to_string()))
+        {
+            // Only blocks that became our tip are passed on (as Bitcoin announces only
+            // tips); a side block is kept but not forwarded.
+            Ok(SubmitOutcome::NewTip(_)) => Verdict::Accept,
+            Ok(_) => Verdict::Ignore,
+            // Clocks differ: a block from the future is not proof of malice.
+            Err(ChainError::Rejected {
+                reason: RejectReason::TimestampTooFarInFuture { .. },
+                ..
+            })
+            | Err(ChainError::Store(_)) => Verdict::Ignore,
+            Err(e) => Verdict::Reject(e.to_string()),
+        }
+    }
+
+    fn on_transfer(&self, tx: Transfer, _from: PeerId) -> Verdict {
+        match self.node.submit_transfer_from(tx, TxSource::Peer) {
+            Ok(_) => Verdict::Accept,
+            Err(MempoolError::Invalid(reason)) if transfer_is_malformed(&reason) => {
+                Verdict::Reject(reason.to_string())
+            }
+            Err(_) => Verdict::Ignore,
+        }
+    }
+
+    fn status(&self) -> ChainStatus {
+        let tip = self.node.tip();
+        ChainStatus {
+            network: self.node.params().network_id(),
+            tip: tip.id,
+            height: tip.height,
+            work: tip.work,
+        }
+    }
+
+    fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
+        let snapshot = self.node.reader().snapshot();
+        snapshot.headers_after(locator, max).unwrap_or_else(|e| {
+            warn!(target: "net", "cannot read headers to serve: {e}");
+            Vec::new()
+        })
+    }
+
+    fn blocks(&self, ids: &[BlockId], max_bytes: usize) -> Vec<Block> {
+        let snapshot = self.node.reader().snapshot();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for id in ids {
+            let Ok(Some(block)) = snapshot.block(id) else {
+                break;
+            };
+
+            let len = block.encoded_len();
+            if !out.is_empty() && bytes + len > max_bytes {
+                break;
+            }
+            bytes += len;
+            out.push(block);
+        }
+        out
+    }
+}
