@@ -28,9 +28,10 @@ fuzz:
 		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 || exit 1; \
 	done
 
-## Regenerate docs/RPC.md from the node's OpenRPC document.
+## Regenerate docs/RPC.md from the node's OpenRPC document, and the node's part of
+## docs/CONFIGURATION.md from its settings' definitions.
 docs:
-	CAIRN_BLESS=1 $(CARGO) test -p cairn-node --lib rpc_docs
+	CAIRN_BLESS=1 $(CARGO) test -p cairn-node --lib -- rpc_docs configuration_docs
 
 ## Formatting and lints, as CI runs them.
 lint: deps

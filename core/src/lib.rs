@@ -13,7 +13,6 @@
 pub mod address;
 pub mod amount;
 pub mod block;
-pub mod config;
 pub mod difficulty;
 pub mod encoding;
 pub mod genesis;

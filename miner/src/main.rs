@@ -5,7 +5,7 @@ mod remote;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_core::config;
+use cairn_config as config;
 use cairn_miner::Backend;
 use cairn_miner::bench::{self, BenchConfig, BenchReport};
 use clap::{CommandFactory, Parser, Subcommand};

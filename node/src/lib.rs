@@ -22,11 +22,13 @@
 //! `mining/` templates, remote work and the built-in miner; `network/` libp2p;
 //! `sync/` block download; `import.rs` gossip admission and announcing; `rpc/`
 //! JSON-RPC, WebSocket, metrics and the explorer; `node.rs` the node and its locks;
-//! `service.rs` the node with its network, sync and miner; `main.rs` the binary's
-//! wiring.
+//! `service.rs` the node with its network, sync and miner; `config/` every setting
+//! (flag, `cairn.toml` key, default and help text defined once); `devload.rs` the
+//! dev network's load generator; `main.rs` and `cli.rs` the binary's wiring.
 
 pub mod chain;
 pub mod config;
+pub mod devload;
 pub mod disk;
 mod fsutil;
 pub mod import;

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_core::genesis::dev_keys;
-use cairn_node::config::{ConfigFile, template};
+use cairn_node::config::{Settings, template};
 use cairn_tests::{
     NodeOptions, TestNode, binary, eventually_async, http_get, mine_on, rpc, test_params,
 };
@@ -37,12 +37,12 @@ fn s(p: &Path) -> &str {
 }
 
 /// `--check-config` prints the merged settings as a `cairn.toml`.
-fn effective(datadir: &Path, flags: &[&str]) -> ConfigFile {
+fn effective(datadir: &Path, flags: &[&str]) -> Settings {
     let mut args = vec!["--datadir", s(datadir), "--check-config"];
     args.extend_from_slice(flags);
     let o = run("cairn-node", &args);
     assert!(o.status.success(), "{}", text(&o));
-    ConfigFile::parse(
+    Settings::parse(
         Path::new("check-config"),
         &String::from_utf8_lossy(&o.stdout),
     )
@@ -63,11 +63,11 @@ fn init_writes_a_file_that_round_trips_and_flags_override_it() {
         let written = std::fs::read_to_string(datadir.join("cairn.toml")).unwrap();
         assert_eq!(written, template(dev));
         // The file changes nothing: the settings in effect are the defaults.
-        let defaults = ConfigFile {
-            dev: Some(dev),
-            ..ConfigFile::default()
+        let defaults = Settings {
+            dev,
+            ..Settings::default()
         }
-        .with_defaults();
+        .resolved();
         assert_eq!(effective(&datadir, &[]), defaults);
         // A second init refuses to overwrite.
         let again = run("cairn-node", &args);
@@ -84,14 +84,14 @@ fn init_writes_a_file_that_round_trips_and_flags_override_it() {
         .replace("min_fee = 1000", "min_fee = 2500");
     std::fs::write(datadir.join("cairn.toml"), edited).unwrap();
     let file_only = effective(datadir, &[]);
-    assert_eq!(file_only.p2p.max_inbound, Some(7));
-    assert_eq!(file_only.mempool.min_fee, Some(2_500));
+    assert_eq!(file_only.p2p.max_inbound, 7);
+    assert_eq!(file_only.mempool.min_fee, 2_500);
     let flagged = effective(datadir, &["--max-inbound", "9", "--offline", "--no-rpc"]);
-    assert_eq!(flagged.p2p.max_inbound, Some(9));
-    assert_eq!(flagged.p2p.outbound, Some(3));
-    assert_eq!(flagged.p2p.enabled, Some(false));
-    assert_eq!(flagged.rpc.enabled, Some(false));
-    assert_eq!(flagged.mempool.min_fee, Some(2_500));
+    assert_eq!(flagged.p2p.max_inbound, 9);
+    assert_eq!(flagged.p2p.outbound, 3);
+    assert!(!flagged.p2p.enabled);
+    assert!(!flagged.rpc.enabled);
+    assert_eq!(flagged.mempool.min_fee, 2_500);
 
     // --config names a file anywhere, which may also move the data directory.
     let elsewhere = dir.path().join("elsewhere.toml");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use cairn_core::config;
+use cairn_config as config;
 use cairn_core::{Amount, Encode, Transaction};
 use cairn_wallet::{
     KdfParams, Keystore, RpcClient, WalletError, account_key, build_transfer, network_of,

@@ -23,6 +23,7 @@ use cairn_core::{Block, BlockHeader, ChainParams, Transfer};
 use libp2p::{Multiaddr, PeerId, identity};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::P2pSettings;
 pub use crate::network::codec::{ChainStatus, SyncRequest, SyncResponse};
 pub use crate::network::event_loop::EventLoop;
 
@@ -157,18 +158,24 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// Defaults for a node whose key lives in `datadir`.
+    /// Defaults (those of `[p2p]` in `cairn.toml`) for a node whose key lives in
+    /// `datadir`.
     pub fn new(datadir: &Path) -> NetworkConfig {
+        NetworkConfig::from_settings(&P2pSettings::default(), datadir)
+    }
+
+    /// The settings of `[p2p]`, for a node whose key lives in `datadir`.
+    pub fn from_settings(p2p: &P2pSettings, datadir: &Path) -> NetworkConfig {
         NetworkConfig {
-            listen: vec!["/ip4/0.0.0.0/tcp/8646".parse().expect("valid multiaddr")],
-            bootnodes: Vec::new(),
-            mdns: false,
+            listen: p2p.listen.clone(),
+            bootnodes: p2p.bootnodes.clone(),
+            mdns: p2p.mdns,
             key_path: datadir.join("node_key"),
-            max_inbound: 64,
-            max_inbound_per_ip: 4,
-            max_inbound_per_subnet: 8,
-            target_outbound: 8,
-            ban_duration: Duration::from_secs(24 * 3600),
+            max_inbound: p2p.max_inbound,
+            max_inbound_per_ip: p2p.max_inbound_per_ip,
+            max_inbound_per_subnet: p2p.max_inbound_per_subnet,
+            target_outbound: p2p.outbound,
+            ban_duration: Duration::from_secs(p2p.ban_seconds),
             request_timeout: Duration::from_secs(20),
             discovery_interval: Duration::from_secs(10),
         }

@@ -1,16 +1,17 @@
-//! TOML configuration files shared by the three binaries: one loader whose errors
-//! name the file, the line and the key (`cairn.toml:12: p2p.max_inbound: …`).
+//! `cairn-config`: the TOML settings files of the three binaries (`cairn.toml`,
+//! `miner.toml`, `wallet.toml`): one loader whose errors name the file, the line and
+//! the key (`cairn.toml:12: key `p2p.max_inbound`: …`), and serde helpers for values
+//! written as strings (addresses, multiaddrs, kernels).
 //!
-//! Each binary declares its file as a `#[serde(deny_unknown_fields)]` struct of
-//! `Option`s, so that an unknown key is an error and a key left out falls back to the
-//! command line or the default.
+//! Each binary declares its file as `#[serde(deny_unknown_fields)]` structs, so that
+//! an unknown key is an error. File I/O lives here rather than in `cairn-core`,
+//! which holds consensus types and rules only. Must not depend on the node.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::de::{DeserializeOwned, Deserializer};
 
 /// Larger files are refused before parsing (a config is a few KiB).
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -229,10 +230,7 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    match Option::<String>::deserialize(deserializer)? {
-        Some(s) => s.parse().map(Some).map_err(D::Error::custom),
-        None => Ok(None),
-    }
+    display_opt::deserialize(deserializer)
 }
 
 /// [`from_str`] for a list.
@@ -242,21 +240,103 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    match Option::<Vec<String>>::deserialize(deserializer)? {
-        Some(list) => list
+    display_list::deserialize(deserializer).map(Some)
+}
+
+/// `#[serde(with = "cairn_config::display")]`: a `FromStr` + `Display` value written
+/// as a TOML string.
+pub mod display {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `value` with `Display`.
+    pub fn serialize<S: Serializer, T: fmt::Display>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    /// Reads a string and parses it with `FromStr`, keeping the type's error message.
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(D::Error::custom)
+    }
+}
+
+/// [`display`] for an `Option` (skip `None` when writing: TOML has no null).
+pub mod display_opt {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the value with `Display`.
+    pub fn serialize<S: Serializer, T: fmt::Display>(
+        value: &Option<T>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.collect_str(v),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a string and parses it with `FromStr`.
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(s) => s.parse().map(Some).map_err(D::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+/// [`display`] for a list: each entry a string.
+pub mod display_list {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes each entry with `Display`.
+    pub fn serialize<S: Serializer, T: fmt::Display>(value: &[T], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(value.iter().map(ToString::to_string))
+    }
+
+    /// Reads a list of strings and parses each, naming the entry in the error.
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        Vec::<String>::deserialize(deserializer)?
             .iter()
             .map(|s| {
                 s.parse()
                     .map_err(|e| D::Error::custom(format!("`{s}`: {e}")))
             })
-            .collect::<Result<Vec<T>, _>>()
-            .map(Some),
-        None => Ok(None),
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     #[derive(Debug, Deserialize, PartialEq)]
