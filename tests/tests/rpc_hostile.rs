@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use cairn_core::genesis::dev_keys;
 use cairn_core::{Amount, Encode, Hash, Transaction, Transfer};
-use cairn_node::rpc::methods::{METHODS, MethodDef, ParamDef};
+use cairn_node::rpc::api::{METHODS, MethodDef, ParamDef};
 use cairn_tests::{
     NodeOptions, RPC_TOKEN, Rng, TestNode, Ws, env_u64, http_post, rpc, rss_bytes, test_params,
     ws_call,

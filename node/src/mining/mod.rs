@@ -2,6 +2,7 @@
 //! miner crate's kernel on a thread pool of its own, restarted the moment the tip
 //! changes.
 
+pub mod hashrate;
 pub mod work;
 
 use std::sync::Arc;

@@ -12,8 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::mining::hashrate::{local_hashrate, network_hashrate, work_to_f64};
 use crate::rpc::RpcContext;
-use crate::rpc::methods::{local_hashrate, network_hashrate};
 
 /// The content type of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -91,7 +91,7 @@ pub async fn render(ctx: &RpcContext) -> String {
         .header
         .target
         .to_target()
-        .map_or(0.0, |t| crate::rpc::methods::work_to_f64(&t.work()));
+        .map_or(0.0, |t| work_to_f64(&t.work()));
     gauge_f64(
         &mut r,
         "chain_difficulty",
@@ -206,13 +206,13 @@ pub async fn render(ctx: &RpcContext) -> String {
         &mut r,
         "mining_local_hashrate",
         "Hashes per second of the built-in miner",
-        local_hashrate(ctx),
+        local_hashrate(ctx.hashes.as_deref(), &ctx.hash_sample),
     );
     gauge_f64(
         &mut r,
         "mining_network_hashrate",
         "Estimated network hashes per second (last 60 blocks)",
-        network_hashrate(ctx),
+        network_hashrate(&ctx.node),
     );
     let accepted = Family::<Worker, Counter>::default();
     let rejected = Family::<Rejection, Counter>::default();

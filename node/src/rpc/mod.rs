@@ -1,6 +1,6 @@
 //! JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (`GET /ws`) on one port (axum).
 //!
-//! Every method is one entry of [`methods::METHODS`]: the dispatcher and the OpenRPC
+//! Every method is one entry of [`api::METHODS`]: the dispatcher and the OpenRPC
 //! document (`rpc.discover`) are built from the same table. Reads run on blocking
 //! threads (they take the node's lock); bodies, batches and concurrent requests are
 //! bounded; methods that change the node beyond submitting transactions need the
@@ -9,8 +9,9 @@
 //! the operator visits cannot use the port.
 
 pub mod access;
+pub mod api;
 mod explorer;
-pub mod methods;
+pub mod handlers;
 pub mod metrics;
 pub mod openrpc;
 pub mod types;
@@ -34,7 +35,7 @@ use tracing::{debug, error, info, warn};
 use crate::mining::work::WorkManager;
 use crate::network::Client;
 use crate::node::Node;
-use crate::rpc::methods::{Handler, find};
+use crate::rpc::api::{Handler, find};
 use crate::rpc::types::{ErrorCode, Request, RpcError, response};
 use crate::sync::SyncHandle;
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::rpc::methods::METHODS;
+use crate::rpc::api::METHODS;
 use crate::rpc::types::ErrorCode;
 
 pub(crate) fn document() -> Value {

@@ -22,7 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 use tracing::debug;
 
 use crate::node::NodeEvent;
-use crate::rpc::methods::{get_work, header_json, tx_json};
+use crate::rpc::handlers::mining::get_work;
+use crate::rpc::handlers::{header_json, tx_json};
 use crate::rpc::types::{ErrorCode, Params, Request, RpcError, response};
 use crate::rpc::{AppState, RpcContext, call};
 
