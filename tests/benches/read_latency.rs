@@ -116,16 +116,18 @@ struct Summary {
 /// Nearest-rank percentiles (rounded up), in milliseconds.
 fn summarise(mut v: Vec<u64>) -> Summary {
     v.sort_unstable();
-    let rank = |p: f64| {
-        let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    // Ranks in parts per thousand, so the index is integer arithmetic.
+    let rank = |per_mille: usize| {
+        let i = (per_mille * v.len()).div_ceil(1000).clamp(1, v.len()) - 1;
         v[i] as f64 / 1000.0
     };
+
     Summary {
         n: v.len(),
-        p50: rank(0.50),
-        p99: rank(0.99),
-        p999: rank(0.999),
-        max: rank(1.0),
+        p50: rank(500),
+        p99: rank(990),
+        p999: rank(999),
+        max: rank(1000),
     }
 }
 

@@ -107,7 +107,6 @@ impl ReadSnapshot<'_> {
     }
 
     /// Entries of table `T` from `from` (inclusive) in key order.
-
     pub fn iter_from<T: Table>(
         &self,
         from: &T::Key,
@@ -208,7 +207,6 @@ impl ReadSnapshot<'_> {
     }
 
     /// Where a main-chain transaction is.
-
     pub fn tx_location(&self, id: &cairn_core::TxId) -> Result<Option<TxLocation>, StoreError> {
         self.get::<TxIndex>(id)
     }

@@ -106,7 +106,6 @@ impl SyncHandle {
 
 /// Starts the sync manager on the current tokio runtime. Its task ends when the node
 /// shuts down or the network stops.
-
 pub fn start(
     node: Arc<Node>,
     client: Client,
