@@ -8,7 +8,6 @@ use cairn_core::{Amount, Transfer};
 use tracing::warn;
 
 use crate::node::Node;
-use crate::store::schema::Accounts;
 
 /// Sends `rate` transfers a second round-robin between the dev accounts until the
 /// node shuts down (run it on a thread of its own).
@@ -20,13 +19,8 @@ pub fn run(node: &Node, rate: u32) {
         let key = &keys[i % keys.len()];
         let to = keys[(i + 1) % keys.len()].address();
         let sender = key.address();
-        let confirmed = node
-            .reader()
-            .get::<Accounts>(&sender)
-            .ok()
-            .flatten()
-            .map_or(0, |a| a.nonce);
-        let nonce = node.with_mempool(|mempool| mempool.next_nonce(&sender, confirmed));
+        let nonce = node.next_nonce(&sender);
+
         let amount = Amount(1_000 + (i as u64 % 1_000));
         let tx = Transfer::new_signed(
             key,

@@ -278,6 +278,18 @@ impl Node {
         f(&self.lock_chain())
     }
 
+    /// The nonce `sender`'s next transfer should carry: after its confirmed nonce and
+    /// every transfer of its waiting in the mempool.
+    pub fn next_nonce(&self, sender: &Address) -> u64 {
+        let confirmed = self
+            .reader
+            .get::<crate::store::schema::Accounts>(sender)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.nonce);
+        self.with_mempool(|m| m.next_nonce(sender, confirmed))
+    }
+
     /// Runs `f` with the mempool locked.
     pub fn with_mempool<R>(&self, f: impl FnOnce(&Mempool) -> R) -> R {
         f(&self.lock_pool().mempool)

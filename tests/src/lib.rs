@@ -332,13 +332,7 @@ pub fn mine_on(node: &Node, coinbase: Address) -> Block {
 pub fn dev_transfer(node: &Node, from: usize, to: Address, amount: u64) -> Transfer {
     let key = &dev_keys()[from];
     let sender = key.address();
-    let confirmed = node
-        .reader()
-        .get::<Accounts>(&sender)
-        .ok()
-        .flatten()
-        .map_or(0, |a| a.nonce);
-    let nonce = node.with_mempool(|m| m.next_nonce(&sender, confirmed));
+    let nonce = node.next_nonce(&sender);
 
     Transfer::new_signed(
         key,

@@ -130,8 +130,10 @@ impl Chain {
     }
 
     /// Main-chain headers after the first locator entry that is on our main chain (or
-    /// after genesis if none is), at most `max`.
-    pub fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
+    /// after genesis if none is), at most `max`, from memory. Peers are served from a
+    /// store snapshot (`ReadSnapshot::headers_after`); this is the tests' reference.
+    #[cfg(test)]
+    pub(crate) fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
         let start = locator
             .iter()
             .find_map(|id| {
