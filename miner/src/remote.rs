@@ -1,5 +1,6 @@
 //! Mining against a node: work arrives over the node's WebSocket (`newWork`, pushed
-//! on every new tip), solutions go back with `mining_submitWork`. Reconnects with
+//! on every new tip), solutions go back with `mining_submitWork`; the messages are
+//! `cairn-rpc`'s types. Reconnects with
 //! backoff when the node goes away.
 
 use std::collections::HashMap;
@@ -10,9 +11,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use cairn_core::{Address, CompactTarget, Hash};
+use cairn_core::Address;
 use cairn_miner::{Miner, NonceRange, Template};
-use serde_json::{Value, json};
+use cairn_rpc::envelope::{Request, Response};
+use cairn_rpc::methods::{MiningSubmitWork, SubmitParams, Subscribe, SubscribeParams};
+use cairn_rpc::types::{Submitted, Topic};
+use cairn_rpc::{Dec, Method};
+use serde_json::Value;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
@@ -52,33 +57,28 @@ fn ws_url(url: &str) -> String {
     format!("{base}/ws")
 }
 
-fn parse_work(v: &Value) -> anyhow::Result<Work> {
-    let num = |k: &str| -> anyhow::Result<u64> {
-        match &v[k] {
-            Value::Number(n) => n.as_u64().context(k.to_string()),
-            Value::String(s) => s.parse().with_context(|| k.to_string()),
-            _ => bail!("work without {k}"),
-        }
-    };
-    let pre: Hash = v["preHash"]
-        .as_str()
-        .context("work without preHash")?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("bad preHash: {e}"))?;
-    let bits = v["target"].as_str().context("work without target")?;
-    let bits = u32::from_str_radix(bits.trim_start_matches("0x"), 16).context("bad target")?;
-    let target = CompactTarget(bits)
+fn parse_work(v: Value) -> anyhow::Result<Work> {
+    let w: cairn_rpc::types::Work = serde_json::from_value(v).context("malformed work")?;
+    let target = w
+        .target
         .to_target()
         .map_err(|e| anyhow::anyhow!("bad target: {e}"))?;
     Ok(Work {
-        id: num("workId")?,
-        template: Template { pre, target },
-        range: NonceRange {
-            start: num("nonceStart")?,
-            end: num("nonceEnd")?,
+        id: w.work_id.0,
+        template: Template {
+            pre: w.pre_hash,
+            target,
         },
-        height: num("height")?,
+        range: NonceRange {
+            start: w.nonce_start.0,
+            end: w.nonce_end.0,
+        },
+        height: w.height.0,
     })
+}
+
+fn request<M: Method>(id: u64, params: &M::Params) -> anyhow::Result<Value> {
+    Ok(Request::new::<M>(id, params)?.to_json())
 }
 
 /// The newest work, handed from the connection to the search thread. Setting a new
@@ -172,11 +172,14 @@ fn session(
         s.set_read_timeout(Some(Duration::from_millis(20)))?;
         s.set_nodelay(true)?;
     }
-    send(
-        &mut socket,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
-                "params": ["newWork", {"coinbase": config.coinbase.to_string(), "worker": config.worker}]}),
-    )?;
+    let subscription = SubscribeParams {
+        topic: Topic::NewWork,
+        from_height: None,
+        coinbase: Some(config.coinbase),
+        worker: Some(config.worker.clone()),
+        hashrate: None,
+    };
+    send(&mut socket, &request::<Subscribe>(1, &subscription)?)?;
     let mut pending: HashMap<u64, (u64, u64)> = HashMap::new(); // request id → (height, nonce)
     let mut next_id = 2u64;
     let mut last_report = Instant::now();
@@ -184,35 +187,33 @@ fn session(
     loop {
         match socket.read() {
             Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(&t).context("bad message")?;
+                let mut v: Value = serde_json::from_str(&t).context("bad message")?;
                 if v["method"] == "subscription" {
-                    let work = parse_work(&v["params"]["result"])?;
+                    let work = parse_work(v["params"]["result"].take())?;
                     let height = work.height;
                     // Drops the old work at once.
                     slot.set(Some(work));
                     eprintln!("new work at height {height}");
                 } else if v["id"] == 1 {
-                    if let Some(e) = v.get("error") {
-                        bail!("the node refused the subscription: {}", e);
+                    let answer: Response = serde_json::from_value(v).context("bad answer")?;
+                    if let Err(e) = answer.into_result() {
+                        bail!("the node refused the subscription: {e}");
                     }
                     *backoff = Duration::from_millis(500);
                     eprintln!("connected to {} as worker `{}`", config.url, config.worker);
                 } else if let Some((height, nonce)) =
                     v["id"].as_u64().and_then(|i| pending.remove(&i))
                 {
-                    match v.get("error") {
-                        None => {
+                    let answer: Response = serde_json::from_value(v).context("bad answer")?;
+                    match answer.into_result() {
+                        Ok(result) => {
                             stats.accepted += 1;
-                            eprintln!(
-                                "block {height} accepted (nonce {nonce}): {}",
-                                v["result"]["block"].as_str().unwrap_or("?")
-                            );
+                            let block = serde_json::from_value::<Submitted>(result)
+                                .map_or_else(|_| "?".to_string(), |s| s.block.to_string());
+                            eprintln!("block {height} accepted (nonce {nonce}): {block}");
                         }
-                        Some(e) => {
-                            let reason = e["data"]["reason"]
-                                .as_str()
-                                .unwrap_or("rejected")
-                                .to_string();
+                        Err(e) => {
+                            let reason = e.reason().unwrap_or("rejected").to_string();
                             eprintln!("block {height} rejected: {reason}");
                             *stats.rejected.entry(reason).or_default() += 1;
                         }
@@ -232,10 +233,14 @@ fn session(
             // A solution for work of an earlier connection is stale: the node drops
             // old work when it restarts.
             pending.insert(next_id, (height, nonce));
+            let submission = SubmitParams {
+                work_id: Dec(work_id),
+                nonce: Dec(nonce),
+                worker: Some(config.worker.clone()),
+            };
             send(
                 &mut socket,
-                &json!({"jsonrpc": "2.0", "id": next_id, "method": "mining_submitWork",
-                        "params": {"workId": work_id, "nonce": nonce.to_string(), "worker": config.worker}}),
+                &request::<MiningSubmitWork>(next_id, &submission)?,
             )?;
             next_id += 1;
         }

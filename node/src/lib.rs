@@ -21,7 +21,9 @@
 //! choice, reorganisation, the published view; `mempool/` pending transfers;
 //! `mining/` templates, remote work and the built-in miner; `network/` libp2p;
 //! `sync/` block download; `import.rs` gossip admission and announcing; `rpc/`
-//! JSON-RPC, WebSocket, metrics and the explorer; `node.rs` the node and its locks;
+//! JSON-RPC (the method table in `rpc/api.rs`, handlers in `rpc/handlers/`, the
+//! contract's types in the `cairn-rpc` crate), WebSocket, metrics and the explorer;
+//! `node.rs` the node and its locks;
 //! `service.rs` the node with its network, sync and miner; `config/` every setting
 //! (flag, `cairn.toml` key, default and help text defined once); `devload.rs` the
 //! dev network's load generator; `main.rs` and `cli.rs` the binary's wiring.
@@ -36,6 +38,7 @@ pub mod mempool;
 pub mod mining;
 pub mod network;
 pub mod node;
+pub mod priority;
 pub mod rpc;
 pub mod service;
 pub mod store;

@@ -150,8 +150,12 @@ pub fn now_ms() -> u64 {
 
 impl Node {
     /// Opens the store in `config.datadir`, loads the chain (finishing any interrupted
-    /// reorganisation) and the saved mempool.
+    /// reorganisation) and the saved mempool. The first node of a process also builds
+    /// rayon's global pool, where signatures are verified, at a lower priority
+    /// ([`crate::priority`]).
     pub fn open(config: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        // Before anything verifies: the pool's threads yield to readers.
+        crate::priority::init_verification_pool();
         std::fs::create_dir_all(&config.datadir)
             .map_err(|e| NodeError::DataDir(config.datadir.clone(), e))?;
         crate::disk::check(&config.datadir, config.min_free_disk)?;

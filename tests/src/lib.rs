@@ -22,6 +22,7 @@ use cairn_node::rpc::RpcConfig;
 use cairn_node::store::schema::Accounts;
 use cairn_node::sync::SyncConfig;
 use cairn_node::{BlockSource, Node, NodeConfig, Service, ServiceConfig};
+use cairn_rpc::{Client, ClientError, Method};
 use libp2p::{Multiaddr, PeerId};
 
 pub mod netlab;
@@ -643,7 +644,8 @@ pub async fn send_fixed_transfer(
     let from = dev_keys()[sender].address().to_string();
     let account = try_rpc(addr, "state_getAccount", serde_json::json!([from])).await?;
     let nonce = account["pendingNonce"]
-        .as_u64()
+        .as_str()
+        .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("no pendingNonce in {account}"))?;
     let tx = cairn_core::Transaction::Transfer(fixed_transfer(params, sender, nonce));
     let hex = hex::encode(cairn_core::Encode::to_bytes(&tx));
@@ -715,56 +717,71 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, S
     (status, head.to_lowercase(), body.to_string())
 }
 
+/// Calls `method` on the node at `addr` through `cairn-rpc`'s client (the one the
+/// wallet and the miner use), with the test token, on a blocking thread.
+async fn call_value(
+    addr: std::net::SocketAddr,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, ClientError> {
+    let method = method.to_string();
+    tokio::task::spawn_blocking(move || {
+        Client::with_timeout(&addr.to_string(), Duration::from_secs(10))
+            .token(RPC_TOKEN)
+            .call_value(&method, params)
+    })
+    .await
+    .expect("the RPC call's thread")
+}
+
+/// Calls method `M` on the node at `addr` with typed parameters and result.
+pub async fn call<M: Method>(
+    addr: std::net::SocketAddr,
+    params: M::Params,
+) -> Result<M::Result, ClientError> {
+    tokio::task::spawn_blocking(move || {
+        Client::with_timeout(&addr.to_string(), Duration::from_secs(10))
+            .token(RPC_TOKEN)
+            .call::<M>(&params)
+    })
+    .await
+    .expect("the RPC call's thread")
+}
+
 /// Calls `method` over HTTP with the test token, tolerating a dead, restarting or
 /// unreachable node: any failure (connection, HTTP, JSON-RPC error) is an `Err` with
-/// its text.
+/// its text (for an error answer, the error object as JSON).
 pub async fn try_rpc(
     addr: std::net::SocketAddr,
     method: &str,
     params: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        .to_string();
-    let exchange = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        let head = format!(
-            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {RPC_TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(body.as_bytes()).await?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await?;
-        std::io::Result::Ok(raw)
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .map_err(|_| format!("{method}: no answer within 10 s"))?
-        .map_err(|e| format!("{method}: {e}"))?;
-    let text = String::from_utf8_lossy(&raw);
-    let (_, body) = text.split_once("\r\n\r\n").ok_or("no HTTP body")?;
-    let mut v: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    match v.get_mut("error") {
-        Some(e) => Err(e.to_string()),
-        None => Ok(v["result"].take()),
-    }
+    call_value(addr, method, params).await.map_err(|e| match e {
+        ClientError::Rpc(o) => serde_json::to_string(&o).unwrap_or_default(),
+        other => format!("{method}: {other}"),
+    })
 }
 
-/// Calls `method` over HTTP with the test token: `Ok(result)` or `Err(error object)`.
+/// Calls `method` over HTTP with the test token: `Ok(result)` or `Err(error object)`;
+/// panics when the node does not answer with JSON-RPC.
 pub async fn rpc(
     addr: std::net::SocketAddr,
     method: &str,
     params: serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let (status, reply) = http_post(addr, body.to_string().as_bytes(), Some(RPC_TOKEN)).await;
-    let mut reply = reply.unwrap_or_else(|| panic!("{method}: HTTP {status} without a JSON body"));
-    assert_eq!(reply["id"], 1);
-    match reply.get_mut("error") {
-        Some(e) => Err(e.take()),
-        None => Ok(reply["result"].take()),
+    match call_value(addr, method, params).await {
+        Ok(v) => Ok(v),
+        Err(ClientError::Rpc(o)) => Err(serde_json::to_value(o).unwrap_or_default()),
+        Err(e) => panic!("{method}: {e}"),
     }
+}
+
+/// A u64 of an RPC answer (a decimal string, as every u64 is); panics on anything
+/// else.
+pub fn num(v: &serde_json::Value) -> u64 {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a decimal-string u64: {v}"))
 }
 
 /// A WebSocket connection to a node's RPC (`/ws`).

@@ -98,7 +98,13 @@ async fn tips(members: &[Member]) -> Vec<Option<(u64, String)>> {
         let info = try_rpc(m.rpc, "chain_getInfo", serde_json::json!([]))
             .await
             .ok();
-        out.push(info.and_then(|v| Some((v["height"].as_u64()?, v["tip"].as_str()?.to_string()))));
+        // Heights are decimal strings.
+        out.push(info.and_then(|v| {
+            Some((
+                v["height"].as_str()?.parse().ok()?,
+                v["tip"].as_str()?.to_string(),
+            ))
+        }));
     }
     out
 }

@@ -145,7 +145,7 @@ async fn sybils_from_one_subnet_cannot_take_a_nodes_slots() {
          inbound and {most_outbound} outbound; inbound refused: {}; honest node connected: \
          {honest_connected:?}; outbound peers outside the sybils' /16: {honest_outbound_peers}; \
          after {:?}",
-        info["inboundRefused"],
+        info["inboundRefused"].as_str().unwrap_or("?"),
         start.elapsed()
     );
     if std::env::var_os("CAIRN_ECLIPSE_DEBUG").is_some() {

@@ -176,13 +176,14 @@ impl Net {
         id
     }
 
-    /// "pending", "confirmed" or "unknown" (the node has never heard of it).
+    /// "pending", "confirmed" or "unknown" (the node has never heard of it, or the
+    /// block that held it was reorganised away): `tx_get` answers all three.
     async fn status(&self, i: usize, txid: &str) -> String {
-        match try_rpc(self.rpc(i), "tx_get", serde_json::json!([txid])).await {
-            Ok(v) => v["status"].as_str().unwrap_or("unknown").to_string(),
-            Err(e) if e.contains("-32011") => "unknown".into(),
-            Err(e) => panic!("node {i}: tx_get: {e}"),
-        }
+        let v = self.call(i, "tx_get", serde_json::json!([txid])).await;
+        v["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("node {i}: tx_get without a status: {v}"))
+            .to_string()
     }
 
     /// Mines on every node in turn until every transfer sent is confirmed on every

@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use cairn_core::genesis::dev_keys;
 use cairn_core::merkle::MerkleProof;
-use cairn_core::{Amount, Encode, Hash, Transaction, Transfer};
-use cairn_tests::{NodeOptions, TestNode, Ws, dev_transfer, http_post, rpc, test_params, ws_next};
+use cairn_core::{Amount, Decode, Encode, Hash, Transaction, Transfer};
+use cairn_rpc::methods::{AddressParams, ChainGetInfo, NoParams, StateGetAccount};
+use cairn_tests::{
+    NodeOptions, Rng, TestNode, Ws, call, dev_transfer, http_post, num, rpc, test_params, ws_call,
+    ws_next,
+};
 use futures::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -39,7 +43,7 @@ async fn every_method_answers() {
         .unwrap();
     assert_eq!(ids.as_array().unwrap().len(), 3);
     let chain = rpc(addr, "chain_getInfo", json!([])).await.unwrap();
-    assert_eq!(chain["height"], 3);
+    assert_eq!(chain["height"], "3");
     assert_eq!(chain["tip"], ids[2]);
     assert!(chain["difficulty"].as_f64().unwrap() > 1.0);
 
@@ -50,7 +54,12 @@ async fn every_method_answers() {
     assert_eq!(txid, tx.id().to_string());
     let got = rpc(addr, "tx_get", json!({"id": txid})).await.unwrap();
     assert_eq!(got["status"], "pending");
-    assert_eq!(got["amount"], "12345");
+    assert_eq!(got["txid"], txid);
+    // The transaction itself is nested under `tx`; u64s are decimal strings.
+    assert_eq!(got["tx"]["type"], "transfer");
+    assert_eq!(got["tx"]["id"], txid);
+    assert_eq!(got["tx"]["amount"], "12345");
+    assert_eq!(got["tx"]["nonce"], "0");
     let acct = rpc(
         addr,
         "state_getAccount",
@@ -58,11 +67,11 @@ async fn every_method_answers() {
     )
     .await
     .unwrap();
-    assert_eq!(acct["nonce"], 0);
-    assert_eq!(acct["pendingNonce"], 1);
-    assert_eq!(acct["pendingTxs"], 1);
+    assert_eq!(acct["nonce"], "0");
+    assert_eq!(acct["pendingNonce"], "1");
+    assert_eq!(acct["pendingTxs"], "1");
     let pool = rpc(addr, "mempool_getInfo", json!([])).await.unwrap();
-    assert_eq!(pool["size"], 1);
+    assert_eq!(pool["size"], "1");
     let content = rpc(addr, "mempool_getContent", json!([10])).await.unwrap();
     assert_eq!(content[0]["id"], txid);
     let fees = rpc(addr, "mempool_estimateFee", json!([])).await.unwrap();
@@ -75,8 +84,11 @@ async fn every_method_answers() {
         .unwrap();
     let got = rpc(addr, "tx_get", json!([txid])).await.unwrap();
     assert_eq!(got["status"], "confirmed");
+    assert_eq!(got["tx"]["id"], txid);
     assert_eq!(got["block"], mined[0]);
-    assert_eq!(got["confirmations"], 1);
+    assert_eq!(got["height"], "4");
+    assert_eq!(got["index"], 1);
+    assert_eq!(got["confirmations"], "1");
     let proof = rpc(addr, "tx_getProof", json!([txid])).await.unwrap();
     let siblings: Vec<Hash> = proof["siblings"]
         .as_array()
@@ -104,14 +116,17 @@ async fn every_method_answers() {
     let history = rpc(addr, "state_getHistory", json!([to.to_string()]))
         .await
         .unwrap();
-    assert_eq!(history[0]["id"], txid);
+    assert_eq!(history[0]["tx"]["id"], txid);
+    assert_eq!(history[0]["block"], mined[0]);
+    assert_eq!(history[0]["height"], "4");
 
     let by_height = rpc(addr, "chain_getBlockByHeight", json!([4, true]))
         .await
         .unwrap();
     assert_eq!(by_height["id"], mined[0]);
     assert_eq!(by_height["txs"][1]["id"], txid);
-    assert_eq!(by_height["confirmations"], 1);
+    assert_eq!(by_height["confirmations"], "1");
+    assert_eq!(by_height["height"], "4");
     let by_hash = rpc(addr, "chain_getBlockByHash", json!([mined[0]]))
         .await
         .unwrap();
@@ -121,7 +136,7 @@ async fn every_method_answers() {
     assert_eq!(headers[4]["id"], mined[0]);
 
     let net = rpc(addr, "net_getInfo", json!([])).await.unwrap();
-    assert_eq!(net["peers"], 0);
+    assert_eq!(net["peers"], "0");
     assert!(!net["listen"].as_array().unwrap().is_empty());
     let other = TestNode::start(&params, NodeOptions::default()).await;
     rpc(addr, "net_connect", json!([other.addr.to_string()]))
@@ -184,7 +199,7 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
     let (_, r) = raw(r#"[1, {"jsonrpc":"2.0","id":2,"method":"chain_getInfo"}]"#).await;
     let r = r.unwrap();
     assert_eq!(code(&r[0]["error"]), -32600);
-    assert_eq!(r[1]["result"]["height"], 2);
+    assert_eq!(r[1]["result"]["height"], "2");
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let (_, r) = http_post(addr, deep.as_bytes(), None).await;
     assert_eq!(code(&r.unwrap()["error"]), -32700);
@@ -237,10 +252,12 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
         code(&err("chain_getHeaders", json!([0, 2001])).await),
         -32602
     );
-    assert_eq!(
-        code(&err("tx_get", json!([Hash::ZERO.to_string()])).await),
-        -32011
-    );
+    // An id the node has never seen is no error: its status says so.
+    let unknown = rpc(addr, "tx_get", json!([Hash::ZERO.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(unknown["status"], "unknown", "{unknown}");
+    assert!(unknown["tx"].is_null(), "{unknown}");
     assert_eq!(
         code(&err("tx_getProof", json!([queued.id().to_string()])).await),
         -32011
@@ -250,7 +267,12 @@ async fn bad_input_gets_the_right_error_and_changes_nothing() {
         -32602
     );
     assert_eq!(code(&err("tx_send", json!(["xyz"])).await), -32602);
-    assert_eq!(code(&err("tx_send", json!(["0102"])).await), -32602);
+    // Hex that does not decode breaks the encoding rule: a refused transaction.
+    let e = err("tx_send", json!(["0102"])).await;
+    assert_eq!(
+        (code(&e), &e["data"]["reason"]),
+        (-32000, &json!("malformed"))
+    );
 
     // Typed transaction errors.
     let key = &dev_keys()[3];
@@ -343,7 +365,7 @@ async fn next_head(ws: &mut Ws, sub: &str) -> u64 {
     let n = ws_next(ws, Duration::from_secs(10)).await;
     assert_eq!(n["method"], "subscription");
     assert_eq!(n["params"]["subscription"], sub);
-    n["params"]["result"]["height"].as_u64().unwrap()
+    num(&n["params"]["result"]["height"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,7 +387,7 @@ async fn new_heads_arrive_in_order_and_replay_after_a_reconnect() {
     .unwrap();
     assert_eq!(
         ws_next(&mut ws, Duration::from_secs(10)).await["result"]["height"],
-        3
+        "3"
     );
 
     let sub = subscribe_heads(&mut ws, Some(1)).await;
@@ -406,4 +428,105 @@ async fn new_heads_arrive_in_order_and_replay_after_a_reconnect() {
     let n = ws_next(&mut ws, Duration::from_secs(10)).await;
     assert_eq!(n["params"]["subscription"], txsub);
     assert_eq!(n["params"]["result"]["id"], tx.id().to_string());
+}
+
+/// What a client of the contract can rely on: canonical bytes beside the JSON, which
+/// hash to the ids it gives; `unknown` for an id never seen; `malformed` for bytes
+/// that do not decode; one rule for named parameters, over the WebSocket too; and
+/// results that decode into `cairn-rpc`'s types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_is_typed_and_checkable() {
+    let params = test_params();
+    let node = TestNode::start(&params, NodeOptions::default()).await;
+    let addr = node.rpc_addr;
+    let miner = dev_keys()[9].address().to_string();
+    rpc(addr, "node_generate", json!([1, miner])).await.unwrap();
+    let tx = dev_transfer(node.node(), 0, dev_keys()[5].address(), 4_321);
+    rpc(addr, "tx_send", json!([hex_tx(&tx)])).await.unwrap();
+    rpc(addr, "node_generate", json!([2, miner])).await.unwrap();
+
+    // (a) Block 2 with its transactions and canonical bytes.
+    let b = rpc(addr, "chain_getBlockByHeight", json!([2, true, true]))
+        .await
+        .unwrap();
+    let id = b["id"].as_str().unwrap();
+    // The id is the PoW hash of the header's bytes (core/src/header.rs):
+    // blake3(blake3(all but the 8-byte nonce) ‖ nonce).
+    let header = hex::decode(b["raw"].as_str().unwrap()).unwrap();
+    let (pre, nonce) = header.split_at(header.len() - 8);
+    let mut pow_input = blake3::hash(pre).as_bytes().to_vec();
+    pow_input.extend_from_slice(nonce);
+    assert_eq!(blake3::hash(&pow_input).to_hex().as_str(), id);
+    let txs = b["txs"].as_array().unwrap();
+    assert_eq!(txs.len(), 2, "{b}");
+    for t in txs {
+        let bytes = hex::decode(t["raw"].as_str().unwrap()).unwrap();
+        let decoded = Transaction::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded.id().to_string(), t["id"].as_str().unwrap());
+        assert_eq!(decoded.chain_id(), params.chain_id());
+    }
+    assert_eq!(txs[0]["type"], "coinbase");
+    assert_eq!(txs[0]["chainId"], params.chain_id());
+    assert_eq!(txs[1]["id"], tx.id().to_string());
+    assert_eq!(txs[1]["nonce"], "0");
+    let raw_block = hex::decode(b["rawBlock"].as_str().unwrap()).unwrap();
+    let block = cairn_core::Block::from_bytes(&raw_block).unwrap();
+    assert_eq!(block.id().to_string(), id);
+    assert_eq!(num(&b["size"]), u64::try_from(raw_block.len()).unwrap());
+    assert_eq!((num(&b["height"]), num(&b["confirmations"])), (2, 2));
+    assert_eq!(b["mainChain"], true);
+
+    // (b) An id never seen: no error, status unknown.
+    let unknown = Hash::digest(&Rng::from_time().next_u64().to_le_bytes()).to_string();
+    let got = rpc(addr, "tx_get", json!([unknown])).await.unwrap();
+    assert_eq!(got["txid"], unknown.as_str(), "{got}");
+    assert_eq!(got["status"], "unknown", "{got}");
+    assert!(got["tx"].is_null(), "{got}");
+
+    // (c) Hex that does not decode as a transaction.
+    let e = rpc(addr, "tx_send", json!(["0102"])).await.unwrap_err();
+    assert_eq!(code(&e), -32000, "{e}");
+    assert_eq!(e["data"]["reason"], "malformed", "{e}");
+
+    // (d) Named parameters over the WebSocket (subscriptions live there only).
+    let e = rpc(addr, "subscribe", json!({"topic": "newHeads"}))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), -32601, "{e}");
+    let mut ws = ws_connect(&node).await;
+    for (i, bad) in [
+        json!({"topic": "newHeads", "bogus": 1}),
+        json!({"topic": "newHeads", "coinbase": miner}),
+        json!({"topic": "newWork", "coinbase": miner, "fromHeight": "0"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let req = json!({"jsonrpc": "2.0", "id": i, "method": "subscribe", "params": bad});
+        let reply = ws_call(&mut ws, &req.to_string(), Duration::from_secs(10)).await;
+        assert_eq!(
+            (&reply["id"], code(&reply["error"])),
+            (&json!(i), -32602),
+            "{reply}"
+        );
+    }
+    let req = json!({"jsonrpc": "2.0", "id": "s", "method": "subscribe",
+        "params": {"topic": "newHeads", "fromHeight": "0"}});
+    let reply = ws_call(&mut ws, &req.to_string(), Duration::from_secs(10)).await;
+    assert_eq!(reply["id"], "s", "{reply}");
+    let sub = reply["result"].as_str().unwrap().to_string();
+    for want in 0..=3 {
+        assert_eq!(next_head(&mut ws, &sub).await, want);
+    }
+
+    // (e) The same answers, decoded into the contract's types.
+    let info = call::<ChainGetInfo>(addr, NoParams {}).await.unwrap();
+    assert_eq!((info.height.get(), info.tip), (3, node.tip().id));
+    let dev = dev_keys()[0].address();
+    let account = call::<StateGetAccount>(addr, AddressParams { address: dev })
+        .await
+        .unwrap();
+    assert_eq!(account.address, dev);
+    assert_eq!((account.nonce.get(), account.pending_nonce.get()), (1, 1));
+    assert_eq!(account.balance.get(), node.balance(&dev));
 }

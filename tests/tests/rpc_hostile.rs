@@ -1,9 +1,10 @@
 //! Hostile clients against the JSON-RPC server (`node/src/rpc`): parameters of the
-//! wrong type for every method of the table, numbers out of range, 10 MB bodies,
-//! 10 000-element batches, slow-loris connections, memory under near-limit load,
-//! admin methods without the token (HTTP and WebSocket) and a seeded fuzz loop. Each
-//! abuse gets a well-formed JSON-RPC error with its documented code (never a 5xx,
-//! never a hang), and the chain does not move.
+//! wrong type for every method of the table (from the schemas of its OpenRPC
+//! document), numbers out of range, 10 MB bodies, 10 000-element batches, slow-loris
+//! connections, memory under near-limit load, admin methods without the token (HTTP
+//! and WebSocket) and a seeded fuzz loop. Each abuse gets a well-formed JSON-RPC
+//! error with its documented code (never a 5xx, never a hang), and the chain does not
+//! move.
 //!
 //! The tests share this process, its memory and its file descriptors: the memory test
 //! runs alone, the others together (see [`SERIAL`]).
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use cairn_core::genesis::dev_keys;
 use cairn_core::{Amount, Encode, Hash, Transaction, Transfer};
-use cairn_node::rpc::api::{METHODS, MethodDef, ParamDef};
+use cairn_node::rpc::api::METHODS;
 use cairn_tests::{
-    NodeOptions, RPC_TOKEN, Rng, TestNode, Ws, env_u64, http_post, rpc, rss_bytes, test_params,
-    ws_call,
+    NodeOptions, RPC_TOKEN, Rng, TestNode, Ws, env_u64, http_post, num, rpc, rss_bytes,
+    test_params, ws_call,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,6 +50,7 @@ const INVALID_REQUEST: i64 = -32600;
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL: i64 = -32603;
+const INVALID_TRANSACTION: i64 = -32000;
 const UNAUTHORIZED: i64 = -32020;
 const STALE_WORK: i64 = -32030;
 
@@ -67,9 +69,17 @@ async fn every_method_refuses_parameters_of_the_wrong_type() {
     let node = TestNode::start(&test_params(), NodeOptions::default()).await;
     let addr = node.rpc_addr;
     let before = tip_of(&node);
+    // The schemas the cases come from are the ones the node serves.
+    let served = rpc(addr, "rpc.discover", json!([])).await.unwrap();
+    assert!(
+        served == document(),
+        "rpc.discover is not the document of the method table"
+    );
     let address = dev_keys()[5].address().to_string();
+    // `subscribe` and `unsubscribe` are served over the WebSocket only.
+    let mut ws = ws_connect(&format!("ws://{addr}/ws"), None).await;
     let mut sent = 0usize;
-    for m in METHODS {
+    for m in described() {
         let mut cases: Vec<Value> = Vec::new();
         for (i, p) in m.params.iter().enumerate() {
             for bad in wrong_values(p) {
@@ -79,11 +89,17 @@ async fn every_method_refuses_parameters_of_the_wrong_type() {
                     earlier.iter().map(|q| filler(q, &address)).collect();
                 let mut named: serde_json::Map<String, Value> = earlier
                     .iter()
-                    .map(|q| (q.name.to_string(), filler(q, &address)))
+                    .map(|q| (q.name.clone(), filler(q, &address)))
                     .collect();
+                // `subscribe` also reads `[topic, {options}]` (its older form): with no
+                // options that is a valid subscription, not a wrong type.
+                let older_form = m.name == "subscribe" && i == 1 && bad == json!({});
                 positional.push(bad.clone());
-                named.insert(p.name.into(), bad);
-                cases.extend([Value::Array(positional), Value::Object(named)]);
+                named.insert(p.name.clone(), bad);
+                if !older_form {
+                    cases.push(Value::Array(positional));
+                }
+                cases.push(Value::Object(named));
             }
         }
         if m.params.iter().any(|p| p.required) {
@@ -100,7 +116,19 @@ async fn every_method_refuses_parameters_of_the_wrong_type() {
         for params in cases {
             let request = json!({"jsonrpc": "2.0", "id": sent, "method": m.name, "params": params});
             let (code, detail) = refused(addr, &request.to_string(), m.admin).await;
-            assert_eq!(code, INVALID_PARAMS, "{request}: {detail}");
+            if m.websocket_only {
+                // Over HTTP the method is not served, whatever its parameters; over
+                // the WebSocket the parameters are checked like any method's.
+                assert_eq!(code, METHOD_NOT_FOUND, "{request}: {detail}");
+                assert!(detail.contains("WebSocket"), "{request}: {detail}");
+                let reply = ws_call(&mut ws, &request.to_string(), PROMPT).await;
+                let code = check_response(&reply, &request.to_string())
+                    .unwrap_or_else(|| panic!("{request} was accepted over /ws: {reply}"));
+                assert_eq!(code, INVALID_PARAMS, "{request} over /ws: {reply}");
+                assert_eq!(reply["id"], sent, "{request} over /ws: {reply}");
+            } else {
+                assert_eq!(code, INVALID_PARAMS, "{request}: {detail}");
+            }
             sent += 1;
         }
         // Parameters neither by position nor by name break the envelope.
@@ -108,6 +136,12 @@ async fn every_method_refuses_parameters_of_the_wrong_type() {
             let request = json!({"jsonrpc": "2.0", "id": 1, "method": m.name, "params": params});
             let (code, detail) = refused(addr, &request.to_string(), m.admin).await;
             assert_eq!(code, INVALID_REQUEST, "{request}: {detail}");
+            let reply = ws_call(&mut ws, &request.to_string(), PROMPT).await;
+            assert_eq!(
+                check_response(&reply, &request.to_string()),
+                Some(INVALID_REQUEST),
+                "{request} over /ws: {reply}"
+            );
         }
     }
     assert!(
@@ -144,33 +178,42 @@ async fn numbers_out_of_range_are_invalid_params() {
     let node = TestNode::start(&test_params(), NodeOptions::default()).await;
     let addr = node.rpc_addr;
     let before = tip_of(&node);
-    // Method | parameters (BIG: u64::MAX + 1) | what the detail must say. Node_generate
-    // has the token and a valid address: only the check on `n` keeps it from mining.
+    // Method | parameters (BIG: u64::MAX + 1) | what the detail must say. Every u64
+    // parameter is a decimal string or a JSON integer (`cairn_rpc::Dec`): a float
+    // (which is what serde_json makes of integers beyond the i64 and u64 ranges) is
+    // not "a u64", a negative integer is "negative", a string must be canonical
+    // decimal that fits. Node_generate has the token and a valid address: only the
+    // checks on `n` keep it from mining.
     const CASES: &str = r#"
-        chain_getBlockByHeight | [BIG] | `height`
-        chain_getBlockByHeight | [1.5] | `height`
-        chain_getBlockByHeight | [1e-400] | `height`
-        chain_getBlockByHeight | [-9223372036854775809] | `height`
-        chain_getHeaders | [0, BIG] | `count`
+        chain_getBlockByHeight | [BIG] | expected a u64
+        chain_getBlockByHeight | [1.5] | expected a u64
+        chain_getBlockByHeight | [1e-400] | expected a u64
+        chain_getBlockByHeight | [-9223372036854775809] | expected a u64
+        chain_getBlockByHeight | ["BIG"] | does not fit in a u64
+        chain_getBlockByHeight | ["01"] | is not a decimal u64
+        chain_getHeaders | [0, BIG] | expected a u64
         chain_getHeaders | [0, 18446744073709551615] | count must be at most 2000
-        chain_getHeaders | [-1, 1] | `from`
+        chain_getHeaders | [0, "18446744073709551615"] | count must be at most 2000
+        chain_getHeaders | [-1, 1] | -1 is negative
         state_getHistory | [ADDR, 18446744073709551615] | blocks must be at most 100000
-        state_getHistory | [ADDR, -1] | `blocks`
+        state_getHistory | [ADDR, -1] | -1 is negative
         mempool_getContent | [18446744073709551615] | limit must be at most 10000
-        mempool_getContent | [2.5e3] | `limit`
-        mining_submitWork | [BIG, 1] | `workId`
-        mining_submitWork | [-1, 1] | `workId`
-        mining_submitWork | [1, BIG] | nonce must be a u64
-        mining_submitWork | [1, -1] | nonce must be a u64
-        mining_submitWork | [1, 1.5] | nonce must be a u64
-        mining_submitWork | [1, "BIG"] | nonce must be a u64
-        mining_submitWork | [1, "99999999999999999999999999"] | nonce must be a u64
-        mining_submitWork | [1, "-1"] | nonce must be a u64
-        mining_submitWork | [1, "1e3"] | nonce must be a u64
+        mempool_getContent | [2.5e3] | expected a u64
+        mining_submitWork | [BIG, 1] | expected a u64
+        mining_submitWork | [-1, 1] | -1 is negative
+        mining_submitWork | [1, BIG] | expected a u64
+        mining_submitWork | [1, -1] | -1 is negative
+        mining_submitWork | [1, 1.5] | expected a u64
+        mining_submitWork | [1, "BIG"] | does not fit in a u64
+        mining_submitWork | [1, "99999999999999999999999999"] | does not fit in a u64
+        mining_submitWork | [1, "-1"] | is not a decimal u64
+        mining_submitWork | [1, "1e3"] | is not a decimal u64
+        mining_submitWork | [1, " 1"] | is not a decimal u64
         node_generate | [18446744073709551615, ADDR] | n must be at most 1000
         node_generate | [1001, ADDR] | n must be at most 1000
-        node_generate | [BIG, ADDR] | `n`
-        node_generate | [-1, ADDR] | `n`"#;
+        node_generate | ["1001", ADDR] | n must be at most 1000
+        node_generate | [BIG, ADDR] | expected a u64
+        node_generate | [-1, ADDR] | -1 is negative"#;
     let address = format!("\"{}\"", dev_keys()[5].address());
     for line in CASES.lines().filter(|l| !l.trim().is_empty()) {
         let mut parts = line.split('|').map(str::trim);
@@ -252,7 +295,7 @@ async fn ten_megabyte_bodies_get_413_at_once() {
     }
     let (status, reply) = post(addr, CHAIN_GET_INFO.as_bytes(), false).await;
     assert_eq!(status, 200, "the server answers after the oversized bodies");
-    assert_eq!(reply.unwrap()["result"]["height"], 0);
+    assert_eq!(reply.unwrap()["result"]["height"], "0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +361,7 @@ async fn ten_thousand_element_batches_are_refused_whole() {
     for (i, a) in answers.iter().enumerate() {
         assert_eq!(
             (&a["id"], &a["result"]["height"]),
-            (&json!(i), &json!(0)),
+            (&json!(i), &json!("0")),
             "answer {i}: {a}"
         );
     }
@@ -360,7 +403,7 @@ async fn slow_loris_connections_neither_starve_clients_nor_stay_open() {
         .await
         .expect("a normal client is answered within 3 s while 200 slow connections are open");
         assert_eq!(status, 200);
-        assert_eq!(reply.unwrap()["result"]["height"], 0);
+        assert_eq!(reply.unwrap()["result"]["height"], "0");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let (took, answer) = trickle.await.unwrap().unwrap_or_else(|| {
@@ -429,7 +472,7 @@ async fn admin_methods_refuse_callers_without_the_token() {
     let target = TestNode::start(&params, NodeOptions::default()).await;
     let (addr, t) = (node.rpc_addr, RPC_TOKEN);
     let miner = dev_keys()[9].address().to_string();
-    let admin: Vec<&MethodDef> = METHODS.iter().filter(|m| m.admin).collect();
+    let admin: Vec<Described> = described().into_iter().filter(|m| m.admin).collect();
     for name in ["node_generate", "net_connect"] {
         assert!(
             admin.iter().any(|m| m.name == name),
@@ -440,7 +483,7 @@ async fn admin_methods_refuse_callers_without_the_token() {
     let requests: Vec<Value> = admin
         .iter()
         .map(|m| {
-            let params = match m.name {
+            let params = match m.name.as_str() {
                 "node_generate" => json!([1, miner]),
                 "net_connect" => json!([target.addr.to_string()]),
                 _ => Value::Array(m.params.iter().map(|p| filler(p, &miner)).collect()),
@@ -483,7 +526,7 @@ async fn admin_methods_refuse_callers_without_the_token() {
     }
     assert_eq!(
         answers[requests.len()]["result"]["height"],
-        0,
+        "0",
         "the rest of the batch is served"
     );
     let ws_cases = [
@@ -694,8 +737,8 @@ async fn assert_unchanged(node: &TestNode, before: &(u64, String)) {
         .expect("chain_getInfo in time")
         .expect("chain_getInfo succeeds");
     assert_eq!(
-        (info["height"].as_u64(), info["tip"].as_str()),
-        (Some(before.0), Some(before.1.as_str()))
+        (num(&info["height"]), info["tip"].as_str()),
+        (before.0, Some(before.1.as_str()))
     );
     assert_eq!(
         node.node().with_mempool(|m| m.len()),
@@ -704,27 +747,156 @@ async fn assert_unchanged(node: &TestNode, before: &(u64, String)) {
     );
 }
 
-/// A valid value for `p`, with `address` for addresses.
-fn filler(p: &ParamDef, address: &str) -> Value {
-    let schema: Value = serde_json::from_str(p.schema).unwrap();
-    match (schema["type"].as_str(), schema["pattern"].as_str()) {
-        (Some("integer" | "number"), _) => json!(0),
-        (Some("boolean"), _) => json!(false),
-        (Some("string"), Some(pattern)) if pattern.starts_with("^cairn1") => json!(address),
-        (Some("string"), Some(_)) => json!(Hash::ZERO.to_string()),
-        (Some("string"), None) => json!("w"),
-        _ => json!(1),
+/// A method as the OpenRPC document describes it.
+#[derive(Debug)]
+struct Described {
+    name: String,
+    admin: bool,
+    websocket_only: bool,
+    params: Vec<Param>,
+}
+
+/// One parameter: its name, whether it is required, and what it takes.
+#[derive(Debug)]
+struct Param {
+    name: String,
+    required: bool,
+    kind: Kind,
+}
+
+/// What a parameter takes, read from its JSON Schema.
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    /// A u64 (`U64`): a decimal string, or a JSON integer.
+    U64,
+    Boolean,
+    /// A float (a hashrate).
+    Number,
+    /// A bech32m address (`Address`).
+    Address,
+    /// Another string with a pattern: a hash, hex bytes.
+    Pattern,
+    /// Any string.
+    Text,
+    /// One of these strings (a topic).
+    OneOf(Vec<String>),
+}
+
+/// The OpenRPC document of the node's method table, built as the node builds the one
+/// `rpc.discover` serves.
+fn document() -> Value {
+    let mut generator = cairn_rpc::schema::generator();
+    let methods = METHODS
+        .iter()
+        .map(|m| (m.describe)(&mut generator))
+        .collect();
+    cairn_rpc::schema::document(methods, generator)
+}
+
+/// Every method with its parameters, from [`document`].
+fn described() -> Vec<Described> {
+    let doc = document();
+    let methods = doc["methods"].as_array().expect("methods");
+    assert_eq!(methods.len(), METHODS.len());
+    methods
+        .iter()
+        .map(|m| Described {
+            name: m["name"].as_str().expect("a name").to_string(),
+            admin: m["x-requires-token"] == true,
+            websocket_only: m["x-websocket-only"] == true,
+            params: m["params"]
+                .as_array()
+                .expect("params")
+                .iter()
+                .map(|p| Param {
+                    name: p["name"].as_str().expect("a name").to_string(),
+                    required: p["required"] == true,
+                    kind: kind(&doc, &p["schema"]),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// What `schema` takes: references resolved into `components.schemas`, an optional
+/// parameter's `null` alternative left out.
+fn kind(doc: &Value, schema: &Value) -> Kind {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        let shared = &doc["components"]["schemas"][name];
+        assert!(
+            shared.is_object(),
+            "{r} does not resolve in components.schemas"
+        );
+        return match name {
+            "U64" => Kind::U64,
+            "Address" => Kind::Address,
+            _ => kind(doc, shared),
+        };
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(alternatives) = schema[key].as_array() {
+            let some: Vec<&Value> = alternatives
+                .iter()
+                .filter(|a| a["type"] != "null")
+                .collect();
+            if let [one] = some.as_slice() {
+                return kind(doc, one);
+            }
+            let choices: Vec<String> = some
+                .iter()
+                .filter_map(|a| a["const"].as_str().map(String::from))
+                .collect();
+            assert!(
+                !choices.is_empty() && choices.len() == some.len(),
+                "a parameter schema this test does not know: {schema}"
+            );
+            return Kind::OneOf(choices);
+        }
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        return Kind::OneOf(
+            values
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+        );
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect(),
+        _ => Vec::new(),
+    };
+    match (types.as_slice(), schema["pattern"].as_str()) {
+        (["boolean"], _) => Kind::Boolean,
+        (["number" | "integer"], _) => Kind::Number,
+        (["string"], Some(p)) if p.starts_with("^(0|[1-9]") => Kind::U64,
+        (["string"], Some(p)) if p.contains("cairn1") => Kind::Address,
+        (["string"], Some(_)) => Kind::Pattern,
+        (["string"], None) => Kind::Text,
+        _ => panic!("a parameter schema this test does not know: {schema}"),
     }
 }
 
-/// Values of the wrong type for `p`, from its JSON Schema.
-fn wrong_values(p: &ParamDef) -> Vec<Value> {
-    let schema: Value = serde_json::from_str(p.schema).unwrap();
-    let is = |t: &str| match &schema["type"] {
-        Value::String(s) => s.as_str() == t,
-        Value::Array(a) => a.iter().any(|x| x.as_str() == Some(t)),
-        _ => false,
-    };
+/// A valid value for `p`, with `address` for addresses.
+fn filler(p: &Param, address: &str) -> Value {
+    match &p.kind {
+        Kind::U64 => json!("0"),
+        Kind::Boolean => json!(false),
+        Kind::Number => json!(0.0),
+        Kind::Address => json!(address),
+        Kind::Pattern => json!(Hash::ZERO.to_string()),
+        Kind::Text => json!("w"),
+        Kind::OneOf(choices) => json!(choices[0]),
+    }
+}
+
+/// Values of the wrong type (or the right type in a wrong form) for `p`.
+fn wrong_values(p: &Param) -> Vec<Value> {
     let mut v = vec![
         json!({}),
         json!([]),
@@ -734,20 +906,29 @@ fn wrong_values(p: &ParamDef) -> Vec<Value> {
     if p.required {
         v.push(Value::Null);
     }
-    if !is("boolean") {
-        v.push(json!(true));
-    }
-    if !is("string") {
-        v.push(json!("1"));
-    }
-    if !is("integer") && !is("number") {
-        v.extend([json!(1), json!(1.5)]);
-    }
-    if is("integer") {
-        v.extend([json!(1.5), json!(-1)]);
-    }
-    if is("integer") && is("string") {
-        v.extend([json!("x"), json!("-1")]);
+    match &p.kind {
+        // A decimal string or an integer, nothing else: no sign, fraction, exponent,
+        // leading zero, blank, hex or overflow.
+        Kind::U64 => v.extend([
+            json!(true),
+            json!(1.5),
+            json!(-1),
+            json!("x"),
+            json!("-1"),
+            json!("+1"),
+            json!("01"),
+            json!("1.5"),
+            json!("1e3"),
+            json!(" 1"),
+            json!("0x10"),
+            json!(TOO_BIG),
+        ]),
+        Kind::Boolean => v.extend([json!(1), json!(1.5), json!("1"), json!("true")]),
+        Kind::Number => v.extend([json!(true), json!("1"), json!("x")]),
+        Kind::Address => v.extend([json!(true), json!(1), json!("x"), json!(NOT_AN_ADDRESS)]),
+        Kind::Pattern => v.extend([json!(true), json!(1), json!(1.5), json!("x"), json!("zz")]),
+        Kind::Text => v.extend([json!(true), json!(1), json!(1.5)]),
+        Kind::OneOf(_) => v.extend([json!(true), json!(1), json!("x"), json!("1")]),
     }
     v
 }
@@ -834,11 +1015,12 @@ fn near_limit_loads() -> Vec<Load> {
             INVALID_REQUEST,
             0,
         ),
+        // Hex, so it is decoded, and refused as a malformed transaction.
         (
             "0.5 MB of hex for tx_send",
             hex.into_bytes(),
             200,
-            INVALID_PARAMS,
+            INVALID_TRANSACTION,
             0,
         ),
         (
@@ -901,7 +1083,7 @@ async fn ws_connect(url: &str, authorization: Option<&str>) -> Ws {
 /// and a transfer.
 fn seeds() -> Vec<Vec<u8>> {
     let valid = dev_keys()[5].address().to_string();
-    let mut seeds: Vec<Vec<u8>> = METHODS
+    let mut seeds: Vec<Vec<u8>> = described()
         .iter()
         .map(|m| {
             let address = if m.name.starts_with("state_") {
@@ -998,8 +1180,8 @@ fn mutate(rng: &mut Rng, s: &mut Vec<u8>) {
 
 fn random_request(rng: &mut Rng) -> Value {
     const KEYS: &[&str] = &[
-        "height", "full", "id", "from", "count", "tx", "address", "blocks", "limit", "coinbase",
-        "worker", "hashrate", "workId", "nonce", "n", "x",
+        "height", "full", "raw", "id", "from", "count", "tx", "address", "blocks", "limit",
+        "coinbase", "worker", "hashrate", "workId", "nonce", "n", "topic", "x",
     ];
     let mut o = serde_json::Map::new();
     if rng.below(10) != 0 {

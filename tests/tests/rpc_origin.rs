@@ -82,7 +82,7 @@ async fn a_foreign_host_is_refused_on_every_route_and_changes_nothing() {
         let (status, body) = request(addr, "POST", "/", &host, "", CHAIN_GET_INFO.as_bytes()).await;
         assert_eq!(status, 200, "Host {host}: {body}");
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["result"]["height"], 0, "Host {host}: {body}");
+        assert_eq!(v["result"]["height"], "0", "Host {host}: {body}");
         for path in ["/", "/app.js", "/metrics"] {
             let (status, body) = request(addr, "GET", path, &host, "", b"").await;
             assert_eq!(status, 200, "GET {path} with Host {host}: {body}");
@@ -177,7 +177,7 @@ async fn a_foreign_origin_is_refused_and_the_nodes_own_is_served() {
             .await
             .unwrap_or_else(|e| panic!("Origin {origin}: {e}"));
         let reply = ws_call(&mut ws, CHAIN_GET_INFO, PROMPT).await;
-        assert_eq!(reply["result"]["height"], 0, "Origin {origin}: {reply}");
+        assert_eq!(reply["result"]["height"], "0", "Origin {origin}: {reply}");
         let headers = format!("Origin: {origin}\r\n");
         let (status, reply) = request(
             addr,
@@ -228,7 +228,7 @@ async fn configured_hosts_and_origins_are_served() {
         .unwrap();
     assert_eq!(
         ws_call(&mut ws, CHAIN_GET_INFO, PROMPT).await["result"]["height"],
-        0
+        "0"
     );
     // The explorer's own origin still works beside the configured one.
     let own = format!("http://node.example:{port}");
@@ -284,7 +284,7 @@ async fn configured_hosts_and_origins_are_served() {
         .unwrap();
     assert_eq!(
         ws_call(&mut ws, CHAIN_GET_INFO, PROMPT).await["result"]["height"],
-        0
+        "0"
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cairn_core::genesis::{DEV_MNEMONIC, dev_keys};
 use cairn_core::{Amount, COIN};
-use cairn_tests::{NodeOptions, TestNode, binary, keep_mining, rpc, test_params};
+use cairn_tests::{NodeOptions, TestNode, binary, keep_mining, num, rpc, test_params};
 use serde_json::{Value, json};
 
 fn wallet(dir: &std::path::Path, url: &str, args: &[&str]) -> Output {
@@ -42,7 +42,7 @@ async fn account(node: &TestNode, address: &str) -> (u64, u64) {
         .unwrap();
     (
         a["balance"].as_str().unwrap().parse().unwrap(),
-        a["nonce"].as_u64().unwrap(),
+        num(&a["nonce"]),
     )
 }
 
@@ -90,7 +90,7 @@ async fn a_new_wallet_receives_and_sends_coins() {
             ],
         )
     }));
-    assert!(sent["confirmations"].as_u64().unwrap() >= 1);
+    assert!(num(&sent["confirmations"]) >= 1);
     let (fresh_bal, fresh_nonce) = account(&node, &fresh_addr).await;
     assert_eq!((fresh_bal, fresh_nonce), (100 * COIN, 0));
     let (dev_after, dev_nonce) = account(&node, &dev_addr).await;
@@ -108,7 +108,8 @@ async fn a_new_wallet_receives_and_sends_coins() {
         )
     }));
     let fee: u64 = sent["fee"].as_str().unwrap().parse().unwrap();
-    assert!(sent["confirmations"].as_u64().unwrap() >= 2);
+    assert!(num(&sent["confirmations"]) >= 2);
+    assert_eq!(sent["nonce"], "0", "{sent}");
     assert_eq!(account(&node, &fresh_addr).await, (90 * COIN - fee, 1));
     assert_eq!(account(&node, &target).await.0, target_before + 10 * COIN);
 
@@ -117,6 +118,7 @@ async fn a_new_wallet_receives_and_sends_coins() {
         wallet(&new_dir, &url, &["balance"])
     }));
     assert_eq!(bal["balance"], (90 * COIN - fee).to_string());
+    assert_eq!(bal["nonce"], "1", "{bal}");
     // With the password (from the environment) the address was checked against the
     // keys; without one it is shown, marked unverified.
     assert_eq!(bal["verified"], true);
@@ -133,12 +135,21 @@ async fn a_new_wallet_receives_and_sends_coins() {
     let history = ok_json(&tokio::task::block_in_place(|| {
         wallet(&new_dir, &url, &["history"])
     }));
-    assert_eq!(history.as_array().unwrap().len(), 2);
+    // Newest first, each transaction nested under `tx`.
+    let entries = history.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[0]["tx"]["id"], sent["txid"], "{history}");
+    assert_eq!(entries[0]["tx"]["nonce"], "0", "{history}");
+    assert!(num(&entries[0]["confirmations"]) >= 2, "{history}");
+    assert_eq!(entries[1]["tx"]["to"], fresh_addr.as_str(), "{history}");
     let txid = sent["txid"].as_str().unwrap();
     let tx = ok_json(&tokio::task::block_in_place(|| {
         wallet(&new_dir, &url, &["tx", txid])
     }));
-    assert_eq!(tx["status"], "confirmed");
+    assert_eq!(tx["status"], "confirmed", "{tx}");
+    assert_eq!(tx["tx"]["id"], txid, "{tx}");
+    assert_eq!(tx["tx"]["fee"], sent["fee"], "{tx}");
+    assert!(num(&tx["confirmations"]) >= 2, "{tx}");
 
     // Spending more than there is fails before anything is sent.
     let o = tokio::task::block_in_place(|| {

@@ -1,8 +1,7 @@
-//! `cairn-wallet` as a library: the encrypted keystore, a JSON-RPC client, amounts,
-//! and building and signing transfers. It depends on `cairn-core` and talks to a node
-//! only over JSON-RPC.
+//! `cairn-wallet` as a library: the encrypted keystore, amounts, and building and
+//! signing transfers. It depends on `cairn-core` and talks to a node only over
+//! JSON-RPC, through `cairn-rpc`'s client.
 
-pub mod client;
 pub mod keystore;
 
 use std::path::PathBuf;
@@ -10,7 +9,6 @@ use std::path::PathBuf;
 use cairn_core::{Address, Amount, COIN, NetworkId, SecretKey, Transfer};
 use zeroize::Zeroizing;
 
-pub use crate::client::RpcClient;
 pub use crate::keystore::{KdfParams, Keystore};
 
 /// Everything that can go wrong, each with a message a person can act on.
@@ -62,15 +60,8 @@ pub enum WalletError {
         reason: String,
     },
     /// The node answered with an error.
-    #[error("the node refused: {message} (code {code}){}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Rpc {
-        /// JSON-RPC error code.
-        code: i64,
-        /// Its message.
-        message: String,
-        /// Details.
-        detail: Option<String>,
-    },
+    #[error("the node refused: {} (code {}){}", .0.message, .0.code, detail(.0))]
+    Rpc(cairn_rpc::ErrorObject),
     /// The node answered something unexpected.
     #[error("unexpected answer from the node: {0}")]
     Protocol(String),
@@ -139,21 +130,27 @@ pub fn account_key(mnemonic: &str, index: u32) -> Result<SecretKey, WalletError>
     cairn_core::hd::account_key(&seed[..], index).map_err(|e| WalletError::Mnemonic(e.to_string()))
 }
 
-/// The network a node serves, from its `node_getInfo` answer: the network id the
-/// transfer signs and the chain id it carries.
-pub fn network_of(info: &serde_json::Value) -> Result<(NetworkId, u32), WalletError> {
-    let network = info["networkId"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| WalletError::Protocol("node_getInfo without a valid networkId".into()))?;
-    let chain_id = info["chainId"]
-        .as_u64()
-        .and_then(|c| u32::try_from(c).ok())
-        .ok_or_else(|| WalletError::Protocol("node_getInfo without chainId".into()))?;
-    Ok((network, chain_id))
+impl From<cairn_rpc::ClientError> for WalletError {
+    fn from(e: cairn_rpc::ClientError) -> WalletError {
+        match e {
+            cairn_rpc::ClientError::Unreachable { url, reason } => {
+                WalletError::Unreachable { url, reason }
+            }
+            cairn_rpc::ClientError::Protocol(p) => WalletError::Protocol(p),
+            cairn_rpc::ClientError::Rpc(o) => WalletError::Rpc(o),
+        }
+    }
 }
 
-/// A transfer signed for the network `network` (see [`network_of`]).
+/// The detail of an error object beyond its fixed message, if any.
+fn detail(e: &cairn_rpc::ErrorObject) -> String {
+    match e.detail() {
+        d if d == e.message => String::new(),
+        d => format!(": {d}"),
+    }
+}
+
+/// A transfer signed for the network `network` (`node_getInfo`'s `networkId`).
 pub fn build_transfer(
     key: &SecretKey,
     network: NetworkId,
@@ -171,21 +168,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_network_comes_from_node_get_info() {
+    fn transfers_verify_on_their_network_only() {
         let net = cairn_core::Hash::digest(b"a network");
-        let info = serde_json::json!({"chainId": 7, "networkId": net.to_string()});
-        assert_eq!(network_of(&info).ok(), Some((net, 7)));
-        for bad in [
-            serde_json::json!({"chainId": 7}),
-            serde_json::json!({"chainId": 7, "networkId": "00"}),
-            serde_json::json!({"networkId": net.to_string()}),
-            serde_json::json!({"chainId": 1u64 << 32, "networkId": net.to_string()}),
-        ] {
-            assert!(
-                matches!(network_of(&bad), Err(WalletError::Protocol(_))),
-                "{bad}"
-            );
-        }
         // What the wallet signs verifies on that network only.
         let key = SecretKey::from_seed(&[5; 32]);
         let t = build_transfer(&key, net, 7, key.address(), Amount(1), Amount(1), 0);

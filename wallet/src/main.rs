@@ -8,12 +8,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use cairn_config as config;
 use cairn_core::{Amount, Encode, Transaction};
+use cairn_rpc::methods::{
+    AddressParams, HistoryParams, MempoolEstimateFee, NoParams, NodeGetInfo, StateGetAccount,
+    StateGetHistory, TxGet, TxParams, TxSend,
+};
+use cairn_rpc::types::{Tx, TxStatus};
+use cairn_rpc::{Client, Dec};
 use cairn_wallet::{
-    KdfParams, Keystore, RpcClient, WalletError, account_key, build_transfer, network_of,
-    new_mnemonic, parse_address, parse_coins,
+    KdfParams, Keystore, WalletError, account_key, build_transfer, new_mnemonic, parse_address,
+    parse_coins,
 };
 use clap::{CommandFactory, Parser, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 /// Cairn wallet: create or restore keys, check balances, send coins.
@@ -331,11 +337,8 @@ fn address_of(cli: &Cli, index: u32, verify: bool) -> anyhow::Result<(String, bo
     Ok((account_key(&m, index)?.address().to_string(), true))
 }
 
-fn coins(units: &Value) -> String {
-    units
-        .as_str()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map_or_else(|| units.to_string(), |u| Amount(u).to_string())
+fn coins(units: Dec) -> String {
+    Amount(units.0).to_string()
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -402,13 +405,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Balance { index, verify } => {
             let (a, verified) = address_of(&cli, *index, *verify)?;
-            let rpc = RpcClient::new(cli.rpc());
-            let mut acct = rpc.call("state_getAccount", json!([a]))?;
+            let rpc = Client::new(cli.rpc());
+            let acct = rpc
+                .call::<StateGetAccount>(&AddressParams {
+                    address: parse_address(&a)?,
+                })
+                .map_err(WalletError::from)?;
             if cli.json {
-                if let Some(o) = acct.as_object_mut() {
-                    o.insert("verified".into(), json!(verified));
-                }
-                println!("{acct}");
+                let mut v = serde_json::to_value(&acct)?;
+                v["verified"] = json!(verified);
+                println!("{v}");
             } else {
                 if verified {
                     println!("Address:   {a}");
@@ -417,13 +423,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         "Address:   {a} (unverified: read without the password; check it with --verify)"
                     );
                 }
-                println!("Balance:   {}", coins(&acct["balance"]));
+                println!("Balance:   {}", coins(acct.balance));
                 println!(
                     "Pending:   {} ({} outgoing transfer(s) pending)",
-                    coins(&acct["pendingBalance"]),
-                    acct["pendingTxs"]
+                    coins(acct.pending_balance),
+                    acct.pending_txs
                 );
-                println!("Next nonce: {}", acct["pendingNonce"]);
+                println!("Next nonce: {}", acct.pending_nonce);
             }
             Ok(())
         }
@@ -438,61 +444,78 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => send(&cli, to, amount, (fee, max_fee), *wait, *timeout, *index),
         Command::History { index, blocks } => {
             let (a, _) = address_of(&cli, *index, false)?;
-            let rpc = RpcClient::new(cli.rpc());
-            let h = rpc.call("state_getHistory", json!([a, blocks]))?;
+            let a = parse_address(&a)?;
+            let rpc = Client::new(cli.rpc());
+            let items = rpc
+                .call::<StateGetHistory>(&HistoryParams {
+                    address: a,
+                    blocks: Some(Dec(*blocks)),
+                })
+                .map_err(WalletError::from)?;
             if cli.json {
-                println!("{h}");
+                println!("{}", serde_json::to_value(&items)?);
                 return Ok(());
             }
-            let items = h.as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 println!("No transfers in the last {blocks} blocks.");
             }
-            for t in items {
-                let (dir, other) = if t["type"] == "coinbase" {
-                    ("mined", String::new())
-                } else if t["from"] == json!(a) {
-                    ("sent", format!("to {}", t["to"].as_str().unwrap_or("?")))
-                } else {
-                    (
-                        "received",
-                        format!("from {}", t["from"].as_str().unwrap_or("?")),
-                    )
+            for entry in items {
+                let (dir, other) = match &entry.tx {
+                    Tx::Coinbase(_) => ("mined", String::new()),
+                    Tx::Transfer(t) if t.from == a => ("sent", format!("to {}", t.to)),
+                    Tx::Transfer(t) => ("received", format!("from {}", t.from)),
                 };
                 println!(
                     "height {:>8}  {:<8} {:>20}  {}  {}",
-                    t["height"],
+                    entry.height,
                     dir,
-                    coins(&t["amount"]),
+                    coins(Dec(entry.tx.amount())),
                     other,
-                    t["id"].as_str().unwrap_or("?")
+                    entry.tx.id()
                 );
             }
             Ok(())
         }
         Command::Tx { txid } => {
-            let rpc = RpcClient::new(cli.rpc());
-            let t = rpc.call("tx_get", json!([txid]))?;
+            let id = txid
+                .parse()
+                .map_err(|_| anyhow::anyhow!("`{txid}` is not a transaction id (64 hex digits)"))?;
+            let rpc = Client::new(cli.rpc());
+            let t = rpc
+                .call::<TxGet>(&TxParams { id, raw: None })
+                .map_err(WalletError::from)?;
             if cli.json {
-                println!("{t}");
-            } else {
-                println!("Transaction {}", t["id"].as_str().unwrap_or(txid));
-                println!("Status:  {}", t["status"].as_str().unwrap_or("?"));
-                if let Some(c) = t.get("confirmations") {
-                    println!(
-                        "Confirmations: {c} (block {} at height {})",
-                        t["block"], t["height"]
-                    );
+                println!("{}", serde_json::to_value(&t)?);
+                return Ok(());
+            }
+            println!("Transaction {txid}");
+            println!("Status:  {}", status_name(t.status));
+            if let (Some(c), Some(b), Some(h)) = (t.confirmations, t.block, t.height) {
+                println!("Confirmations: {c} (block {b} at height {h})");
+            }
+            match &t.tx {
+                Some(Tx::Transfer(tr)) => {
+                    println!("From:    {}", tr.from);
+                    println!("Fee:     {}", coins(tr.fee));
+                    println!("To:      {}", tr.to);
+                    println!("Amount:  {}", coins(tr.amount));
                 }
-                if t["type"] == "transfer" {
-                    println!("From:    {}", t["from"].as_str().unwrap_or("?"));
-                    println!("Fee:     {}", coins(&t["fee"]));
+                Some(Tx::Coinbase(cb)) => {
+                    println!("To:      {}", cb.to);
+                    println!("Amount:  {}", coins(cb.amount));
                 }
-                println!("To:      {}", t["to"].as_str().unwrap_or("?"));
-                println!("Amount:  {}", coins(&t["amount"]));
+                None => {}
             }
             Ok(())
         }
+    }
+}
+
+fn status_name(s: TxStatus) -> &'static str {
+    match s {
+        TxStatus::Pending => "pending",
+        TxStatus::Confirmed => "confirmed",
+        TxStatus::Unknown => "unknown",
     }
 }
 
@@ -513,17 +536,16 @@ fn send(
         account_key(&m, index)?
     };
     let from = key.address().to_string();
-    let rpc = RpcClient::new(cli.rpc());
-    let info = rpc.call("node_getInfo", json!([]))?;
-    let (network, chain_id) = network_of(&info)?;
+    let rpc = Client::new(cli.rpc());
+    let info = rpc
+        .call::<NodeGetInfo>(&NoParams {})
+        .map_err(WalletError::from)?;
+    let (network, chain_id) = (info.network_id, info.chain_id);
     let fee = if fee == "auto" {
-        let est = rpc.call("mempool_estimateFee", json!([]))?;
-        let fee = Amount(
-            est["normal"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| WalletError::Protocol("bad fee estimate".into()))?,
-        );
+        let est = rpc
+            .call::<MempoolEstimateFee>(&NoParams {})
+            .map_err(WalletError::from)?;
+        let fee = Amount(est.normal.0);
         let cap = parse_coins(max_fee)?;
         if fee > cap {
             bail!("the node suggests a fee of {fee}, above --max-fee {cap}; pass --fee to pay it");
@@ -532,18 +554,15 @@ fn send(
     } else {
         parse_coins(fee)?
     };
-    let acct = rpc.call("state_getAccount", json!([from]))?;
+    let acct = rpc
+        .call::<StateGetAccount>(&AddressParams {
+            address: key.address(),
+        })
+        .map_err(WalletError::from)?;
     // Confirmed balance minus what pending transfers already spend: incoming pending
     // coins are not spendable until confirmed.
-    let spendable = Amount(
-        acct["spendable"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| WalletError::Protocol("bad account answer".into()))?,
-    );
-    let nonce = acct["pendingNonce"]
-        .as_u64()
-        .ok_or_else(|| WalletError::Protocol("bad account answer".into()))?;
+    let spendable = Amount(acct.spendable.0);
+    let nonce = acct.pending_nonce.0;
     let need = amount
         .checked_add(fee)
         .ok_or_else(|| WalletError::Amount("amount + fee".into(), "too large".into()))?;
@@ -556,11 +575,10 @@ fn send(
     }
     let tx = build_transfer(&key, network, chain_id, to, amount, fee, nonce);
     let hex_tx = hex::encode(Transaction::Transfer(tx).to_bytes());
-    let txid = rpc.call("tx_send", json!([hex_tx]))?;
-    let txid = txid
-        .as_str()
-        .ok_or_else(|| WalletError::Protocol("tx_send without an id".into()))?
-        .to_string();
+    let txid = rpc
+        .call::<TxSend>(&cairn_rpc::methods::SendParams { tx: hex_tx })
+        .map_err(WalletError::from)?
+        .0;
     if !cli.json {
         println!("Sent {amount} to {to} (fee {fee}, nonce {nonce})");
         println!("Transaction {txid}");
@@ -572,7 +590,7 @@ fn send(
     if cli.json {
         println!(
             "{}",
-            json!({ "txid": txid, "from": from, "to": to.to_string(), "amount": amount.0.to_string(), "fee": fee.0.to_string(), "nonce": nonce, "confirmations": confirmations })
+            json!({ "txid": txid, "from": from, "to": to.to_string(), "amount": amount.0.to_string(), "fee": fee.0.to_string(), "nonce": nonce.to_string(), "confirmations": confirmations.to_string() })
         );
     }
     Ok(())
@@ -582,8 +600,8 @@ fn send(
 /// terminal, a line per change otherwise).
 fn wait_for(
     cli: &Cli,
-    rpc: &RpcClient,
-    txid: &str,
+    rpc: &Client,
+    txid: &cairn_core::TxId,
     want: u64,
     timeout: Duration,
 ) -> anyhow::Result<u64> {
@@ -591,8 +609,13 @@ fn wait_for(
     let tty = std::io::stderr().is_terminal() && !cli.json;
     let mut last = u64::MAX;
     loop {
-        let t = rpc.call("tx_get", json!([txid]))?;
-        let have = t["confirmations"].as_u64().unwrap_or(0);
+        let t = rpc
+            .call::<TxGet>(&TxParams {
+                id: *txid,
+                raw: None,
+            })
+            .map_err(WalletError::from)?;
+        let have = t.confirmations.map_or(0, Dec::get);
         if have != last && !cli.json {
             let msg = format!(
                 "confirmations {}/{want}  ({:.0}s)",
@@ -612,7 +635,7 @@ fn wait_for(
             }
             return Ok(have);
         }
-        if t["status"] == "unknown" {
+        if t.status == TxStatus::Unknown {
             bail!("the transaction left the mempool without confirming");
         }
         if start.elapsed() > timeout {

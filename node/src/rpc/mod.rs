@@ -1,8 +1,9 @@
 //! JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (`GET /ws`) on one port (axum).
 //!
 //! Every method is one entry of [`api::METHODS`]: the dispatcher and the OpenRPC
-//! document (`rpc.discover`) are built from the same table. Reads run on blocking
-//! threads (they take the node's lock); bodies, batches and concurrent requests are
+//! document (`rpc.discover`) are built from the same table, and the parameters and
+//! results are the `cairn-rpc` crate's types, which the wallet, the miner and the tests
+//! decode. Reads run from the published chain view or a store snapshot; bodies, batches and concurrent requests are
 //! bounded; methods that change the node beyond submitting transactions need the
 //! token (`--rpc-token`, or the cookie file `<datadir>/.cookie` written at start).
 //! Every route checks the `Host` and `Origin` headers first ([`access`]), so web pages
@@ -14,7 +15,6 @@ mod explorer;
 pub mod handlers;
 pub mod metrics;
 pub mod openrpc;
-pub mod types;
 mod ws;
 
 use std::net::SocketAddr;
@@ -27,6 +27,8 @@ use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cairn_rpc::ErrorCode;
+use cairn_rpc::envelope::{Request, RpcError, response};
 use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -36,7 +38,6 @@ use crate::mining::work::WorkManager;
 use crate::network::Client;
 use crate::node::Node;
 use crate::rpc::api::{Handler, find};
-use crate::rpc::types::{ErrorCode, Request, RpcError, response};
 use crate::sync::SyncHandle;
 
 /// Settings of the RPC server.
@@ -531,6 +532,12 @@ pub async fn call(ctx: Arc<RpcContext>, request: Request, auth: bool) -> Result<
             .catch_unwind()
             .await
             .map_err(|_| ()),
+        Handler::WebSocket => {
+            return Err(RpcError::new(
+                ErrorCode::MethodNotFound,
+                format!("`{name}` is served over the WebSocket (/ws) only"),
+            ));
+        }
     };
     outcome.unwrap_or_else(|()| {
         error!(target: "rpc", method = name, "handler panicked");

@@ -1,171 +1,59 @@
-//! The OpenRPC document (`rpc.discover`), generated from the method table.
+//! The OpenRPC document (`rpc.discover`), generated from the method table and
+//! `cairn-rpc`'s types, and `docs/RPC.md`, its rendering for people.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::rpc::api::METHODS;
-use crate::rpc::types::ErrorCode;
 
 pub(crate) fn document() -> Value {
-    let methods: Vec<Value> = METHODS
+    let mut generator = cairn_rpc::schema::generator();
+    let methods = METHODS
         .iter()
-        .map(|m| {
-            let params: Vec<Value> = m
-                .params
-                .iter()
-                .map(|p| {
-                    json!({
-                        "name": p.name,
-                        "required": p.required,
-                        "description": p.description,
-                        "schema": serde_json::from_str::<Value>(p.schema)
-                            .expect("parameter schemas are valid JSON"),
-                    })
-                })
-                .collect();
-            json!({
-                "name": m.name,
-                "summary": m.summary,
-                "paramStructure": "either",
-                "params": params,
-                "result": { "name": "result", "schema": { "description": m.result } },
-                "x-requires-token": m.admin,
-            })
-        })
+        .map(|m| (m.describe)(&mut generator))
         .collect();
-    let errors: Vec<Value> = ErrorCode::ALL
-        .iter()
-        .map(|c| json!({ "code": c.code(), "message": c.message() }))
-        .collect();
-    json!({
-        "openrpc": "1.2.6",
-        "info": {
-            "title": "Cairn node JSON-RPC",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "HTTP POST / and WebSocket /ws on one port. Amounts are base units as decimal strings; ids are hex. Over WebSocket, `subscribe` (topic newHeads with optional fromHeight, newPendingTxs or newWork) and `unsubscribe` are also available.",
-        },
-        "methods": methods,
-        "components": { "errors": errors },
-    })
+    cairn_rpc::schema::document(methods, generator)
 }
 
-/// `docs/RPC.md`: the OpenRPC document rendered for people. A test keeps the file
-/// equal to this (`make docs` rewrites it).
+/// How to call the node: what the document cannot say.
+const PREAMBLE: &str = "\
+## Calling it
+
+- **HTTP**: `POST /` on the RPC port (default `127.0.0.1:8645`) with a JSON-RPC 2.0 \
+request or a batch of up to 100. Bodies are limited to 1 MiB.
+- **WebSocket**: `GET /ws`, the same requests plus `subscribe` and `unsubscribe`.
+- **Parameters** are positional (an array, in the order below) or named (an object \
+with the names below): both follow one rule. A `null` is an absent parameter; an \
+unknown name, a parameter given twice or more positions than parameters is refused \
+with -32602.
+- **Numbers**: every u64 (heights, nonces, amounts, timestamps, counts) is a decimal \
+string, in results and in parameters (parameters also take a JSON integer). Amounts \
+are base units (1 CAIRN = 100000000); ids and hashes are lower-case hex.
+- **Canonical bytes**: `raw: true` adds the hex of the canonical encoding \
+(`docs/PROTOCOL.md`) of blocks, headers and transactions, so a client can check an id \
+by hashing bytes instead of re-encoding JSON.
+- **Admin methods** (marked *token*) need `Authorization: Bearer <token>`: the \
+`--rpc-token` (`rpc.token`) value, or by default the contents of `<datadir>/.cookie`, \
+written anew at every start.
+- **Browsers**: every route checks `Host` and `Origin` first. The `Host` must be an \
+IP address, `localhost` or a name in `rpc.allowed_hosts` (`--rpc-allowed-hosts`); a \
+request with an `Origin` must come from the explorer on this port or an origin in \
+`rpc.allowed_origins` (`--rpc-allowed-origins`). Others get `403` with a one-line \
+reason and change nothing. Clients that send no `Origin` (wallets, miners, curl) are \
+not affected.
+- **WebSocket clients must keep reading**: a client whose writes stall for 10 s, or \
+that leaves more than 4 MiB of answers unread, is disconnected.
+- The machine-readable document is served by the method `rpc.discover`; Rust clients \
+can use the `cairn-rpc` crate, whose types it is generated from.
+
+```sh
+curl -s -H 'content-type: application/json' http://127.0.0.1:8645/ \\
+  -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_getInfo\",\"params\":[]}'
+```
+";
+
+/// `docs/RPC.md`. A test keeps the file equal to this (`make docs` rewrites it).
 pub fn markdown() -> String {
-    use std::fmt::Write as _;
-    let doc = document();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Cairn JSON-RPC reference\n\n\
-         <!-- Generated from the node's OpenRPC document (`rpc.discover`) by \
-         `make docs`; do not edit by hand. -->\n\n\
-         Version {}. {}\n\n\
-         ## Calling it\n\n\
-         - **HTTP**: `POST /` on the RPC port (default `127.0.0.1:8645`) with a JSON-RPC 2.0 \
-         request or a batch of up to 100. Bodies are limited to 1 MiB.\n\
-         - **WebSocket**: `GET /ws`, the same requests plus `subscribe` and `unsubscribe`.\n\
-         - **Parameters** are positional (an array, in the order below) or named (an object).\n\
-         - **Amounts** are base units as decimal strings (1 CAIRN = 100000000); ids and hashes \
-         are lower-case hex.\n\
-         - **Admin methods** (marked *token*) need `Authorization: Bearer <token>`: the \
-         `--rpc-token` (`rpc.token`) value, or by default the contents of `<datadir>/.cookie`, \
-         written anew at every start.\n\
-         - **Browsers**: every route checks `Host` and `Origin` first. The `Host` must be an \
-         IP address, `localhost` or a name in `rpc.allowed_hosts` (`--rpc-allowed-hosts`); \
-         a request with an `Origin` must come from the explorer on this port or an origin in \
-         `rpc.allowed_origins` (`--rpc-allowed-origins`). Others get `403` with a one-line \
-         reason and change nothing. Clients that send no `Origin` (wallets, miners, curl) \
-         are not affected.\n\
-         - **WebSocket clients must keep reading**: a client whose writes stall for 10 s, \
-         or that leaves more than 4 MiB of answers unread, is disconnected.\n\
-         - The machine-readable document is served by the method `rpc.discover`.\n\n\
-         ```sh\n\
-         curl -s -H 'content-type: application/json' http://127.0.0.1:8645/ \\\n  \
-         -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_getInfo\",\"params\":[]}}'\n\
-         ```\n",
-        doc["info"]["version"].as_str().unwrap_or_default(),
-        doc["info"]["description"].as_str().unwrap_or_default(),
-    );
-    let _ = writeln!(out, "## Methods\n");
-    let methods = doc["methods"].as_array().cloned().unwrap_or_default();
-    // Grouped by namespace, in the order each first appears in the table.
-    let namespace_of = |m: &Value| {
-        let name = m["name"].as_str().unwrap_or_default();
-        name.split('_').next().unwrap_or_default().to_string()
-    };
-    let mut order: Vec<String> = Vec::new();
-    for m in &methods {
-        let ns = namespace_of(m);
-        if !order.contains(&ns) {
-            order.push(ns);
-        }
-    }
-    let mut grouped = methods.clone();
-    grouped.sort_by_key(|m| order.iter().position(|ns| *ns == namespace_of(m)));
-    for m in &grouped {
-        let name = m["name"].as_str().unwrap_or_default();
-        let _ = writeln!(out, "- [`{name}`](#{})", name.to_lowercase());
-    }
-    let mut namespace = String::new();
-    for m in &grouped {
-        let name = m["name"].as_str().unwrap_or_default();
-        let ns = namespace_of(m);
-        if ns != namespace {
-            let _ = writeln!(out, "\n## `{ns}_*`");
-            namespace = ns;
-        }
-        let token = if m["x-requires-token"] == true {
-            " *(token)*"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "\n### `{name}`{token}\n");
-        let _ = writeln!(out, "{}\n", m["summary"].as_str().unwrap_or_default());
-        let params = m["params"].as_array().cloned().unwrap_or_default();
-        if params.is_empty() {
-            let _ = writeln!(out, "Parameters: none.\n");
-        } else {
-            let _ = writeln!(out, "| # | Parameter | Schema | Required | Description |");
-            let _ = writeln!(out, "|---|---|---|---|---|");
-            for (i, p) in params.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "| {i} | `{}` | `{}` | {} | {} |",
-                    p["name"].as_str().unwrap_or_default(),
-                    p["schema"],
-                    if p["required"] == true { "yes" } else { "no" },
-                    p["description"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .replace('|', "\\|"),
-                );
-            }
-            out.push('\n');
-        }
-        let _ = writeln!(
-            out,
-            "Result: {}.",
-            m["result"]["schema"]["description"]
-                .as_str()
-                .unwrap_or_default()
-        );
-    }
-    let _ = writeln!(out, "\n## Errors\n");
-    let _ = writeln!(out, "| Code | Meaning |");
-    let _ = writeln!(out, "|---|---|");
-    for e in doc["components"]["errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        let _ = writeln!(
-            out,
-            "| {} | {} |",
-            e["code"],
-            e["message"].as_str().unwrap_or_default()
-        );
-    }
-    out
+    cairn_rpc::schema::markdown(&document(), PREAMBLE)
 }
 
 #[cfg(test)]
@@ -189,21 +77,43 @@ mod tests {
     }
 
     #[test]
-    fn every_method_is_documented_once() {
+    fn every_method_is_documented_once_with_full_schemas() {
         let doc = document();
-        let names: Vec<&str> = doc["methods"]
-            .as_array()
-            .expect("array")
+        let methods = doc["methods"].as_array().expect("array");
+        let mut names: Vec<&str> = methods
             .iter()
             .map(|m| m["name"].as_str().expect("name"))
             .collect();
-        let mut unique = names.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), names.len(), "duplicate method names");
         assert_eq!(names.len(), METHODS.len());
-        for m in METHODS {
-            assert!(!m.summary.is_empty(), "{} has no summary", m.name);
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), METHODS.len(), "duplicate method names");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        for m in methods {
+            assert!(!m["summary"].as_str().unwrap_or_default().is_empty());
+            // Every result is a schema with a type or a reference that resolves; no
+            // result is documented as a bare "object".
+            let result = &m["result"]["schema"];
+            match result["$ref"].as_str() {
+                Some(r) => {
+                    let name = r.rsplit('/').next().unwrap_or_default();
+                    assert!(schemas.contains_key(name), "{}: {r} unresolved", m["name"]);
+                }
+                None => assert!(
+                    result.get("type").is_some(),
+                    "{}: result without a type",
+                    m["name"]
+                ),
+            }
+            for p in m["params"].as_array().expect("params") {
+                assert!(
+                    p["schema"].is_object() && p["schema"] != serde_json::json!({}),
+                    "{}: parameter {} has no schema",
+                    m["name"],
+                    p["name"]
+                );
+                assert!(p["description"].is_string(), "{}: {}", m["name"], p["name"]);
+            }
         }
     }
 }

@@ -6,7 +6,8 @@
 //! store) and then for every block connected after. After a reorganisation the new
 //! branch's headers are sent again from the fork point, so a client keeps the last
 //! header it got for each height. `newPendingTxs` sends each transfer admitted to the
-//! mempool. `unsubscribe` takes the id.
+//! mempool; `newWork` sends work for a remote miner at once and at every new tip.
+//! `unsubscribe` takes the id. The parameters are `cairn-rpc`'s `SubscribeParams`.
 //!
 //! What waits for a client is bounded in bytes ([`MAX_QUEUED_BYTES`]), and each write
 //! must finish within `ws_write_timeout`: a client that stops reading is dropped
@@ -21,10 +22,14 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 use tracing::debug;
 
+use cairn_rpc::ErrorCode;
+use cairn_rpc::envelope::{Params, Request, RpcError, response};
+use cairn_rpc::methods::{Subscribe, SubscribeParams, Unsubscribe};
+use cairn_rpc::types::Topic;
+
 use crate::node::NodeEvent;
-use crate::rpc::handlers::mining::get_work;
-use crate::rpc::handlers::{header_json, tx_json};
-use crate::rpc::types::{ErrorCode, Params, Request, RpcError, response};
+use crate::rpc::handlers::mining::work_for;
+use crate::rpc::handlers::{header_view, tx_view};
 use crate::rpc::{AppState, RpcContext, call};
 
 /// Most subscriptions per connection.
@@ -192,14 +197,29 @@ fn unsubscribe(
     req: &Request,
     subs: &mut HashMap<String, tokio::task::JoinHandle<()>>,
 ) -> Result<Value, RpcError> {
-    let id: String = req.params.get(0, "subscription")?;
-    match subs.remove(&id) {
+    let p = req.params.decode::<Unsubscribe>()?;
+    match subs.remove(&p.subscription) {
         Some(t) => {
             t.abort();
             Ok(Value::Bool(true))
         }
         None => Ok(Value::Bool(false)),
     }
+}
+
+/// `subscribe`'s parameters. Besides the one rule for every method, the older
+/// positional form `[topic, {options}]` is read as the named form.
+fn subscribe_params(params: &Params) -> Result<SubscribeParams, RpcError> {
+    if let Params::Array(a) = params
+        && let [topic, Value::Object(options)] = a.as_slice()
+    {
+        let mut named = options.clone();
+        if named.insert("topic".into(), topic.clone()).is_some() {
+            return Err(RpcError::params("`topic` given twice"));
+        }
+        return Params::Object(named).decode::<Subscribe>();
+    }
+    params.decode::<Subscribe>()
 }
 
 async fn subscribe(
@@ -210,48 +230,58 @@ async fn subscribe(
     next_id: &mut u64,
     work_subs: &mut usize,
 ) -> Result<Value, RpcError> {
-    let topic: String = req.params.get(0, "topic")?;
+    let p = subscribe_params(&req.params)?;
     if subs.len() >= MAX_SUBSCRIPTIONS {
         return Err(RpcError::params(format!(
             "at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
         )));
     }
-    let options: Value = req.params.opt(1, "options")?.unwrap_or(Value::Null);
+    let misplaced = match p.topic {
+        Topic::NewHeads => p.coinbase.is_some() || p.worker.is_some() || p.hashrate.is_some(),
+        Topic::NewPendingTxs => {
+            p.from_height.is_some()
+                || p.coinbase.is_some()
+                || p.worker.is_some()
+                || p.hashrate.is_some()
+        }
+        Topic::NewWork => p.from_height.is_some(),
+    };
+    if misplaced {
+        return Err(RpcError::params(
+            "fromHeight is for newHeads; coinbase, worker and hashrate are for newWork",
+        ));
+    }
     let id = format!("0x{:x}", *next_id);
     *next_id += 1;
     // Subscribe to events before replaying, so nothing falls in between.
     let events = ctx.node.subscribe();
-    let task = match topic.as_str() {
-        "newHeads" => {
-            let from = match options.get("fromHeight") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().ok_or_else(|| {
-                    RpcError::params("fromHeight must be a non-negative integer")
-                })?),
-            };
-            tokio::spawn(new_heads(
-                ctx.clone(),
-                events,
-                out.clone(),
-                id.clone(),
-                from,
-            ))
-        }
-        "newPendingTxs" => tokio::spawn(new_pending_txs(events, out.clone(), id.clone())),
-        "newWork" => {
-            // Options as mining_getWork's parameters; the first work is checked now
-            // so a bad coinbase fails the subscription itself.
+    let task = match p.topic {
+        Topic::NewHeads => tokio::spawn(new_heads(
+            ctx.clone(),
+            events,
+            out.clone(),
+            id.clone(),
+            p.from_height.map(|h| h.0),
+        )),
+        Topic::NewPendingTxs => tokio::spawn(new_pending_txs(events, out.clone(), id.clone())),
+        Topic::NewWork => {
+            // The first work is built now, so a bad request fails the subscription
+            // itself.
             if *work_subs >= MAX_WORK_SUBSCRIPTIONS {
                 return Err(RpcError::params(format!(
                     "at most {MAX_WORK_SUBSCRIPTIONS} newWork subscriptions per connection"
                 )));
             }
-            let params = match options {
-                Value::Object(o) => Params::Object(o),
-                _ => Params::None,
+            let Some(coinbase) = p.coinbase else {
+                return Err(RpcError::params("newWork needs `coinbase`"));
             };
-            let (c, p) = (ctx.clone(), params.clone());
-            let first = tokio::task::spawn_blocking(move || get_work(&c, &p))
+            let request = WorkRequest {
+                coinbase,
+                worker: p.worker,
+                hashrate: p.hashrate,
+            };
+            let (c, r) = (ctx.clone(), request.clone());
+            let first = tokio::task::spawn_blocking(move || r.build(&c))
                 .await
                 .map_err(|_| RpcError::new(ErrorCode::Internal, "work could not be built"))??;
             *work_subs += 1;
@@ -260,18 +290,33 @@ async fn subscribe(
                 events,
                 out.clone(),
                 id.clone(),
-                params,
+                request,
                 first,
             ))
-        }
-        other => {
-            return Err(RpcError::params(format!(
-                "unknown topic `{other}` (newHeads, newPendingTxs, newWork)"
-            )));
         }
     };
     subs.insert(id.clone(), task);
     Ok(Value::String(id))
+}
+
+/// What a `newWork` subscriber asked for.
+#[derive(Debug, Clone)]
+struct WorkRequest {
+    coinbase: cairn_core::Address,
+    worker: Option<String>,
+    hashrate: Option<f64>,
+}
+
+impl WorkRequest {
+    fn build(&self, ctx: &RpcContext) -> Result<Value, RpcError> {
+        let work = work_for(ctx, self.coinbase, self.worker.as_deref(), self.hashrate)?;
+        serde_json::to_value(work).map_err(|e| RpcError::new(ErrorCode::Internal, e.to_string()))
+    }
+}
+
+/// A result type as JSON (they serialise infallibly: no maps with non-string keys).
+fn as_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 fn notification(id: &str, result: Value) -> Value {
@@ -310,7 +355,7 @@ async fn replay(ctx: &RpcContext, out: &Outbox, id: &str, from: u64) -> Option<u
             return last;
         }
         for header in &chunk {
-            out.send(&notification(id, header_json(header)))
+            out.send(&notification(id, as_json(&header_view(header, false))))
                 .await
                 .ok()?;
             last = Some(header.height);
@@ -345,7 +390,7 @@ async fn new_heads(
                         continue;
                     }
                     if out
-                        .send(&notification(&id, header_json(header)))
+                        .send(&notification(&id, as_json(&header_view(header, false))))
                         .await
                         .is_err()
                     {
@@ -373,7 +418,10 @@ async fn new_pending_txs(mut events: broadcast::Receiver<NodeEvent>, out: Outbox
     loop {
         match events.recv().await {
             Ok(NodeEvent::TransferAdded { tx, .. }) => {
-                let v = tx_json(&cairn_core::Transaction::Transfer((*tx).clone()));
+                let v = as_json(&tx_view(
+                    &cairn_core::Transaction::Transfer((*tx).clone()),
+                    false,
+                ));
                 if out.send(&notification(&id, v)).await.is_err() {
                     return;
                 }
@@ -397,7 +445,7 @@ async fn new_work(
     mut events: broadcast::Receiver<NodeEvent>,
     out: Outbox,
     id: String,
-    params: Params,
+    request: WorkRequest,
     first: Value,
 ) {
     if out.send(&notification(&id, first)).await.is_err() {
@@ -408,10 +456,8 @@ async fn new_work(
             Ok(NodeEvent::TipChanged { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Coalesce a burst of tip changes into one piece of work.
                 while let Ok(NodeEvent::TipChanged { .. }) = events.try_recv() {}
-                let c = ctx.clone();
-                let p = params.clone();
-                let Ok(Ok(work)) = tokio::task::spawn_blocking(move || get_work(&c, &p)).await
-                else {
+                let (c, r) = (ctx.clone(), request.clone());
+                let Ok(Ok(work)) = tokio::task::spawn_blocking(move || r.build(&c)).await else {
                     return;
                 };
                 if out.send(&notification(&id, work)).await.is_err() {

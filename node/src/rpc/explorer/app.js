@@ -13,7 +13,6 @@
   const STATUS_EVERY_MS = 10000;
   const MAX_PEER_ROWS = 12;
   const UNKNOWN_BLOCK = -32010;
-  const UNKNOWN_TX = -32011;
   const SUBSCRIBE_ID = 'newHeads';
 
   const $ = (sel) => document.querySelector(sel);
@@ -219,7 +218,24 @@
   function unwrap(method, reply) {
     if (reply && reply.error) throw new RpcError(method, reply.error);
     if (!reply || !('result' in reply)) throw new Error(`${method}: malformed reply`);
-    return reply.result;
+    return counts(reply.result);
+  }
+
+  // Every u64 of the RPC is a decimal string (exact beyond 2^53). Heights, times,
+  // sizes and counts are far below 2^53 and the page does arithmetic on them, so
+  // they become numbers here; amounts and nonces stay strings (BigInt where summed).
+  const COUNT_FIELDS = new Set([
+    'height', 'timestamp', 'medianTime', 'confirmations', 'size', 'bytes', 'maxBytes',
+    'pendingTxs', 'bestPeerHeight', 'peers', 'inbound', 'outbound', 'accepted', 'lastSeen',
+  ]);
+  function counts(v) {
+    if (Array.isArray(v)) return v.map(counts);
+    if (!v || typeof v !== 'object') return v;
+    const out = {};
+    for (const [k, x] of Object.entries(v)) {
+      out[k] = COUNT_FIELDS.has(k) && typeof x === 'string' && /^[0-9]+$/.test(x) ? Number(x) : counts(x);
+    }
+    return out;
   }
 
   async function rpc(method, params = []) {
@@ -330,7 +346,7 @@
         : [];
       want.forEach((id) => state.details.delete(id)); // what fails is retried on the next render
       found.forEach((b, i) => {
-        const cb = cbs[i] && cbs[i].ok ? cbs[i].value : null;
+        const cb = cbs[i] && cbs[i].ok ? cbs[i].value.tx : null;
         state.details.set(b.value.id, { txs: b.value.txs.length, size: b.value.size, miner: cb && cb.to });
       });
       const failed = blocks.find((b) => !b.ok);
@@ -432,13 +448,13 @@
       $('#stat-sync').textContent = 'standalone';
       sub = 'networking is off';
     } else if (info.syncing) {
-      const pct = s.target > 0 ? Math.min(100, (100 * s.height) / s.target) : 100;
+      const pct = s.bestPeerHeight > 0 ? Math.min(100, (100 * s.height) / s.bestPeerHeight) : 100;
       $('#stat-sync').textContent = `syncing ${pct.toFixed(1)} %`;
-      sub = `${int(s.height)} of ${int(s.target)}`;
+      sub = `${int(s.height)} of ${int(s.bestPeerHeight)}`;
     } else {
       $('#stat-sync').textContent = 'synced';
       if (peers === 0) sub = 'no peers connected';
-      else if (s.target > info.height) sub = `best peer at ${int(s.target)}`;
+      else if (s.bestPeerHeight > info.height) sub = `best peer at ${int(s.bestPeerHeight)}`;
       else sub = 'no peer is ahead';
     }
     $('#stat-sync-sub').textContent = sub;
@@ -749,7 +765,7 @@
     }
     // The replay may overtake the answer carrying the subscription id; this
     // connection holds one subscription, so every notification is ours.
-    if (msg.method === 'subscription' && msg.params) acceptHeader(msg.params.result);
+    if (msg.method === 'subscription' && msg.params) acceptHeader(counts(msg.params.result));
   }
 
   function reconnectLater() {
@@ -831,8 +847,25 @@
     };
   }
 
+  // tx_get answers {txid, status, tx, block, height, index, confirmations}; the
+  // views read one flat object, with the transaction's own fields at the top.
+  const flatLookup = (l) => ({ ...(l.tx || {}), id: l.txid, status: l.status, block: l.block,
+    height: l.height == null ? (l.tx && l.tx.height) : l.height, index: l.index, confirmations: l.confirmations });
+
+  async function lookupTx(id) {
+    const l = await rpc('tx_get', [id.toLowerCase()]);
+    if (l.status === 'unknown') throw new Error(`no transaction ${id} (neither pending nor confirmed)`);
+    return flatLookup(l);
+  }
+
+  // state_getHistory answers [{tx, block, height, confirmations}], flattened likewise.
+  async function history(address, blocks) {
+    const entries = await rpc('state_getHistory', [address, blocks]);
+    return entries.map((e) => ({ ...e.tx, block: e.block, height: e.height, confirmations: e.confirmations }));
+  }
+
   async function isTx(id) {
-    try { await rpc('tx_get', [id.toLowerCase()]); return true; } catch { return false; }
+    try { await lookupTx(id); return true; } catch { return false; }
   }
 
   function txTable(txs) {
@@ -848,7 +881,7 @@
 
   async function showTx(id, token) {
     const el = beginView('tx-view', 'transaction');
-    const t = await rpc('tx_get', [id.toLowerCase()]);
+    const t = await lookupTx(id);
     if (token !== navToken) return;
     const status = h('span');
     const where = h('span');
@@ -886,7 +919,7 @@
           confs.textContent = int(state.tip.height - last.height + 1);
           return;
         }
-        const now = await rpc('tx_get', [t.id]);
+        const now = flatLookup(await rpc('tx_get', [t.id]));
         if (token === navToken) { last = now; setStatus(now); }
       },
     };
@@ -916,7 +949,7 @@
     const scanTip = state.tip ? state.tip.height : 0;
     const [acct, hist] = await Promise.all([
       rpc('state_getAccount', [address]),
-      rpc('state_getHistory', [address, HISTORY_SCANS[0]]),
+      history(address, HISTORY_SCANS[0]),
     ]);
     if (token !== navToken) return;
     const view = { scan: 0, scanTip, seen: new Set() };
@@ -946,7 +979,7 @@
     more.addEventListener('click', async () => {
       more.disabled = true;
       try {
-        const entries = await rpc('state_getHistory', [acct.address, HISTORY_SCANS[view.scan + 1]]);
+        const entries = await history(acct.address, HISTORY_SCANS[view.scan + 1]);
         if (token !== navToken) return;
         view.scan += 1;
         setHistory(entries);
@@ -981,7 +1014,7 @@
         const back = tip - view.scanTip + 1;
         const [a, recent] = await Promise.all([
           rpc('state_getAccount', [acct.address]),
-          back > 0 && back <= HISTORY_SCANS[0] ? rpc('state_getHistory', [acct.address, back]) : [],
+          back > 0 && back <= HISTORY_SCANS[0] ? history(acct.address, back) : [],
         ]);
         if (token !== navToken) return;
         setAccount(a);
@@ -1041,12 +1074,7 @@
       } catch (e) {
         if (e.code !== UNKNOWN_BLOCK) throw e;
       }
-      try {
-        await rpc('tx_get', [id]);
-        return go(`#/tx/${id}`);
-      } catch (e) {
-        if (e.code !== UNKNOWN_TX) throw e;
-      }
+      if ((await rpc('tx_get', [id])).status !== 'unknown') return go(`#/tx/${id}`);
       throw new Error(`no block or transaction ${id}`);
     }
     if (/^cairn1[02-9ac-hj-np-z]+$/i.test(q)) return go(`#/account/${q.toLowerCase()}`);

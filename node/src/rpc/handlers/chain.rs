@@ -1,85 +1,108 @@
 //! `chain_*`: the tip, blocks and headers.
 
-use cairn_core::BlockId;
-use serde_json::{Value, json};
+use cairn_rpc::envelope::RpcError;
+use cairn_rpc::methods::{
+    BlockByHashParams, BlockByHeightParams, ChainGetBlockByHash, ChainGetBlockByHeight,
+    ChainGetHeaders, ChainGetInfo, HeadersParams, NoParams,
+};
+use cairn_rpc::types::{Block, ChainInfo, Header, SyncInfo};
+use cairn_rpc::{Dec, ErrorCode};
 
 use crate::mining::hashrate::work_to_f64;
 use crate::rpc::RpcContext;
-use crate::rpc::api::RpcResult;
-use crate::rpc::handlers::{block_json, header_json, hex_id, internal};
-use crate::rpc::types::{ErrorCode, Params, RpcError};
+use crate::rpc::api::Handle;
+use crate::rpc::handlers::{block_view, header_view, internal};
 use crate::store::schema::Heights;
 
-pub(crate) fn chain_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&[])?;
-    let view = ctx.node.view();
-    let (tip, mtp) = (view.tip, view.median_time_ms);
-    let difficulty = tip
-        .header
-        .target
-        .to_target()
-        .map_or(0.0, |t| work_to_f64(&t.work()));
-    let sync = ctx.sync.as_ref().map(|s| s.status());
-    Ok(json!({
-        "height": tip.height,
-        "tip": tip.id.to_string(),
-        "target": tip.header.target.to_string(),
-        "difficulty": difficulty,
-        "work": format!("{:064x}", tip.work.0),
-        "timestamp": tip.header.timestamp_ms,
-        "medianTime": mtp,
-        "syncing": sync.is_some_and(|s| s.syncing),
-        "sync": sync.map(|s| json!({ "height": s.height, "target": s.target, "syncing": s.syncing })),
-    }))
-}
+/// Most headers one `chain_getHeaders` returns.
+const MAX_HEADERS: u64 = 2_000;
 
-pub(crate) fn chain_get_block_by_height(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&["height", "full"])?;
-    let height: u64 = p.get(0, "height")?;
-    let full = p.opt(1, "full")?.unwrap_or(false);
-    let snapshot = ctx.node.reader().snapshot();
-    match snapshot.block_at(height).map_err(internal)? {
-        Some(b) => block_json(&snapshot, &b, full),
-        None => Err(RpcError::new(
-            ErrorCode::UnknownBlock,
-            format!("no main-chain block at height {height}"),
-        )),
+impl Handle for ChainGetInfo {
+    fn handle(ctx: &RpcContext, _: NoParams) -> Result<ChainInfo, RpcError> {
+        let view = ctx.node.view();
+        let tip = &view.tip;
+        let difficulty = tip
+            .header
+            .target
+            .to_target()
+            .map_or(0.0, |t| work_to_f64(&t.work()));
+        let sync = ctx.sync.as_ref().map(|s| s.status());
+        Ok(ChainInfo {
+            height: tip.height.into(),
+            tip: tip.id,
+            target: tip.header.target,
+            difficulty,
+            work: format!("{:064x}", tip.work.0),
+            timestamp: tip.header.timestamp_ms.into(),
+            median_time: view.median_time_ms.into(),
+            syncing: sync.is_some_and(|s| s.syncing),
+            sync: sync.map(|s| SyncInfo {
+                height: s.height.into(),
+                best_peer_height: s.target.into(),
+                syncing: s.syncing,
+            }),
+        })
     }
 }
 
-pub(crate) fn chain_get_block_by_hash(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&["id", "full"])?;
-    let id: BlockId = hex_id(&p.get::<String>(0, "id")?, "id")?;
-    let full = p.opt(1, "full")?.unwrap_or(false);
-    let snapshot = ctx.node.reader().snapshot();
-    match snapshot.block(&id).map_err(internal)? {
-        Some(b) => block_json(&snapshot, &b, full),
-        None => Err(RpcError::new(
-            ErrorCode::UnknownBlock,
-            format!("no block {id}"),
-        )),
+impl Handle for ChainGetBlockByHeight {
+    fn handle(ctx: &RpcContext, p: BlockByHeightParams) -> Result<Block, RpcError> {
+        let snapshot = ctx.node.reader().snapshot();
+        match snapshot.block_at(p.height.0).map_err(internal)? {
+            Some(b) => block_view(
+                &snapshot,
+                &b,
+                p.full.unwrap_or(false),
+                p.raw.unwrap_or(false),
+            ),
+            None => Err(RpcError::new(
+                ErrorCode::UnknownBlock,
+                format!("no main-chain block at height {}", p.height),
+            )),
+        }
     }
 }
 
-pub(crate) fn chain_get_headers(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&["from", "count"])?;
-    let from: u64 = p.get(0, "from")?;
-    let count: u64 = p.get(1, "count")?;
-    if count > 2_000 {
-        return Err(RpcError::params("count must be at most 2000"));
+impl Handle for ChainGetBlockByHash {
+    fn handle(ctx: &RpcContext, p: BlockByHashParams) -> Result<Block, RpcError> {
+        let snapshot = ctx.node.reader().snapshot();
+        match snapshot.block(&p.id).map_err(internal)? {
+            Some(b) => block_view(
+                &snapshot,
+                &b,
+                p.full.unwrap_or(false),
+                p.raw.unwrap_or(false),
+            ),
+            None => Err(RpcError::new(
+                ErrorCode::UnknownBlock,
+                format!("no block {}", p.id),
+            )),
+        }
     }
-    let snapshot = ctx.node.reader().snapshot();
-    let mut headers = Vec::new();
-    for item in snapshot
-        .iter_from::<Heights>(&from)
-        .take(usize::try_from(count).unwrap_or(usize::MAX))
-    {
-        let (_, id) = item.map_err(internal)?;
-        let header = snapshot
-            .header(&id)
-            .map_err(internal)?
-            .ok_or_else(|| internal("main-chain header missing"))?;
-        headers.push(header_json(&header));
+}
+
+impl Handle for ChainGetHeaders {
+    fn handle(ctx: &RpcContext, p: HeadersParams) -> Result<Vec<Header>, RpcError> {
+        let Dec(count) = p.count;
+        if count > MAX_HEADERS {
+            return Err(RpcError::params(format!(
+                "count must be at most {MAX_HEADERS}"
+            )));
+        }
+        let raw = p.raw.unwrap_or(false);
+        let snapshot = ctx.node.reader().snapshot();
+        let mut headers = Vec::new();
+        for item in snapshot
+            .iter_from::<Heights>(&p.from.0)
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
+        {
+            let (_, id) = item.map_err(internal)?;
+            let header = snapshot
+                .header(&id)
+                .map_err(internal)?
+                .ok_or_else(|| internal("main-chain header missing"))?;
+            headers.push(header_view(&header, raw));
+        }
+        Ok(headers)
     }
-    Ok(Value::Array(headers))
 }

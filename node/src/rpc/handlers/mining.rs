@@ -1,110 +1,116 @@
 //! `mining_*`: work for remote miners and mining statistics.
 
 use cairn_core::Address;
-use serde_json::{Value, json};
+use cairn_rpc::envelope::RpcError;
+use cairn_rpc::methods::{
+    MiningGetInfo, MiningGetWork, MiningSubmitWork, NoParams, SubmitParams, WorkParams,
+};
+use cairn_rpc::types::{MiningInfo, Submitted, UntrackedWork, Work, WorkerInfo};
+use cairn_rpc::{Dec, ErrorCode};
 
 use crate::mining::hashrate::{local_hashrate, network_hashrate};
+use crate::mining::work::{SubmitError, WorkerStats};
 use crate::rpc::RpcContext;
-use crate::rpc::api::RpcResult;
-use crate::rpc::types::{ErrorCode, Params, RpcError};
+use crate::rpc::api::Handle;
 
-/// JSON of a work item.
-pub fn work_json(w: &crate::mining::work::Work) -> Value {
-    json!({
-        "workId": w.id,
-        "preHash": w.header.pre_hash().to_string(),
-        "target": w.header.target.to_string(),
-        "height": w.header.height,
-        "prev": w.header.prev.to_string(),
-        "extranonce": w.extranonce,
-        "nonceStart": w.range.start.to_string(),
-        "nonceEnd": w.range.end.to_string(),
-        "txs": w.txs,
+/// Longest worker name.
+const MAX_WORKER_NAME: usize = 64;
+
+/// Builds work for `worker` paying `coinbase` (`mining_getWork` and the `newWork`
+/// subscription).
+pub fn work_for(
+    ctx: &RpcContext,
+    coinbase: Address,
+    worker: Option<&str>,
+    hashrate: Option<f64>,
+) -> Result<Work, RpcError> {
+    let worker = worker.unwrap_or("default");
+    if worker.len() > MAX_WORKER_NAME {
+        return Err(RpcError::params(format!(
+            "worker names are at most {MAX_WORKER_NAME} bytes"
+        )));
+    }
+    let w = ctx
+        .work
+        .get_work(&ctx.node, worker, coinbase, hashrate.unwrap_or(0.0))
+        .map_err(|e| RpcError::new(ErrorCode::Busy, e.to_string()))?;
+    Ok(Work {
+        work_id: w.id.into(),
+        pre_hash: w.header.pre_hash(),
+        target: w.header.target,
+        height: w.header.height.into(),
+        prev: w.header.prev,
+        extranonce: w.extranonce,
+        nonce_start: w.range.start.into(),
+        nonce_end: w.range.end.into(),
+        txs: u32::try_from(w.txs).unwrap_or(u32::MAX),
     })
 }
 
-/// Builds work for the worker named in `p` (shared by `mining_getWork` and the
-/// `newWork` subscription).
-pub fn get_work(ctx: &RpcContext, p: &Params) -> RpcResult {
-    let coinbase = p.parsed::<Address>(0, "coinbase")?;
-    let worker: String = p.opt(1, "worker")?.unwrap_or_else(|| "default".into());
-    if worker.len() > 64 {
-        return Err(RpcError::params("worker names are at most 64 bytes"));
+impl Handle for MiningGetWork {
+    fn handle(ctx: &RpcContext, p: WorkParams) -> Result<Work, RpcError> {
+        work_for(ctx, p.coinbase, p.worker.as_deref(), p.hashrate)
     }
-    let hashrate: f64 = p.opt(2, "hashrate")?.unwrap_or(0.0);
-    let work = ctx
-        .work
-        .get_work(&ctx.node, &worker, coinbase, hashrate)
-        .map_err(|e| RpcError::new(ErrorCode::Busy, e.to_string()))?;
-    Ok(work_json(&work))
 }
 
-pub(crate) fn mining_get_work(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&["coinbase", "worker", "hashrate"])?;
-    get_work(ctx, p)
-}
-
-pub(crate) fn mining_submit_work(ctx: &RpcContext, p: &Params) -> RpcResult {
-    use crate::mining::work::SubmitError;
-    p.at_most(&["workId", "nonce", "worker"])?;
-    let id: u64 = p.get(0, "workId")?;
-    let nonce: Value = p.get(1, "nonce")?;
-    let nonce = match &nonce {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| RpcError::params("nonce must be a u64 (number or decimal string)"))?;
-    let worker: String = p.opt(2, "worker")?.unwrap_or_else(|| "default".into());
-    match ctx.work.submit(&ctx.node, &worker, id, nonce) {
-        Ok((bid, height)) => {
-            Ok(json!({ "accepted": true, "block": bid.to_string(), "height": height }))
-        }
-        Err(e) => {
-            let code = match &e {
-                SubmitError::Stale => ErrorCode::StaleWork,
-                SubmitError::Duplicate => ErrorCode::DuplicateWork,
-                SubmitError::LowDifficulty => ErrorCode::LowDifficulty,
-                SubmitError::OutOfRange => ErrorCode::InvalidParams,
-                SubmitError::Invalid(_) => ErrorCode::InvalidBlock,
-            };
-            let detail = match &e {
-                SubmitError::Invalid(why) => why.clone(),
-                other => other.name().to_string(),
-            };
-            Err(RpcError::with_data(
-                code,
-                json!({ "reason": e.name(), "message": detail }),
-            ))
+impl Handle for MiningSubmitWork {
+    fn handle(ctx: &RpcContext, p: SubmitParams) -> Result<Submitted, RpcError> {
+        let worker = p.worker.as_deref().unwrap_or("default");
+        match ctx.work.submit(&ctx.node, worker, p.work_id.0, p.nonce.0) {
+            Ok((block, height)) => Ok(Submitted {
+                accepted: true,
+                block,
+                height: height.into(),
+            }),
+            Err(e) => {
+                let code = match &e {
+                    SubmitError::Stale => ErrorCode::StaleWork,
+                    SubmitError::Duplicate => ErrorCode::DuplicateWork,
+                    SubmitError::LowDifficulty => ErrorCode::LowDifficulty,
+                    SubmitError::OutOfRange => ErrorCode::InvalidParams,
+                    SubmitError::Invalid(_) => ErrorCode::InvalidBlock,
+                };
+                let detail = match &e {
+                    SubmitError::Invalid(why) => why.clone(),
+                    other => other.name().to_string(),
+                };
+                Err(RpcError::with_reason(code, e.name(), detail))
+            }
         }
     }
 }
 
-pub(crate) fn mining_get_info(ctx: &RpcContext, p: &Params) -> RpcResult {
-    p.at_most(&[])?;
-    let network = network_hashrate(&ctx.node);
-    let local = local_hashrate(ctx.hashes.as_deref(), &ctx.hash_sample);
-    let workers: Vec<Value> = ctx
-        .work
-        .workers()
-        .into_iter()
-        .map(|(name, w)| {
-            json!({
-                "name": name,
-                "extranonce": w.extranonce,
-                "accepted": w.accepted,
-                "rejected": w.rejected,
-                "lastSeen": w.last_seen_ms,
-                "hashrate": w.hashrate,
+fn rejected(w: &WorkerStats) -> std::collections::BTreeMap<String, Dec> {
+    w.rejected
+        .iter()
+        .map(|(reason, n)| ((*reason).to_string(), Dec(*n)))
+        .collect()
+}
+
+impl Handle for MiningGetInfo {
+    fn handle(ctx: &RpcContext, _: NoParams) -> Result<MiningInfo, RpcError> {
+        let workers = ctx
+            .work
+            .workers()
+            .into_iter()
+            .map(|(name, w)| WorkerInfo {
+                name,
+                extranonce: w.extranonce,
+                accepted: w.accepted.into(),
+                rejected: rejected(&w),
+                last_seen: w.last_seen_ms.into(),
+                hashrate: w.hashrate,
             })
+            .collect();
+        let untracked = ctx.work.untracked();
+        Ok(MiningInfo {
+            network_hashrate: network_hashrate(&ctx.node),
+            local_hashrate: local_hashrate(ctx.hashes.as_deref(), &ctx.hash_sample),
+            workers,
+            untracked: UntrackedWork {
+                accepted: untracked.accepted.into(),
+                rejected: rejected(&untracked),
+            },
         })
-        .collect();
-    // Names beyond the table of tracked workers, counted together.
-    let untracked = ctx.work.untracked();
-    Ok(json!({
-        "networkHashrate": network,
-        "localHashrate": local,
-        "workers": workers,
-        "untracked": { "accepted": untracked.accepted, "rejected": untracked.rejected },
-    }))
+    }
 }

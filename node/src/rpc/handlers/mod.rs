@@ -1,6 +1,6 @@
 //! The RPC handlers, one file per namespace; [`crate::rpc::api`] lists them. What
-//! several namespaces share (JSON of headers and transactions, parameter parsing) is
-//! here.
+//! several namespaces share (headers, transactions and blocks as `cairn-rpc` types)
+//! is here.
 
 pub mod chain;
 pub mod mempool;
@@ -10,89 +10,86 @@ pub mod node;
 pub mod state;
 pub mod tx;
 
-use cairn_core::{Address, Block, BlockHeader, Encode, Transaction};
-use serde_json::{Value, json};
+use cairn_core::{Block, BlockHeader, Encode, Transaction};
+use cairn_rpc::envelope::RpcError;
+use cairn_rpc::types::{self, BlockTxs, CoinbaseTx, Header, TransferTx, Tx};
+use cairn_rpc::{Dec, ErrorCode};
 
-use crate::rpc::api::RpcResult;
-use crate::rpc::types::{ErrorCode, Params, RpcError};
 use crate::store::ReadSnapshot;
 
-pub(crate) fn hex_id(s: &str, name: &str) -> Result<cairn_core::Hash, RpcError> {
-    s.parse()
-        .map_err(|e| RpcError::params(format!("parameter `{name}`: {e}")))
+/// A header as the RPC shows it; `raw` adds its canonical bytes.
+pub fn header_view(h: &BlockHeader, raw: bool) -> Header {
+    Header {
+        id: h.id(),
+        height: h.height.into(),
+        version: h.version,
+        prev: h.prev,
+        tx_root: h.tx_root,
+        timestamp: h.timestamp_ms.into(),
+        target: h.target,
+        nonce: h.nonce.into(),
+        raw: raw.then(|| hex::encode(h.to_bytes())),
+    }
 }
 
-/// JSON of a header (the nonce as a decimal string: it can exceed 2^53).
-pub fn header_json(h: &BlockHeader) -> Value {
-    json!({
-        "id": h.id().to_string(),
-        "height": h.height,
-        "version": h.version,
-        "prev": h.prev.to_string(),
-        "txRoot": h.tx_root.to_string(),
-        "timestamp": h.timestamp_ms,
-        "target": h.target.to_string(),
-        "nonce": h.nonce.to_string(),
-    })
-}
-
-/// JSON of a transaction (amounts in base units, as strings: they can exceed 2^53).
-pub fn tx_json(tx: &Transaction) -> Value {
+/// A transaction as the RPC shows it; `raw` adds its canonical bytes.
+pub fn tx_view(tx: &Transaction, raw: bool) -> Tx {
+    let raw = raw.then(|| hex::encode(tx.to_bytes()));
     match tx {
-        Transaction::Coinbase(c) => json!({
-            "type": "coinbase",
-            "id": tx.id().to_string(),
-            "height": c.height,
-            "to": c.recipient.to_string(),
-            "amount": c.amount.0.to_string(),
+        Transaction::Coinbase(c) => Tx::Coinbase(CoinbaseTx {
+            id: tx.id(),
+            chain_id: c.chain_id,
+            height: c.height.into(),
+            to: c.recipient,
+            amount: c.amount.0.into(),
+            raw,
         }),
-        Transaction::Transfer(t) => json!({
-            "type": "transfer",
-            "id": tx.id().to_string(),
-            "chainId": t.chain_id,
-            "from": t.sender_address().to_string(),
-            "sender": t.sender.to_string(),
-            "to": t.recipient.to_string(),
-            "amount": t.amount.0.to_string(),
-            "fee": t.fee.0.to_string(),
-            "nonce": t.nonce,
-            "signature": hex::encode(t.signature.0),
+        Transaction::Transfer(t) => Tx::Transfer(TransferTx {
+            id: tx.id(),
+            chain_id: t.chain_id,
+            from: t.sender_address(),
+            sender: t.sender.to_string(),
+            to: t.recipient,
+            amount: t.amount.0.into(),
+            fee: t.fee.0.into(),
+            nonce: t.nonce.into(),
+            signature: hex::encode(t.signature.0),
+            raw,
         }),
     }
 }
 
-pub(crate) fn block_json(snapshot: &ReadSnapshot<'_>, block: &Block, full: bool) -> RpcResult {
+/// A block as the RPC shows it, with its confirmations read from `snapshot`.
+pub(crate) fn block_view(
+    snapshot: &ReadSnapshot<'_>,
+    block: &Block,
+    full: bool,
+    raw: bool,
+) -> Result<types::Block, RpcError> {
     let id = block.id();
     let tip = snapshot.tip_header().map_err(internal)?.height;
     let on_main = snapshot
         .on_main_chain(&id, block.header.height)
         .map_err(internal)?;
-    let mut v = header_json(&block.header);
-    v["size"] = json!(block.encoded_len());
-    v["confirmations"] = if on_main {
-        json!(tip - block.header.height + 1)
+    let txs = if full {
+        BlockTxs::Full(block.txs.iter().map(|t| tx_view(t, raw)).collect())
     } else {
-        json!(0)
+        BlockTxs::Ids(block.txids())
     };
-    v["mainChain"] = json!(on_main);
-    v["txs"] = if full {
-        Value::Array(block.txs.iter().map(tx_json).collect())
-    } else {
-        Value::Array(
-            block
-                .txids()
-                .iter()
-                .map(|t| Value::String(t.to_string()))
-                .collect(),
-        )
-    };
-    Ok(v)
+    Ok(types::Block {
+        header: header_view(&block.header, raw),
+        size: Dec(block.encoded_len() as u64),
+        confirmations: Dec(if on_main {
+            tip - block.header.height + 1
+        } else {
+            0
+        }),
+        main_chain: on_main,
+        txs,
+        raw_block: raw.then(|| hex::encode(block.to_bytes())),
+    })
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> RpcError {
     RpcError::new(ErrorCode::Internal, e.to_string())
-}
-
-pub(crate) fn parse_address(p: &Params, index: usize) -> Result<Address, RpcError> {
-    p.parsed::<Address>(index, "address")
 }

@@ -2,79 +2,97 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use cairn_rpc::ErrorCode;
+use cairn_rpc::envelope::RpcError;
+use cairn_rpc::methods::{ConnectParams, NetConnect, NetGetInfo, NetGetPeers, NoParams};
+use cairn_rpc::types::{Direction, NetCounters, NetInfo, PeerInfo};
 
 use crate::rpc::RpcContext;
-use crate::rpc::api::BoxFuture;
-use crate::rpc::types::{ErrorCode, Params, RpcError};
+use crate::rpc::api::HandleAsync;
 
-pub(crate) fn net_get_info(ctx: Arc<RpcContext>, p: Params) -> BoxFuture {
-    Box::pin(async move {
-        p.at_most(&[])?;
+impl HandleAsync for NetGetInfo {
+    async fn handle(ctx: Arc<RpcContext>, _: NoParams) -> Result<NetInfo, RpcError> {
         let Some(client) = &ctx.network else {
-            return Ok(json!({ "enabled": false }));
+            return Ok(NetInfo {
+                enabled: false,
+                peer_id: None,
+                listen: None,
+                counters: None,
+            });
         };
         let peers = client.peers().await;
-        let inbound = peers.iter().filter(|p| p.inbound).count();
+        let inbound = peers.iter().filter(|p| p.inbound).count() as u64;
+        let total = peers.len() as u64;
         let stats = client.stats().await;
-        Ok(json!({
-            "enabled": true,
-            "peerId": client.local_peer_id().to_string(),
-            "listen": client.listen_addrs().await.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "peers": peers.len(),
-            "inbound": inbound,
-            "outbound": peers.len() - inbound,
-            "gossipIn": stats.gossip_in,
-            "gossipPublished": stats.gossip_published,
-            "gossipRejected": stats.gossip_rejected,
-            "requestsServed": stats.requests_served,
-            "blocksServed": stats.blocks_served,
-            "penalties": stats.penalties,
-            "inboundRefused": stats.inbound_refused,
-            "bans": stats.bans,
-        }))
-    })
+        Ok(NetInfo {
+            enabled: true,
+            peer_id: Some(client.local_peer_id().to_string()),
+            listen: Some(
+                client
+                    .listen_addrs()
+                    .await
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+            counters: Some(NetCounters {
+                peers: total.into(),
+                inbound: inbound.into(),
+                outbound: (total - inbound).into(),
+                gossip_in: stats.gossip_in.into(),
+                gossip_published: stats.gossip_published.into(),
+                gossip_rejected: stats.gossip_rejected.into(),
+                requests_served: stats.requests_served.into(),
+                blocks_served: stats.blocks_served.into(),
+                penalties: stats.penalties.into(),
+                inbound_refused: stats.inbound_refused.into(),
+                bans: stats.bans.into(),
+            }),
+        })
+    }
 }
 
-pub(crate) fn net_get_peers(ctx: Arc<RpcContext>, p: Params) -> BoxFuture {
-    Box::pin(async move {
-        p.at_most(&[])?;
+impl HandleAsync for NetGetPeers {
+    async fn handle(ctx: Arc<RpcContext>, _: NoParams) -> Result<Vec<PeerInfo>, RpcError> {
         let Some(client) = &ctx.network else {
-            return Ok(json!([]));
+            return Ok(Vec::new());
         };
         let heights = ctx
             .sync
             .as_ref()
             .map(|s| s.peer_heights())
             .unwrap_or_default();
-        let peers = client.peers().await;
-        Ok(Value::Array(
-            peers
-                .into_iter()
-                .map(|p| {
-                    json!({
-                        "id": p.peer.to_string(),
-                        "address": p.address.to_string(),
-                        "direction": if p.inbound { "inbound" } else { "outbound" },
-                        "agent": p.agent,
-                        "height": heights.get(&p.peer),
-                        "gossipScore": p.gossip_score,
-                        "penalty": p.penalty,
-                    })
-                })
-                .collect(),
-        ))
-    })
+        Ok(client
+            .peers()
+            .await
+            .into_iter()
+            .map(|p| PeerInfo {
+                id: p.peer.to_string(),
+                address: p.address.to_string(),
+                direction: if p.inbound {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
+                agent: p.agent,
+                height: heights.get(&p.peer).map(|h| (*h).into()),
+                gossip_score: p.gossip_score,
+                penalty: p.penalty,
+            })
+            .collect())
+    }
 }
 
-pub(crate) fn net_connect(ctx: Arc<RpcContext>, p: Params) -> BoxFuture {
-    Box::pin(async move {
-        p.at_most(&["address"])?;
-        let addr: libp2p::Multiaddr = p.parsed(0, "address")?;
+impl HandleAsync for NetConnect {
+    async fn handle(ctx: Arc<RpcContext>, p: ConnectParams) -> Result<bool, RpcError> {
+        let addr: libp2p::Multiaddr = p
+            .address
+            .parse()
+            .map_err(|e| RpcError::params(format!("parameter `address`: {e}")))?;
         let Some(client) = &ctx.network else {
             return Err(RpcError::new(ErrorCode::Internal, "the node runs offline"));
         };
         client.dial(addr).await;
-        Ok(Value::Bool(true))
-    })
+        Ok(true)
+    }
 }

@@ -1,7 +1,14 @@
-//! JSON-RPC 2.0 envelopes, error codes and parameter extraction.
+//! JSON-RPC 2.0 envelopes: requests (checked field by field, as the node receives
+//! them), responses, error objects and [`ErrorCode`]; and [`Params`], a request's
+//! parameters, by position or by name, decoded into a method's typed parameters.
+
+use std::fmt;
 
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::methods::Method;
 
 /// Every error code the server returns. The standard ones are JSON-RPC 2.0's; the
 /// others are Cairn's, stable across releases.
@@ -132,12 +139,20 @@ impl ErrorCode {
     ];
 }
 
-/// An error answer: a code, its message, and details in `data`.
+impl ErrorCode {
+    /// The code for a number, if it is one of ours.
+    pub fn from_code(code: i64) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+/// An error the node answers with: a code, and details in `data` (a sentence, or an
+/// object with a `reason` and a `message`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
     /// The code.
     pub code: ErrorCode,
-    /// What exactly went wrong (a sentence, and for rule violations the rule's code).
+    /// What exactly went wrong.
     pub data: Option<Value>,
 }
 
@@ -150,11 +165,11 @@ impl RpcError {
         }
     }
 
-    /// An error with structured details.
-    pub fn with_data(code: ErrorCode, data: Value) -> RpcError {
+    /// An error with a machine-readable reason (see [`ErrorData`]) and a sentence.
+    pub fn with_reason(code: ErrorCode, reason: &str, message: impl Into<String>) -> RpcError {
         RpcError {
             code,
-            data: Some(data),
+            data: Some(json!({ "reason": reason, "message": message.into() })),
         }
     }
 
@@ -163,25 +178,103 @@ impl RpcError {
         RpcError::new(ErrorCode::InvalidParams, detail)
     }
 
-    /// The JSON error object.
-    pub fn to_json(&self) -> Value {
-        let mut e = json!({ "code": self.code.code(), "message": self.code.message() });
-        if let Some(d) = &self.data {
-            e["data"] = d.clone();
+    /// The error object as sent.
+    pub fn to_object(&self) -> ErrorObject {
+        ErrorObject {
+            code: self.code.code(),
+            message: self.code.message().to_string(),
+            data: self.data.clone(),
         }
-        e
     }
+}
+
+/// A JSON-RPC error object, as it travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorObject {
+    /// The numeric code (see [`ErrorCode`]).
+    pub code: i64,
+    /// The code's fixed message.
+    pub message: String,
+    /// Details: a sentence, or `{"reason": "...", "message": "..."}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ErrorObject {
+    /// The code as one of ours.
+    pub fn kind(&self) -> Option<ErrorCode> {
+        ErrorCode::from_code(self.code)
+    }
+
+    /// The machine-readable reason in `data`, when there is one (`stale`,
+    /// `malformed`, `bad_signature`, …).
+    pub fn reason(&self) -> Option<&str> {
+        self.data.as_ref()?.get("reason")?.as_str()
+    }
+
+    /// The most specific sentence: the detail in `data`, else the message.
+    pub fn detail(&self) -> &str {
+        match &self.data {
+            Some(Value::String(s)) => s,
+            Some(Value::Object(o)) => o
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or(&self.message),
+            _ => &self.message,
+        }
+    }
+}
+
+impl fmt::Display for ErrorObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.detail(), self.code)
+    }
+}
+
+/// The machine-readable details of a refused transfer or work submission: `data` of
+/// -32000 and of -32030..-32032.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ErrorData {
+    /// The reason's code (`docs/PROTOCOL.md` §12.3 for transfers; `stale`,
+    /// `duplicate`, `low-difficulty`, `out-of-range`, `invalid` for work).
+    pub reason: String,
+    /// A sentence.
+    pub message: String,
 }
 
 /// A response object for request `id`.
 pub fn response(id: Value, result: Result<Value, RpcError>) -> Value {
     match result {
         Ok(r) => json!({ "jsonrpc": "2.0", "id": id, "result": r }),
-        Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e.to_json() }),
+        Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e.to_object() }),
     }
 }
 
-/// A checked request object.
+/// A response as a client reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Response {
+    /// The request's id.
+    #[serde(default)]
+    pub id: Value,
+    /// The answer, when it succeeded.
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// Why not, when it failed.
+    #[serde(default)]
+    pub error: Option<ErrorObject>,
+}
+
+impl Response {
+    /// The result, or the error object.
+    pub fn into_result(self) -> Result<Value, ErrorObject> {
+        match (self.error, self.result) {
+            (Some(e), _) => Err(e),
+            (None, r) => Ok(r.unwrap_or(Value::Null)),
+        }
+    }
+}
+
+/// A request object.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// Its id (`None` for a notification, which gets no answer).
@@ -193,6 +286,34 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request for method `M` with id `id`, parameters by name.
+    pub fn new<M: Method>(id: u64, params: &M::Params) -> Result<Request, serde_json::Error> {
+        let params = match serde_json::to_value(params)? {
+            Value::Object(o) => Params::Object(o),
+            Value::Null => Params::None,
+            other => Params::Array(vec![other]),
+        };
+        Ok(Request {
+            id: Some(Value::from(id)),
+            method: M::NAME.to_string(),
+            params,
+        })
+    }
+
+    /// The request as JSON.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({ "jsonrpc": "2.0", "method": self.method });
+        if let Some(id) = &self.id {
+            v["id"] = id.clone();
+        }
+        match &self.params {
+            Params::None => {}
+            Params::Array(a) => v["params"] = Value::Array(a.clone()),
+            Params::Object(o) => v["params"] = Value::Object(o.clone()),
+        }
+        v
+    }
+
     /// Checks the envelope of one request object.
     pub fn parse(v: Value) -> Result<Request, (Value, RpcError)> {
         let Value::Object(mut o) = v else {
@@ -242,73 +363,67 @@ pub enum Params {
     /// None given.
     #[default]
     None,
-    /// Positional.
+    /// Positional, in the order of [`Method::PARAMS`].
     Array(Vec<Value>),
     /// Named.
-    Object(serde_json::Map<String, Value>),
+    Object(Map<String, Value>),
 }
 
 impl Params {
-    fn raw(&self, index: usize, name: &str) -> Option<&Value> {
-        match self {
-            Params::None => None,
-            Params::Array(a) => a.get(index),
-            Params::Object(o) => o.get(name),
+    /// Decodes the parameters of method `M`. Positional and named parameters are one
+    /// rule: a positional list is read as the named object whose keys are
+    /// [`Method::PARAMS`] in order; a `null` is an absent parameter; more positions
+    /// than parameters, or an unknown name, is -32602.
+    pub fn decode<M: Method>(&self) -> Result<M::Params, RpcError> {
+        let names = M::PARAMS;
+        let mut object = match self {
+            Params::None => Map::new(),
+            Params::Object(o) => o.clone(),
+            Params::Array(a) => {
+                if a.len() > names.len() {
+                    return Err(RpcError::params(format!(
+                        "{} parameters given, at most {} expected ({})",
+                        a.len(),
+                        names.len(),
+                        names.join(", ")
+                    )));
+                }
+                names
+                    .iter()
+                    .zip(a)
+                    .map(|(n, v)| ((*n).to_string(), v.clone()))
+                    .collect()
+            }
+        };
+        object.retain(|_, v| !v.is_null());
+        if let Some(k) = object.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(RpcError::params(if names.is_empty() {
+                format!("unknown parameter `{k}`: {} takes none", M::NAME)
+            } else {
+                format!("unknown parameter `{k}` (expected {})", names.join(", "))
+            }));
         }
-        .filter(|v| !v.is_null())
+        decode_object(Value::Object(object))
     }
+}
 
-    /// Parameter `name` (at `index` when positional), which must be present.
-    pub fn get<T: DeserializeOwned>(&self, index: usize, name: &str) -> Result<T, RpcError> {
-        self.opt(index, name)?
-            .ok_or_else(|| RpcError::params(format!("missing parameter `{name}`")))
-    }
-
-    /// Optional parameter `name`.
-    pub fn opt<T: DeserializeOwned>(
-        &self,
-        index: usize,
-        name: &str,
-    ) -> Result<Option<T>, RpcError> {
-        match self.raw(index, name) {
-            None => Ok(None),
-            Some(v) => T::deserialize(v)
-                .map(Some)
-                .map_err(|e| RpcError::params(format!("parameter `{name}`: {e}"))),
+/// Decodes named parameters; an error names the parameter it is about.
+fn decode_object<T: DeserializeOwned>(v: Value) -> Result<T, RpcError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            RpcError::params(inner.to_string())
+        } else {
+            RpcError::params(format!("parameter `{path}`: {inner}"))
         }
-    }
-
-    /// Parses a parameter given as a string (hex id, address, …).
-    pub fn parsed<T: std::str::FromStr>(&self, index: usize, name: &str) -> Result<T, RpcError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let s: String = self.get(index, name)?;
-        s.parse()
-            .map_err(|e| RpcError::params(format!("parameter `{name}`: {e}")))
-    }
-
-    /// Fails if more than `n` parameters were given (catches typos in names).
-    pub fn at_most(&self, names: &[&str]) -> Result<(), RpcError> {
-        match self {
-            Params::None => Ok(()),
-            Params::Array(a) if a.len() <= names.len() => Ok(()),
-            Params::Array(a) => Err(RpcError::params(format!(
-                "{} parameters given, at most {} expected",
-                a.len(),
-                names.len()
-            ))),
-            Params::Object(o) => match o.keys().find(|k| !names.contains(&k.as_str())) {
-                Some(k) => Err(RpcError::params(format!("unknown parameter `{k}`"))),
-                None => Ok(()),
-            },
-        }
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::methods::{ChainGetHeaders, ChainGetInfo};
 
     #[test]
     fn envelopes_are_checked() {
@@ -327,18 +442,42 @@ mod tests {
     }
 
     #[test]
-    fn params_by_position_and_name() {
-        let p = Params::Array(vec![json!(5), json!("x")]);
-        assert_eq!(p.get::<u64>(0, "a").ok(), Some(5));
-        assert_eq!(p.get::<String>(1, "b").ok().as_deref(), Some("x"));
-        assert!(p.get::<u64>(1, "b").is_err());
-        assert!(p.get::<u64>(2, "c").is_err());
-        let mut m = serde_json::Map::new();
-        m.insert("b".into(), json!(true));
-        let p = Params::Object(m);
-        assert_eq!(p.opt::<bool>(0, "b").ok(), Some(Some(true)));
-        assert_eq!(p.opt::<bool>(0, "a").ok(), Some(None));
-        assert!(p.at_most(&["a"]).is_err());
-        assert!(p.at_most(&["a", "b"]).is_ok());
+    fn positional_and_named_params_are_one_rule() {
+        let by_position = Params::Array(vec![json!("5"), json!(7)]);
+        let mut o = Map::new();
+        o.insert("from".into(), json!(5));
+        o.insert("count".into(), json!("7"));
+        let by_name = Params::Object(o);
+        for p in [by_position, by_name] {
+            let d = p.decode::<ChainGetHeaders>().expect("decodes");
+            assert_eq!((d.from.0, d.count.0), (5, 7));
+        }
+        // Unknown names, extra positions and missing parameters are refused.
+        let mut o = Map::new();
+        o.insert("from".into(), json!(5));
+        o.insert("count".into(), json!(1));
+        o.insert("cuont".into(), json!(1));
+        for p in [
+            Params::Object(o),
+            Params::Array(vec![json!(1), json!(1), json!(false), json!(1)]),
+            Params::Array(vec![json!(1)]),
+        ] {
+            let e = p.decode::<ChainGetHeaders>().unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidParams, "{p:?}");
+        }
+        assert!(Params::Array(vec![]).decode::<ChainGetInfo>().is_ok());
+        assert!(
+            Params::Array(vec![json!(1)])
+                .decode::<ChainGetInfo>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(c.code()), Some(c));
+        }
+        assert_eq!(ErrorCode::from_code(1), None);
     }
 }
