@@ -141,6 +141,12 @@ impl Miner {
         })
     }
 
+    /// Runs `f` once on each of the miner's threads (a node uses it to lower their
+    /// scheduling priority below its own work).
+    pub fn on_each_thread(&self, f: impl Fn() + Sync) {
+        self.pool.broadcast(|_| f());
+    }
+
     /// Threads it searches on.
     pub fn threads(&self) -> usize {
         self.threads

@@ -170,3 +170,17 @@ fn bad_backend_names_and_unsupported_backends_are_errors() {
         assert!(Miner::new(1, b).is_err());
     }
 }
+
+#[test]
+fn on_each_thread_reaches_every_search_thread_once() {
+    let miner = Miner::new(3, Backend::detect()).unwrap();
+    let names = std::sync::Mutex::new(Vec::new());
+    miner.on_each_thread(|| {
+        let name = std::thread::current().name().map(String::from);
+        names.lock().unwrap().push(name);
+    });
+    let mut names = names.into_inner().unwrap();
+    names.sort();
+    let want: Vec<Option<String>> = (0..3).map(|i| Some(format!("cairn-miner-{i}"))).collect();
+    assert_eq!(names, want);
+}

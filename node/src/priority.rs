@@ -6,11 +6,15 @@
 //! behind it: milliseconds of tail latency for a microsecond of work. The pool's
 //! threads therefore run at a lower priority ([`VERIFY_NICE`]): the scheduler lets a
 //! woken reader in first, and since readers are short, the import loses almost nothing
-//! (the read-latency benchmark in BENCHMARKS.md measures both). Linux only: elsewhere
-//! the pool keeps the default priority.
+//! (the read-latency benchmark in BENCHMARKS.md measures both). The built-in miner's
+//! threads run lower still ([`MINE_NICE`]), so a node that mines on every core keeps
+//! importing. Linux only: elsewhere the threads keep the default priority.
 
 /// The nice value of verification threads: below normal (0), far above idle (19).
 pub const VERIFY_NICE: i32 = 5;
+
+/// The nice value of the built-in miner's threads: the lowest.
+pub const MINE_NICE: i32 = 19;
 
 /// Builds rayon's global pool with its threads at [`VERIFY_NICE`]. Idempotent: if
 /// the pool already exists (built by an earlier node in this process, or used before

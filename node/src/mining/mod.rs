@@ -141,6 +141,12 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
             return;
         }
     };
+    // Below verification: a node that mines on every core still imports blocks.
+    miner.on_each_thread(|| {
+        if let Err(e) = crate::priority::lower_current_thread(crate::priority::MINE_NICE) {
+            debug!(target: "mining", error = %e, "mining thread keeps its priority");
+        }
+    });
     info!(target: "mining", threads = miner.threads(), backend = %config.backend, coinbase = %config.coinbase, "mining");
     let cancel = node.miner_cancel();
     while !node.is_shutting_down() {
