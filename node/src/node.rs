@@ -16,7 +16,9 @@ use cairn_core::{Address, Block, BlockHeader, BlockId, ChainParams, Transfer, Tx
 use tracing::{info, warn};
 
 use crate::NodeError;
-use crate::chain::{Chain, ChainError, ChainView, SubmitOutcome, TipChange, TipInfo, ViewReader};
+use crate::chain::{
+    Chain, ChainError, ChainView, SubmitOutcome, TipChange, TipInfo, VerifiedTransfers, ViewReader,
+};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::mining::{MinerSignals, TemplateBody, build_body};
 use crate::store::{BanStore, Store, StoreReader};
@@ -120,6 +122,8 @@ pub struct Node {
     view: ViewReader,
     reader: StoreReader,
     bans: BanStore,
+    /// Transfers whose signatures verified (the chain skips them in blocks).
+    verified: Arc<VerifiedTransfers>,
     /// Transfers and bytes in the mempool, for readers that must not wait for its lock.
     mempool_len: AtomicUsize,
     mempool_bytes: AtomicUsize,
@@ -186,7 +190,13 @@ impl Node {
             mempool.update(&reader, &change.connected, &change.disconnected, now_ms())?;
         }
         let (mempool_len, mempool_bytes) = (mempool.len(), mempool.bytes());
+        // Every pending transfer was verified on admission or on loading.
+        let verified = chain.verified();
+        for id in mempool.ids() {
+            verified.insert(*id);
+        }
         Ok(Arc::new(Node {
+            verified,
             view: chain.view_reader(),
             chain: Mutex::new(chain),
             pool: Mutex::new(Pool {
@@ -384,6 +394,8 @@ impl Node {
             self.count_mempool(&pool.mempool);
             id
         };
+        // Its block will not verify it again.
+        self.verified.insert(id);
         self.signals.mempool_changed.store(true, Ordering::SeqCst);
         if let Some(tx) = announce {
             let _ = self.events.send(NodeEvent::TransferAdded {
@@ -392,6 +404,11 @@ impl Node {
             });
         }
         Ok(id)
+    }
+
+    /// Transfers whose signatures this node verified and no block has used yet.
+    pub fn verified(&self) -> &VerifiedTransfers {
+        &self.verified
     }
 
     /// Subscribes to the node's events.

@@ -165,3 +165,41 @@ fn a_transfer_signed_for_another_network_with_the_same_chain_id_is_refused() {
     // The same transfer signed for B is welcome.
     node.submit_transfer(sign(b.network_id())).unwrap();
 }
+
+#[test]
+fn admitted_transfers_are_not_verified_again_in_their_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
+    let t = Transfer::new_signed(
+        &dev_keys()[0],
+        easy_params().network_id(),
+        1337,
+        bob,
+        Amount(500),
+        Amount(5_000),
+        0,
+    );
+    let id = node.submit_transfer(t).unwrap();
+    // Admission recorded the verified signature...
+    assert_eq!(node.verified().len(), 1);
+    // ...and the block that confirms it used the record up.
+    assert!(matches!(mine_one(&node), SubmitOutcome::NewTip(_)));
+    assert!(node.verified().is_empty());
+    assert!(node.with_mempool(|m| !m.contains(&id)));
+    // A restart records what the saved mempool holds.
+    let t2 = Transfer::new_signed(
+        &dev_keys()[0],
+        easy_params().network_id(),
+        1337,
+        bob,
+        Amount(500),
+        Amount(5_000),
+        1,
+    );
+    node.submit_transfer(t2).unwrap();
+    node.shutdown();
+    drop(node);
+    let node = open(dir.path());
+    assert_eq!(node.verified().len(), 1);
+}

@@ -144,11 +144,23 @@ pub struct SignatureCheck;
 impl SignatureCheck {
     /// Rejects with [`RejectReason::BadSignature`] naming the lowest failing index.
     pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+        Self::verify_except(block, params, &[])
+    }
+
+    /// [`SignatureCheck::verify`], leaving out the transactions whose flag in `known`
+    /// (one per transaction, by index; missing flags are false) is set: transfers
+    /// whose signatures the caller already verified on this network.
+    pub fn verify_except(
+        block: &Block,
+        params: &ChainParams,
+        known: &[bool],
+    ) -> Result<(), RejectReason> {
         let network = params.network_id();
         let transfers: Vec<(usize, &Transfer, Vec<u8>)> = block
             .txs
             .iter()
             .enumerate()
+            .filter(|(i, _)| !known.get(*i).copied().unwrap_or(false))
             .filter_map(|(i, t)| t.as_transfer().map(|t| (i, t, t.signing_message(&network))))
             .collect();
         let items: Vec<VerifyItem<'_>> = transfers
@@ -172,6 +184,19 @@ impl SignatureCheck {
 /// (and so the block id) commits to, every later failure is a property of the block
 /// itself and may be remembered against its id.
 pub fn validate_body(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
+    validate_body_except(block, params, |_| Vec::new())
+}
+
+/// [`validate_body`] for a node that remembers which transfers it has verified:
+/// `known` gets the block's transaction ids (once the merkle root has bound them to
+/// the header) and answers, per transaction, whether its signature is already known
+/// to verify on this network; those are not verified again. Every other rule is
+/// checked as always.
+pub fn validate_body_except(
+    block: &Block,
+    params: &ChainParams,
+    known: impl FnOnce(&[Hash]) -> Vec<bool>,
+) -> Result<(), RejectReason> {
     let txids = block.txids();
     MerkleRootCheck::verify(&block.header, &txids)?;
     BlockSizeCheck::verify(block, params)?;
@@ -179,7 +204,7 @@ pub fn validate_body(block: &Block, params: &ChainParams) -> Result<(), RejectRe
     ChainIdCheck::verify(block, params)?;
     DuplicateTxCheck::verify(&txids)?;
     AmountCheck::verify(block)?;
-    SignatureCheck::verify(block, params)
+    SignatureCheck::verify_except(block, params, &known(&txids))
 }
 
 /// The rules a lone transfer must pass before it can enter a mempool: chain id,

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 pub use self::body::{
     AmountCheck, BlockSizeCheck, ChainIdCheck, CoinbaseCheck, DuplicateTxCheck, MerkleRootCheck,
-    SignatureCheck, validate_body, validate_transfer_stateless,
+    SignatureCheck, validate_body, validate_body_except, validate_transfer_stateless,
 };
 pub use self::header::{
     DifficultyCheck, FutureTimeCheck, HeaderContext, HeightCheck, MedianTimeCheck, PowCheck,

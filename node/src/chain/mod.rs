@@ -11,6 +11,7 @@
 mod headers;
 mod hooks;
 mod orphans;
+mod verified;
 mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use cairn_core::genesis::MEDIAN_TIME_SPAN;
 use cairn_core::state::{ApplyError, apply_block};
 use cairn_core::validation::{
-    HeaderContext, RejectReason, validate_body, validate_header_in_context,
+    HeaderContext, RejectReason, validate_body_except, validate_header_in_context,
     validate_header_standalone,
 };
 use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Work};
@@ -28,6 +29,7 @@ use tracing::{debug, info, warn};
 pub use self::headers::{HeaderCursor, HeaderError, Known};
 pub use self::hooks::{BlockHook, BlockHooks};
 pub use self::orphans::OrphanPool;
+pub use self::verified::VerifiedTransfers;
 pub use self::view::{ChainView, ViewReader};
 use crate::store::schema::{
     Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Tip, TxIndex,
@@ -148,6 +150,9 @@ pub struct Chain {
     hooks: BlockHooks,
     /// Read access for the hooks.
     reader: StoreReader,
+    /// Transfers whose signatures the node already verified (shared with the
+    /// mempool's admission): not verified again when their block connects.
+    verified: Arc<VerifiedTransfers>,
 }
 
 impl Chain {
@@ -235,6 +240,7 @@ impl Chain {
             view: tokio::sync::watch::Sender::new(Arc::new(ChainView::genesis(&params))),
             hooks,
             reader: StoreReader::new(store.clone()),
+            verified: Arc::new(VerifiedTransfers::default()),
         };
         // Descendants of invalid blocks are invalid.
         let invalid: Vec<BlockId> = chain
@@ -255,6 +261,12 @@ impl Chain {
     /// The network parameters.
     pub fn params(&self) -> &ChainParams {
         &self.params
+    }
+
+    /// The cache of transfers whose signatures verified: whoever verifies a transfer
+    /// for this network records it here, and a block that holds it skips the check.
+    pub fn verified(&self) -> Arc<VerifiedTransfers> {
+        self.verified.clone()
     }
 
     /// A read-only handle on the store (only the chain writes chain state).
@@ -462,8 +474,12 @@ impl Chain {
         let ctx = self
             .child_context(&prev, now_ms)
             .expect("parent is in the index");
-        if let Err(reason) = validate_header_in_context(&block.header, &self.params, &ctx)
-            .and_then(|()| validate_body(&block, &self.params))
+        if let Err(reason) =
+            validate_header_in_context(&block.header, &self.params, &ctx).and_then(|()| {
+                // A block uses up the cache's ids: once it connects they are not
+                // needed again (a reorganisation only re-verifies them).
+                validate_body_except(&block, &self.params, |ids| self.verified.take_each(ids))
+            })
         {
             if reason.is_permanent() {
                 self.remember_invalid(id, Invalidity::Rule(reason.clone()));

@@ -565,3 +565,46 @@ fn served_headers_come_from_the_store_as_the_chain_sees_them() {
         }
     }
 }
+
+#[test]
+fn known_transfers_skip_verification_and_others_are_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut chain = open(dir.path(), &params);
+    let mut b = ChainBuilder::new(params.clone());
+    submit_all(&mut chain, &extend(&mut b, 1, 1_000));
+    let verified = chain.verified();
+    let known = b.transfer(0, bob(), 500, 10);
+    let mut forged = b.transfer(1, bob(), 600, 10);
+    forged.signature.0[7] ^= 1;
+    verified.insert(known.id());
+
+    // A bad signature beside a known transfer is still found (a different
+    // signature is a different id, never a cache hit), and the block is refused.
+    let bad = b.build(vec![known.clone(), forged], 1_000);
+    let err = chain
+        .submit_block(bad.clone(), bad.header.timestamp_ms)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::Rejected {
+                reason: RejectReason::BadSignature { index: 2, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The known id was consulted, and used up.
+    assert!(verified.is_empty());
+
+    // The good block connects, its known transfer taken from the cache.
+    verified.insert(known.id());
+    let good = b.extend(vec![known], 1_000).clone();
+    let outcome = chain
+        .submit_block(good.clone(), good.header.timestamp_ms)
+        .unwrap();
+    assert!(matches!(outcome, SubmitOutcome::NewTip(_)), "{outcome:?}");
+    assert_eq!(chain.tip().id, good.id());
+    assert!(verified.is_empty());
+}

@@ -223,7 +223,12 @@ impl Mempool {
         self.entries.len() * TRANSFER_LEN
     }
 
-    /// Whether `id` is pending.
+    /// The ids of every pending transfer (in no order).
+    pub fn ids(&self) -> impl Iterator<Item = &TxId> {
+        self.entries.keys()
+    }
+
+    /// Whether transfer `id` is pending.
     pub fn contains(&self, id: &TxId) -> bool {
         self.entries.contains_key(id)
     }
