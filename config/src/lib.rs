@@ -7,6 +7,9 @@
 //! an unknown key is an error. File I/O lives here rather than in `cairn-core`,
 //! which holds consensus types and rules only. Must not depend on the node.
 
+#[cfg(feature = "cli")]
+pub mod settings;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use cairn_config as config;
 use cairn_miner::Backend;
 use cairn_miner::bench::{self, BenchConfig, BenchReport};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Mines Cairn blocks with a SIMD blake3 kernel on every core.
 ///
@@ -30,85 +30,80 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// The node's JSON-RPC URL. [default: http://127.0.0.1:8645] [key: rpc]
-    #[arg(long, value_name = "URL", env = "CAIRN_RPC")]
-    rpc: Option<String>,
+    #[command(flatten)]
+    settings: Settings,
+}
 
-    /// Address the mined blocks pay (required to mine). [key: coinbase]
+/// What `miner.toml` and the mining flags set: each setting defined once, here (its
+/// flag, its key, its default and its help, which is also its comment in the file
+/// `cairn-miner init` writes).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    /// The node's JSON-RPC URL (its --rpc-listen address).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CAIRN_RPC",
+        default_value = "http://127.0.0.1:8645"
+    )]
+    rpc: String,
+
+    /// Address the mined blocks pay (required to mine).
     #[arg(long, value_name = "ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     coinbase: Option<cairn_core::Address>,
 
-    /// This machine's name at the node (default: the host name). [key: worker]
+    /// This machine's name at the node; each name gets its own nonce space, so give
+    /// every machine its own (default: the host name).
     #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     worker: Option<String>,
 
-    /// Mining threads (default: every logical CPU). [key: threads]
-    #[arg(long, short = 't', value_name = "N")]
-    threads: Option<usize>,
+    /// Mining threads; 0 means every logical CPU.
+    #[arg(long, short = 't', value_name = "N", default_value_t = 0)]
+    threads: usize,
 
-    /// Kernel backend: avx512, avx2, sse41 or portable (default: the fastest).
-    /// [key: backend]
+    /// Kernel: avx512, avx2, sse41 or portable (default: the fastest this CPU
+    /// supports).
     #[arg(long, value_name = "BACKEND")]
+    #[serde(
+        with = "cairn_config::display_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     backend: Option<Backend>,
 
-    /// Seconds between status lines (hashrate, accepted, rejected). [default: 10]
-    /// [key: report_every]
-    #[arg(long, value_name = "SECONDS")]
-    report_every: Option<u64>,
+    /// Seconds between status lines (hashrate, accepted, rejected).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    report_every: u64,
 }
 
-/// `miner.toml`: the same settings as the flags.
-#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    rpc: Option<String>,
-    #[serde(default, deserialize_with = "config::from_str")]
-    coinbase: Option<cairn_core::Address>,
-    worker: Option<String>,
-    threads: Option<usize>,
-    #[serde(default, deserialize_with = "config::from_str")]
-    backend: Option<Backend>,
-    report_every: Option<u64>,
+impl Default for Settings {
+    fn default() -> Settings {
+        config::settings::defaults()
+    }
 }
 
-const TEMPLATE: &str = "\
-# miner.toml: settings for cairn-miner. Every key is optional; a flag given on
-# the command line overrides its key.
+const HEADER: &str = "\
+# miner.toml: settings for cairn-miner. Every key is optional: a missing key
+# takes the default shown here, and a flag on the command line overrides its key.
 
-# The node's JSON-RPC URL (its --rpc-listen address).
-rpc = \"http://127.0.0.1:8645\"
-# Address the mined blocks pay (required to mine).
-# coinbase = \"cairn1...\"
-# This machine's name at the node; each name gets its own nonce space, so give
-# every machine its own (default: the host name).
-# worker = \"rig-1\"
-# Mining threads; 0 means every logical CPU.
-threads = 0
-# Kernel: \"avx512\", \"avx2\", \"sse41\" or \"portable\" (default: the fastest
-# this CPU supports).
-# backend = \"avx2\"
-# Seconds between status lines.
-report_every = 10
 ";
 
 impl Cli {
-    /// Fills every setting the flags left out from the file.
-    fn with_file(mut self) -> anyhow::Result<Cli> {
+    /// The settings in effect: the file's, then every flag the command line gave.
+    fn settings(&self, matches: &ArgMatches) -> anyhow::Result<Settings> {
         let file = match &self.config {
-            Some(path) => Some(config::load::<ConfigFile>(path)?.0),
+            Some(path) => Some(config::load::<Settings>(path)?.0),
             None => match default_config_path() {
-                Some(path) => config::load_if_exists::<ConfigFile>(&path)?.map(|(f, _)| f),
+                Some(path) => config::load_if_exists::<Settings>(&path)?.map(|(f, _)| f),
                 None => None,
             },
         };
-        let Some(file) = file else { return Ok(self) };
-        self.rpc = self.rpc.or(file.rpc);
-        self.coinbase = self.coinbase.or(file.coinbase);
-        self.worker = self.worker.or(file.worker);
-        self.threads = self.threads.or(file.threads);
-        self.backend = self.backend.or(file.backend);
-        self.report_every = self.report_every.or(file.report_every);
-        Ok(self)
+        Ok(match file {
+            Some(file) => config::settings::merge(&file, &self.settings, matches, &[])?,
+            None => self.settings.clone(),
+        })
     }
 }
 
@@ -151,7 +146,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -160,7 +157,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Init { force }) => {
             let path = match &cli.config {
@@ -168,7 +165,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => default_config_path()
                     .ok_or_else(|| anyhow::anyhow!("HOME is not set: pass --config FILE"))?,
             };
-            config::write_new(&path, TEMPLATE, *force)?;
+            let template = config::settings::template(HEADER, &Settings::default(), &[]);
+            config::write_new(&path, &template, *force)?;
             println!("wrote {}", path.display());
             return Ok(());
         }
@@ -179,24 +177,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let cli = cli.with_file()?;
+    let settings = cli.settings(matches)?;
     let Some(command) = cli.command else {
-        let coinbase = cli.coinbase.ok_or_else(|| {
+        let coinbase = settings.coinbase.ok_or_else(|| {
             anyhow::anyhow!("--coinbase <ADDRESS> is required to mine (see --help)")
         })?;
-        let backend = match cli.backend {
+        let backend = match settings.backend {
             Some(b) => b.checked()?,
             None => Backend::from_env()?,
         };
-        let rpc = cli.rpc.unwrap_or_else(|| "http://127.0.0.1:8645".into());
+        let rpc = settings.rpc;
         anyhow::ensure!(
             rpc.starts_with("http://") || rpc.starts_with("ws://"),
             "--rpc {rpc}: cairn-miner speaks plain http:// (or ws://) only; reach a remote \
              node over a trusted LAN, a VPN or an SSH tunnel \
              (ssh -L 8645:127.0.0.1:8645 <node>)"
         );
-        let miner = cairn_miner::Miner::new(cli.threads.unwrap_or(0), backend)?;
-        let worker = cli.worker.unwrap_or_else(|| {
+        let miner = cairn_miner::Miner::new(settings.threads, backend)?;
+        let worker = settings.worker.unwrap_or_else(|| {
             std::fs::read_to_string("/etc/hostname")
                 .map(|h| h.trim().to_string())
                 .ok()
@@ -213,7 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 url: rpc,
                 coinbase,
                 worker,
-                report_every: std::time::Duration::from_secs(cli.report_every.unwrap_or(10).max(1)),
+                report_every: std::time::Duration::from_secs(settings.report_every.max(1)),
             },
             miner,
         );
@@ -309,12 +307,51 @@ mod tests {
 
     #[test]
     fn template_parses_to_the_defaults() {
-        let file: ConfigFile = config::parse(std::path::Path::new("miner.toml"), TEMPLATE).unwrap();
-        assert_eq!(file.rpc.as_deref(), Some("http://127.0.0.1:8645"));
-        assert_eq!((file.threads, file.report_every), (Some(0), Some(10)));
-        assert_eq!(
-            (file.coinbase, file.backend, file.worker),
-            (None, None, None)
+        let template = config::settings::template(HEADER, &Settings::default(), &[]);
+        let file: Settings = config::parse(std::path::Path::new("miner.toml"), &template).unwrap();
+        assert_eq!(file, Settings::default());
+        assert_eq!(file.rpc, "http://127.0.0.1:8645");
+        assert_eq!((file.threads, file.report_every), (0, 10));
+        for key in [
+            "rpc",
+            "coinbase",
+            "worker",
+            "threads",
+            "backend",
+            "report_every",
+        ] {
+            assert!(
+                template.contains(&format!("{key} =")),
+                "{key} missing:\n{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file: Settings = config::parse(
+            std::path::Path::new("miner.toml"),
+            "threads = 3\nworker = \"from-file\"\nreport_every = 5\n",
+        )
+        .unwrap();
+        let matches = Cli::command()
+            .try_get_matches_from(["cairn-miner", "--threads", "2"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let merged = config::settings::merge(&file, &cli.settings, &matches, &[]).unwrap();
+        assert_eq!(merged.threads, 2);
+        assert_eq!(merged.worker.as_deref(), Some("from-file"));
+        assert_eq!(merged.report_every, 5);
+    }
+
+    /// docs/CONFIGURATION.md shows the file as `init` writes it.
+    #[test]
+    fn the_documented_template_is_the_generated_one() {
+        let docs = include_str!("../../docs/CONFIGURATION.md");
+        let template = config::settings::template(HEADER, &Settings::default(), &[]);
+        assert!(
+            docs.contains(&format!("```toml\n{template}```")),
+            "docs/CONFIGURATION.md shows another template:\n{template}"
         );
     }
 }

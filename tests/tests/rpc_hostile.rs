@@ -782,15 +782,9 @@ enum Kind {
     OneOf(Vec<String>),
 }
 
-/// The OpenRPC document of the node's method table, built as the node builds the one
-/// `rpc.discover` serves.
+/// The OpenRPC document of the node's method table, as `rpc.discover` serves it.
 fn document() -> Value {
-    let mut generator = cairn_rpc::schema::generator();
-    let methods = METHODS
-        .iter()
-        .map(|m| (m.describe)(&mut generator))
-        .collect();
-    cairn_rpc::schema::document(methods, generator)
+    cairn_node::rpc::openrpc::document()
 }
 
 /// Every method with its parameters, from [`document`].

@@ -18,7 +18,7 @@ use cairn_wallet::{
     KdfParams, Keystore, WalletError, account_key, build_transfer, new_mnemonic, parse_address,
     parse_coins,
 };
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -52,13 +52,8 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// The node's JSON-RPC URL. [default: http://127.0.0.1:8645] [key: rpc]
-    #[arg(long, global = true, value_name = "URL", env = "CAIRN_RPC")]
-    rpc: Option<String>,
-
-    /// Read the password from this file (first line). [key: password_file]
-    #[arg(long, global = true, value_name = "FILE")]
-    password_file: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
 
     /// Print JSON instead of text (for scripts).
     #[arg(long, global = true)]
@@ -68,38 +63,54 @@ struct Cli {
     command: Command,
 }
 
-/// `wallet.toml`: the settings the flags also take.
-#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    rpc: Option<String>,
+/// What `wallet.toml` and its flags set: each setting defined once, here (flag, key,
+/// default, and help, which is also its comment in the file `init-config` writes).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    /// The node's JSON-RPC URL (its --rpc-listen address).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "CAIRN_RPC",
+        default_value = "http://127.0.0.1:8645"
+    )]
+    rpc: String,
+
+    /// Read the wallet password from this file's first line instead of asking (keep
+    /// it readable by you only).
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     password_file: Option<PathBuf>,
 }
 
-const TEMPLATE: &str = "\
-# wallet.toml: settings for cairn-wallet. Every key is optional; a flag given on
-# the command line overrides its key.
+impl Default for Settings {
+    fn default() -> Settings {
+        config::settings::defaults()
+    }
+}
 
-# The node's JSON-RPC URL (its --rpc-listen address).
-rpc = \"http://127.0.0.1:8645\"
-# Read the wallet password from this file's first line instead of asking (keep it
-# readable by you only).
-# password_file = \"/home/me/.cairn/wallet/password\"
+const HEADER: &str = "\
+# wallet.toml: settings for cairn-wallet. Every key is optional: a missing key
+# takes the default shown here, and a flag on the command line overrides its key.
+
 ";
 
-const DEFAULT_RPC: &str = "http://127.0.0.1:8645";
+fn template() -> String {
+    config::settings::template(HEADER, &Settings::default(), &[])
+}
 
 impl Cli {
-    /// Fills the settings the flags left out from the file.
-    fn with_file(mut self) -> anyhow::Result<Cli> {
+    /// The settings in effect: the file's, then every flag the command line gave.
+    fn with_file(mut self, matches: &ArgMatches) -> anyhow::Result<Cli> {
         let file = match &self.config {
-            Some(path) => Some(config::load::<ConfigFile>(path)?.0),
-            None => config::load_if_exists::<ConfigFile>(&wallet_dir(&self)?.join("wallet.toml"))?
+            Some(path) => Some(config::load::<Settings>(path)?.0),
+            None => config::load_if_exists::<Settings>(&wallet_dir(&self)?.join("wallet.toml"))?
                 .map(|(f, _)| f),
         };
         if let Some(file) = file {
-            self.rpc = self.rpc.or(file.rpc);
-            self.password_file = self.password_file.or(file.password_file);
+            self.settings = config::settings::merge(&file, &self.settings, matches, &[])?;
         }
         let rpc = self.rpc();
         anyhow::ensure!(
@@ -111,7 +122,7 @@ impl Cli {
     }
 
     fn rpc(&self) -> &str {
-        self.rpc.as_deref().unwrap_or(DEFAULT_RPC)
+        &self.settings.rpc
     }
 }
 
@@ -210,9 +221,10 @@ fn parse_words(s: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let json_out = cli.json;
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json_out {
@@ -248,7 +260,7 @@ fn load_keystore(path: &Path) -> Result<Keystore, WalletError> {
 
 /// The password given without asking: --password-file, else CAIRN_WALLET_PASSWORD.
 fn given_password(cli: &Cli) -> anyhow::Result<Option<Zeroizing<String>>> {
-    if let Some(f) = &cli.password_file {
+    if let Some(f) = &cli.settings.password_file {
         let text = Zeroizing::new(
             std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read the password file {}", f.display()))?,
@@ -341,14 +353,14 @@ fn coins(units: Dec) -> String {
     Amount(units.0).to_string()
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     match &cli.command {
         Command::InitConfig { force } => {
             let path = match &cli.config {
                 Some(p) => p.clone(),
                 None => wallet_dir(&cli)?.join("wallet.toml"),
             };
-            config::write_new(&path, TEMPLATE, *force)?;
+            config::write_new(&path, &template(), *force)?;
             println!("wrote {}", path.display());
             return Ok(());
         }
@@ -359,7 +371,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let cli = cli.with_file()?;
+    let cli = cli.with_file(matches)?;
     match &cli.command {
         Command::InitConfig { .. } | Command::Completions { .. } => Ok(()),
         Command::New { words } => {
@@ -651,8 +663,20 @@ mod tests {
 
     #[test]
     fn template_parses_to_the_defaults() {
-        let file: ConfigFile = config::parse(Path::new("wallet.toml"), TEMPLATE).unwrap();
-        assert_eq!(file.rpc.as_deref(), Some(DEFAULT_RPC));
-        assert_eq!(file.password_file, None);
+        let file: Settings = config::parse(Path::new("wallet.toml"), &template()).unwrap();
+        assert_eq!(file, Settings::default());
+        assert_eq!(file.rpc, "http://127.0.0.1:8645");
+        assert!(template().contains("# password_file = \"FILE\""));
+    }
+
+    /// docs/CONFIGURATION.md shows the file as `init` writes it.
+    #[test]
+    fn the_documented_template_is_the_generated_one() {
+        let docs = include_str!("../../docs/CONFIGURATION.md");
+        let template = template();
+        assert!(
+            docs.contains(&format!("```toml\n{template}```")),
+            "docs/CONFIGURATION.md shows another template:\n{template}"
+        );
     }
 }

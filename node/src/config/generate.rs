@@ -3,9 +3,11 @@
 
 use std::fmt::Write as _;
 
-use clap::{Arg, ArgAction};
+use clap::ArgAction;
 
-use crate::config::{NEGATIONS, Settings, get};
+use cairn_config::settings::{get, help};
+
+use crate::config::{NEGATIONS, Settings};
 
 const HEADER: &str = "\
 # cairn.toml: settings for cairn-node.
@@ -22,54 +24,6 @@ pub(crate) const DOC_BEGIN: &str =
 /// See [`DOC_BEGIN`].
 pub(crate) const DOC_END: &str = "<!-- End of the generated part. -->";
 
-/// A setting's argument, with its key (negating flags such as `--no-mine` have
-/// none of their own).
-fn settings_args() -> Vec<(String, Arg)> {
-    Settings::command()
-        .get_arguments()
-        .filter(|a| !NEGATIONS.iter().any(|(id, _)| *id == a.get_id().as_str()))
-        .map(|a| (a.get_id().to_string(), a.clone()))
-        .collect()
-}
-
-/// The help text of `arg` as sentences (clap drops the last full stop).
-fn help(arg: &Arg) -> String {
-    let mut text = arg
-        .get_long_help()
-        .or(arg.get_help())
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    if !text.ends_with(['.', ':']) {
-        text.push('.');
-    }
-    if let Some(env) = arg.get_env() {
-        let _ = write!(
-            text,
-            " The environment variable {} also sets it.",
-            env.to_string_lossy()
-        );
-    }
-    text
-}
-
-/// `text` as `# ` comment lines of at most 80 columns.
-fn comment(text: &str) -> String {
-    let mut out = String::new();
-    let mut line = String::from("#");
-    for word in text.split_whitespace() {
-        if line.len() + 1 + word.len() > 80 && line.len() > 1 {
-            out.push_str(&line);
-            out.push('\n');
-            line = String::from("#");
-        }
-        line.push(' ');
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out.push('\n');
-    out
-}
-
 /// The commented file `cairn-node init` writes: every key with its default (for the
 /// dev network if `dev`), so that reading it changes nothing (a test checks this).
 /// Keys without a default are shown commented out, with the kind of value they take.
@@ -78,36 +32,8 @@ pub fn template(dev: bool) -> String {
         dev,
         ..Settings::default()
     }
-    .resolved()
-    .to_table();
-    let mut out = String::from(HEADER);
-    let mut section: Option<String> = None;
-    for (key, arg) in settings_args() {
-        let (this, name) = super::split(&key);
-        if this != section.as_deref() {
-            section = this.map(str::to_string);
-            if let Some(s) = this {
-                out.push('\n');
-                let heading = arg.get_help_heading().unwrap_or_default();
-                let heading = heading.trim_end_matches(&format!(" [{s}]"));
-                let _ = write!(out, "[{s}]\n{}", comment(heading));
-            }
-        }
-        out.push_str(&comment(&help(&arg)));
-        match get(&values, &key) {
-            Some(value) => {
-                let _ = writeln!(out, "{name} = {value}");
-            }
-            None => {
-                let kind = arg
-                    .get_value_names()
-                    .and_then(|n| n.first())
-                    .map_or("...".to_string(), ToString::to_string);
-                let _ = writeln!(out, "# {name} = \"{kind}\"");
-            }
-        }
-    }
-    out
+    .resolved();
+    cairn_config::settings::template(HEADER, &values, NEGATIONS)
 }
 
 /// The node's part of `docs/CONFIGURATION.md`: every flag with its key, default
@@ -159,7 +85,16 @@ pub fn markdown() -> String {
 mod tests {
     use std::path::Path;
 
+    use cairn_config::settings::{comment, keyed_args, split};
+    use clap::Arg;
+
     use super::*;
+
+    /// A setting's argument, with its key (negating flags such as `--no-mine` have
+    /// none of their own).
+    fn settings_args() -> Vec<(String, Arg)> {
+        keyed_args::<Settings>(NEGATIONS)
+    }
 
     /// The generated part of docs/CONFIGURATION.md is this build's; `CAIRN_BLESS=1`
     /// rewrites it (which is what `make docs` does).
@@ -187,7 +122,7 @@ mod tests {
     fn every_key_is_in_the_template_with_its_help() {
         let text = template(false);
         for (key, arg) in settings_args() {
-            let (section, name) = crate::config::split(&key);
+            let (section, name) = split(&key);
             let mut current = None;
             let found = text.lines().any(|line| {
                 if let Some(h) = line.strip_prefix('[') {
@@ -209,20 +144,12 @@ mod tests {
     }
 
     #[test]
-    fn comments_wrap_at_80_columns() {
+    fn template_lines_fit_80_columns() {
         for dev in [false, true] {
             for line in template(dev).lines() {
                 assert!(line.len() <= 80, "{line}");
             }
         }
         assert_eq!(comment("a b"), "# a b\n");
-        let long = "word ".repeat(40);
-        let wrapped = comment(&long);
-        assert!(wrapped.lines().count() > 1);
-        assert!(
-            wrapped
-                .lines()
-                .all(|l| l.starts_with("# ") && l.len() <= 80)
-        );
     }
 }

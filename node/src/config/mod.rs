@@ -23,7 +23,6 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use cairn_config::ConfigError;
-use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde::{Deserialize, Serialize};
 
@@ -101,14 +100,9 @@ impl Default for Settings {
     }
 }
 
-/// A settings struct with every argument at its declared default: the command line
-/// without arguments, environment variables ignored.
+/// A settings struct with every argument at its declared default.
 pub(crate) fn defaults<T: Args + FromArgMatches>() -> T {
-    let cmd = T::augment_args(Command::new("defaults")).mut_args(|a| a.env(None::<&'static str>));
-    let matches = cmd
-        .try_get_matches_from(["defaults"])
-        .expect("every setting has a default or is optional (a test checks it)");
-    T::from_arg_matches(&matches).expect("the defaults parse (a test checks it)")
+    cairn_config::settings::defaults()
 }
 
 impl Settings {
@@ -200,10 +194,7 @@ impl Settings {
 
     /// The settings as a TOML table (keys without a value left out).
     pub(crate) fn to_table(&self) -> toml::Table {
-        match toml::Value::try_from(self) {
-            Ok(toml::Value::Table(t)) => t,
-            _ => toml::Table::new(),
-        }
+        cairn_config::settings::to_table(self)
     }
 }
 
@@ -215,57 +206,7 @@ pub fn merge(
     flags: &Settings,
     matches: &ArgMatches,
 ) -> Result<Settings, toml::de::Error> {
-    let mut merged = file.to_table();
-    let given = flags.to_table();
-    for arg in Settings::command().get_arguments() {
-        let id = arg.get_id().as_str();
-        if !matches!(
-            matches.value_source(id),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        ) {
-            continue;
-        }
-        match NEGATIONS.iter().find(|(flag, _)| *flag == id) {
-            Some((_, key)) => set(&mut merged, key, Some(toml::Value::Boolean(false))),
-            None => set(&mut merged, id, get(&given, id).cloned()),
-        }
-    }
-    // Both tables come from `Settings` values, so this only fails on a bug.
-    toml::Value::Table(merged).try_into()
-}
-
-fn split(key: &str) -> (Option<&str>, &str) {
-    match key.split_once('.') {
-        Some((section, name)) => (Some(section), name),
-        None => (None, key),
-    }
-}
-
-fn get<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
-    match split(key) {
-        (Some(section), name) => table.get(section)?.as_table()?.get(name),
-        (None, name) => table.get(name),
-    }
-}
-
-fn set(table: &mut toml::Table, key: &str, value: Option<toml::Value>) {
-    let (section, name) = split(key);
-    let table = match section {
-        Some(section) => {
-            let entry = table
-                .entry(section)
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            match entry.as_table_mut() {
-                Some(t) => t,
-                None => return,
-            }
-        }
-        None => table,
-    };
-    match value {
-        Some(v) => table.insert(name.to_string(), v),
-        None => table.remove(name),
-    };
+    cairn_config::settings::merge(file, flags, matches, NEGATIONS)
 }
 
 /// Each setting's flag and its key, in the order of `--help` (`--no-mine` names

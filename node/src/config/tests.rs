@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use cairn_config::settings::get;
 use clap::{CommandFactory as _, Parser};
 
 use super::*;

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::rpc::api::METHODS;
 
-pub(crate) fn document() -> Value {
+/// The document `rpc.discover` serves.
+pub fn document() -> Value {
     let mut generator = cairn_rpc::schema::generator();
     let methods = METHODS
         .iter()

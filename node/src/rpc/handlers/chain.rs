@@ -12,6 +12,7 @@ use crate::mining::hashrate::work_to_f64;
 use crate::rpc::RpcContext;
 use crate::rpc::api::Handle;
 use crate::rpc::handlers::{block_view, header_view, internal};
+use crate::store::ReadSnapshot;
 use crate::store::schema::Heights;
 
 /// Most headers one `chain_getHeaders` returns.
@@ -48,36 +49,34 @@ impl Handle for ChainGetInfo {
 impl Handle for ChainGetBlockByHeight {
     fn handle(ctx: &RpcContext, p: BlockByHeightParams) -> Result<Block, RpcError> {
         let snapshot = ctx.node.reader().snapshot();
-        match snapshot.block_at(p.height.0).map_err(internal)? {
-            Some(b) => block_view(
-                &snapshot,
-                &b,
-                p.full.unwrap_or(false),
-                p.raw.unwrap_or(false),
-            ),
-            None => Err(RpcError::new(
-                ErrorCode::UnknownBlock,
-                format!("no main-chain block at height {}", p.height),
-            )),
-        }
+        let found = snapshot.block_at(p.height.0).map_err(internal)?;
+        answer(&snapshot, found, p.full, p.raw, || {
+            format!("no main-chain block at height {}", p.height)
+        })
     }
 }
 
 impl Handle for ChainGetBlockByHash {
     fn handle(ctx: &RpcContext, p: BlockByHashParams) -> Result<Block, RpcError> {
         let snapshot = ctx.node.reader().snapshot();
-        match snapshot.block(&p.id).map_err(internal)? {
-            Some(b) => block_view(
-                &snapshot,
-                &b,
-                p.full.unwrap_or(false),
-                p.raw.unwrap_or(false),
-            ),
-            None => Err(RpcError::new(
-                ErrorCode::UnknownBlock,
-                format!("no block {}", p.id),
-            )),
-        }
+        let found = snapshot.block(&p.id).map_err(internal)?;
+        answer(&snapshot, found, p.full, p.raw, || {
+            format!("no block {}", p.id)
+        })
+    }
+}
+
+/// The block found, as the RPC shows it, or -32010 with `missing`'s sentence.
+fn answer(
+    snapshot: &ReadSnapshot<'_>,
+    found: Option<cairn_core::Block>,
+    full: Option<bool>,
+    raw: Option<bool>,
+    missing: impl FnOnce() -> String,
+) -> Result<Block, RpcError> {
+    match found {
+        Some(b) => block_view(snapshot, &b, full.unwrap_or(false), raw.unwrap_or(false)),
+        None => Err(RpcError::new(ErrorCode::UnknownBlock, missing())),
     }
 }
 
