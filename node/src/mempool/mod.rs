@@ -38,10 +38,13 @@ pub struct MempoolConfig {
 }
 
 impl Default for MempoolConfig {
+    /// The settable parts at `[mempool]`'s defaults (defined once, in
+    /// `config/sections.rs`), the rest at the policy's own.
     fn default() -> Self {
+        let settings = crate::config::MempoolSettings::default();
         MempoolConfig {
-            max_bytes: 64 * 1024 * 1024,
-            min_fee: Amount(1_000),
+            max_bytes: settings.max_mb.saturating_mul(1024 * 1024),
+            min_fee: Amount(settings.min_fee),
             rbf_bump_percent: 10,
             expiry_ms: 24 * 3600 * 1000,
         }

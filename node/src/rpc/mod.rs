@@ -79,10 +79,13 @@ pub struct RpcConfig {
 pub const DEFAULT_ALLOWED_HOSTS: &[&str] = &["localhost"];
 
 impl RpcConfig {
-    /// Defaults for a node whose data lives in `datadir`.
+    /// Defaults for a node whose data lives in `datadir`: the settable parts at
+    /// `[rpc]`'s defaults (defined once, in `config/sections.rs`), the limits at
+    /// their own.
     pub fn new(datadir: &Path) -> RpcConfig {
+        let settings = crate::config::RpcSettings::default();
         RpcConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            listen: settings.listen,
             token: None,
             cookie: datadir.join(".cookie"),
             max_body_bytes: 1024 * 1024,
@@ -92,11 +95,8 @@ impl RpcConfig {
             max_http_connections: 512,
             header_timeout: std::time::Duration::from_secs(10),
             generate: false,
-            allowed_hosts: DEFAULT_ALLOWED_HOSTS
-                .iter()
-                .map(|h| (*h).to_string())
-                .collect(),
-            allowed_origins: Vec::new(),
+            allowed_hosts: settings.allowed_hosts,
+            allowed_origins: settings.allowed_origins,
             ws_write_timeout: std::time::Duration::from_secs(10),
         }
     }
