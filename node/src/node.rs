@@ -451,6 +451,20 @@ impl Node {
         self.signals.mempool_changed.store(false, Ordering::Relaxed);
     }
 
+    /// Whether sync holds validated headers with more work than the tip (never
+    /// judged from what peers claim): the built-in miner waits meanwhile.
+    pub fn is_behind(&self) -> bool {
+        self.signals.behind.load(Ordering::Relaxed)
+    }
+
+    /// Sync reports whether it holds validated headers with more work than the tip.
+    /// Setting it cancels the search in progress (its tip is about to be replaced).
+    pub fn set_behind(&self, behind: bool) {
+        if self.signals.behind.swap(behind, Ordering::Relaxed) != behind && behind {
+            self.signals.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// Whether shutdown was requested.
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)

@@ -10,16 +10,23 @@
 //! a thread imports full 1 MB blocks (about 6 900 signed transfers each) through
 //! `Node::submit_block` as they would arrive from a peer, back to back, while the
 //! probes run. Reported per method and phase: p50, p99, p99.9 and max.
+//!
+//! `--mine NICE` adds the load of mining on every core through both phases: the
+//! node's own kernel and thread pool searching a target no hash meets, its threads at
+//! nice `NICE` (the built-in miner uses 19; 0 shows mining at normal priority), so
+//! the import rate and the latencies can be compared with mining off.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_core::genesis::dev_keys;
 use cairn_core::testkit::full_blocks;
+use cairn_core::{Hash, Target};
+use cairn_miner::{Backend, Miner, NonceRange, Template};
 use cairn_node::BlockSource;
 use cairn_tests::{NodeOptions, TestNode, test_params};
 
@@ -28,22 +35,71 @@ const PACE: Duration = Duration::from_millis(1);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let blocks: usize = args
-        .iter()
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(30);
     let rounds: usize = args
         .iter()
         .position(|a| a == "--rounds")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(1);
+    let mine: Option<i32> = args
+        .iter()
+        .position(|a| a == "--mine")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
+    // The block count: the first argument that is no option's value.
+    let blocks: usize = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| {
+            !a.starts_with('-')
+                && !matches!(
+                    args.get(i.wrapping_sub(1)).map(String::as_str),
+                    Some("--rounds" | "--mine")
+                )
+        })
+        .and_then(|(_, a)| a.parse().ok())
+        .unwrap_or(30);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = mine.map(|nice| mining_load(nice, stop.clone()));
+    let started = Instant::now();
     runtime.block_on(run(blocks, rounds));
+    stop.store(true, Ordering::Relaxed);
+    if let Some(load) = load {
+        let hashes = load.join().unwrap();
+        println!(
+            "mining load: {:.2} M hashes/s on average over the run",
+            hashes as f64 / started.elapsed().as_secs_f64() / 1e6
+        );
+    }
+}
+
+/// Mines on every core at nice `nice`, with the node's kernel, on a target no hash
+/// meets, until `stop`; returns the hashes done.
+fn mining_load(nice: i32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let miner = Miner::new(0, Backend::detect()).unwrap();
+        miner.on_each_thread(|| {
+            let _ = cairn_node::priority::lower_current_thread(nice);
+        });
+        let template = Template {
+            pre: Hash::digest(b"mining load"),
+            target: Target(Default::default()),
+        };
+        let hashes = AtomicU64::new(0);
+        let mut start = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let range = NonceRange {
+                start,
+                end: start + (1 << 24),
+            };
+            miner.search(&template, range, &stop, Some(&hashes));
+            start += 1 << 24;
+        }
+        hashes.load(Ordering::Relaxed)
+    })
 }
 
 fn request(body: &str) -> Vec<u8> {

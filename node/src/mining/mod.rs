@@ -24,6 +24,10 @@ use crate::node::{BlockSource, Node};
 const SLICE: u64 = 1 << 26;
 /// Longest a template is kept while transfers keep arriving.
 const TEMPLATE_REFRESH: Duration = Duration::from_millis(1_000);
+/// How often a miner paused behind a heavier chain looks again.
+const BEHIND_POLL: Duration = Duration::from_millis(100);
+/// Longest pause while the tip does not move towards the heavier chain.
+const MAX_STALLED_PAUSE: Duration = Duration::from_secs(60);
 
 /// What the built-in miner does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +153,31 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
     });
     info!(target: "mining", threads = miner.threads(), backend = %config.backend, coinbase = %config.coinbase, "mining");
     let cancel = node.miner_cancel();
+    // While behind: since when the tip has not moved, and that tip.
+    let mut paused: Option<(Instant, cairn_core::BlockId)> = None;
     while !node.is_shutting_down() {
         cancel.store(false, Ordering::SeqCst);
         // A shutdown requested just before the reset above must not be lost.
         if node.is_shutting_down() {
             break;
+        }
+        if node.is_behind() {
+            // Paused while the tip moves towards the heavier chain; a chain whose
+            // blocks never come (withheld bodies) must not stop mining for good.
+            let tip = node.tip().id;
+            let (since, at) = paused.get_or_insert_with(|| {
+                info!(target: "mining", "paused while the node catches up with a heavier chain");
+                (Instant::now(), tip)
+            });
+            if *at != tip {
+                (*since, *at) = (Instant::now(), tip);
+            }
+            if since.elapsed() < MAX_STALLED_PAUSE {
+                std::thread::sleep(BEHIND_POLL);
+                continue;
+            }
+        } else if paused.take().is_some() {
+            info!(target: "mining", "caught up: mining again");
         }
         node.take_mempool_changed();
         let mut block = node.block_template(config.coinbase);
@@ -203,4 +227,7 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
 pub(crate) struct MinerSignals {
     pub(crate) cancel: Arc<AtomicBool>,
     pub(crate) mempool_changed: AtomicBool,
+    /// Sync holds a validated header chain with more work than the tip: blocks
+    /// mined now would build on a tip about to be replaced.
+    pub(crate) behind: AtomicBool,
 }

@@ -29,6 +29,9 @@ pub trait SyncChain: Send + Sync + 'static {
 
     /// The node is shutting down: sync stops.
     fn is_shutting_down(&self) -> bool;
+
+    /// Whether sync holds a validated header chain with more work than the tip.
+    fn set_behind(&self, behind: bool);
 }
 
 impl SyncChain for Node {
@@ -73,5 +76,9 @@ impl SyncChain for Node {
 
     fn is_shutting_down(&self) -> bool {
         Node::is_shutting_down(self)
+    }
+
+    fn set_behind(&self, behind: bool) {
+        Node::set_behind(self, behind);
     }
 }

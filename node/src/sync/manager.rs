@@ -255,6 +255,10 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             target,
             syncing: !self.order.is_empty() || self.headers_inflight && target > tip.height,
         };
+        // Behind only on headers we checked (PoW and every header rule), never on a
+        // peer's claim: a liar cannot stop this node's mining.
+        self.chain
+            .set_behind(self.cursor.as_ref().is_some_and(|c| c.work > tip.work));
         self.status.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;

@@ -778,3 +778,26 @@ async fn the_memory_of_dropped_claims_and_failures_is_bounded() {
     assert!(h.manager.headers_failures.len() <= MAX_DROPPED_CLAIMS);
     h.step().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_is_behind_only_on_checked_headers_with_more_work() {
+    let blocks = chain(40);
+    let mut h = Harness::new(config());
+    // A claim alone (no headers behind it) never makes the node behind.
+    let mut liar = Remote::new(&blocks[..11]);
+    liar.claim = Some((1_000, work_of(1_001)));
+    liar.headers = HeadersMode::Empty;
+    h.connect(liar);
+    h.run_for(Duration::from_millis(300)).await;
+    assert!(!h.node.is_behind());
+    // Checked headers with more work do, until the blocks are in.
+    let mut slow = Remote::new(&blocks);
+    slow.bodies_delay = Duration::from_millis(50);
+    h.connect(slow);
+    h.run_until("headers ahead of the tip", LIMIT, |h| h.node.is_behind())
+        .await;
+    let want = blocks[40].id();
+    h.run_until("the tip", LIMIT, |h| h.tip() == want).await;
+    h.run_for(Duration::from_millis(100)).await;
+    assert!(!h.node.is_behind());
+}
