@@ -117,7 +117,7 @@ pub fn run(
     }
     let one = scaling[0].hashes_per_second;
     let all = scaling.last().map_or(one, |r| r.hashes_per_second);
-    let limit = limit_bytes / 1024.0 * 17.0;
+    let limit = compressions_per_second(limit_bytes);
     let (cpu, cpu_flags) = cpu_info();
     Ok(BenchReport {
         cpu,
@@ -134,6 +134,37 @@ pub fn run(
         kernel_over_limit_per_thread: one / limit,
         kernel_over_naive: one / naive,
         thread_scaling: all / one,
+    })
+}
+
+/// blake3 compressions a second from its throughput in bytes a second: each 1 KiB
+/// chunk is 16 block compressions plus about one parent node.
+pub fn compressions_per_second(bytes_per_second: f64) -> f64 {
+    bytes_per_second / 1024.0 * 17.0
+}
+
+/// A short check of the kernel against its limit, on one thread: what a node shows
+/// so an operator sees at once when a machine runs a slow path.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SelfTest {
+    /// The kernel's nonces a second, one thread.
+    pub kernel_hashes_per_second: f64,
+    /// blake3's own compressions a second, one thread (one nonce is one compression).
+    pub limit_compressions_per_second: f64,
+}
+
+impl SelfTest {
+    /// The kernel's rate over the limit (about 1 on a good path).
+    pub fn ratio(&self) -> f64 {
+        self.kernel_hashes_per_second / self.limit_compressions_per_second.max(1.0)
+    }
+}
+
+/// Measures `backend` and blake3 for `duration` each, one thread.
+pub fn self_test(backend: Backend, duration: Duration) -> Result<SelfTest, MinerError> {
+    Ok(SelfTest {
+        kernel_hashes_per_second: measure_kernel(backend, 1, duration)?,
+        limit_compressions_per_second: compressions_per_second(measure_limit(duration)),
     })
 }
 

@@ -67,7 +67,11 @@ fn run(loaded: Loaded) -> anyhow::Result<()> {
             .with_env_filter(filter)
             .with_writer(progress::BarWriter(bar.clone()))
             .init(),
-        None => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        // Log files get no colour codes.
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stdout().is_terminal())
+            .init(),
     }
 
     let mining = cfg.mining.mining_config(cfg.dev)?;

@@ -20,7 +20,7 @@ use crate::chain::{
     Chain, ChainError, ChainView, SubmitOutcome, TipChange, TipInfo, VerifiedTransfers, ViewReader,
 };
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
-use crate::mining::{MinerSignals, TemplateBody, build_body};
+use crate::mining::{LocalMiner, MinerSignals, TemplateBody, build_body};
 use crate::store::{BanStore, Store, StoreReader};
 
 /// Where a block came from (for logs and, later, peer scoring).
@@ -124,6 +124,8 @@ pub struct Node {
     bans: BanStore,
     /// Transfers whose signatures verified (the chain skips them in blocks).
     verified: Arc<VerifiedTransfers>,
+    /// The built-in miner's backend, threads and self-test, once it runs.
+    local_miner: Mutex<Option<LocalMiner>>,
     /// Transfers and bytes in the mempool, for readers that must not wait for its lock.
     mempool_len: AtomicUsize,
     mempool_bytes: AtomicUsize,
@@ -197,6 +199,7 @@ impl Node {
         }
         Ok(Arc::new(Node {
             verified,
+            local_miner: Mutex::new(None),
             view: chain.view_reader(),
             chain: Mutex::new(chain),
             pool: Mutex::new(Pool {
@@ -449,6 +452,29 @@ impl Node {
 
     pub(crate) fn take_mempool_changed(&self) {
         self.signals.mempool_changed.store(false, Ordering::Relaxed);
+    }
+
+    /// What the built-in miner runs on, once it runs.
+    pub fn local_miner(&self) -> Option<LocalMiner> {
+        self.local_miner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_local_miner(&self, miner: LocalMiner) {
+        *self.local_miner.lock().unwrap_or_else(|p| p.into_inner()) = Some(miner);
+    }
+
+    pub(crate) fn record_self_test(&self, test: cairn_miner::bench::SelfTest) {
+        if let Some(m) = self
+            .local_miner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            m.self_test = Some(test);
+        }
     }
 
     /// Whether sync holds validated headers with more work than the tip (never

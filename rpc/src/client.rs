@@ -41,12 +41,21 @@ impl ClientError {
 }
 
 /// A node's JSON-RPC endpoint.
-#[derive(Debug)]
 pub struct Client {
     url: String,
     token: Option<String>,
     agent: ureq::Agent,
     next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Client")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {

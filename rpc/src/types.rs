@@ -1,6 +1,7 @@
 //! What the methods return. Field names are camelCase on the wire; every `u64` is a
 //! [`Dec`] (a decimal string); ids and hashes are 64 lower-case hex digits; amounts
-//! are base units (1 CAIRN = 100 000 000).
+//! are base units (1 CAIRN = 100 000 000). Result types accept fields they do not
+//! know, so a client keeps working when a later node adds one.
 
 use cairn_core::{Address, CompactTarget, Hash};
 use schemars::JsonSchema;
@@ -11,7 +12,7 @@ use crate::schema::{AddressSchema, HashSchema, HexSchema, TargetSchema};
 
 /// `node_getInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     /// The node's version.
     pub version: String,
@@ -33,7 +34,7 @@ pub struct NodeInfo {
 
 /// One RocksDB column family in `node_getStorageInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnInfo {
     /// The column family.
     pub name: String,
@@ -47,7 +48,7 @@ pub struct ColumnInfo {
 
 /// `node_getStorageInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct StorageInfo {
     /// Per column family.
     pub columns: Vec<ColumnInfo>,
@@ -69,7 +70,7 @@ pub struct StorageInfo {
 
 /// Sync progress in `chain_getInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SyncInfo {
     /// Our tip's height.
     pub height: Dec,
@@ -81,7 +82,7 @@ pub struct SyncInfo {
 
 /// `chain_getInfo`: the tip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ChainInfo {
     /// The tip's height.
     pub height: Dec,
@@ -270,7 +271,7 @@ pub struct TxLookup {
     pub txid: Hash,
     /// Where it is.
     pub status: TxStatus,
-    /// The transaction (absent when `unknown`).
+    /// The transaction (null when `unknown`).
     pub tx: Option<Tx>,
     /// The block that holds it (`confirmed`).
     #[schemars(with = "Option<HashSchema>")]
@@ -285,7 +286,7 @@ pub struct TxLookup {
 
 /// `tx_getProof`: a Merkle inclusion proof (`docs/PROTOCOL.md` §5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct TxProof {
     /// The transaction id (the leaf).
     #[schemars(with = "HashSchema")]
@@ -309,7 +310,7 @@ pub struct TxProof {
 
 /// `state_getAccount`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Account {
     /// The address.
     #[schemars(with = "AddressSchema")]
@@ -345,7 +346,7 @@ pub struct HistoryEntry {
 
 /// `mempool_getInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct MempoolInfo {
     /// Pending transfers.
     pub size: Dec,
@@ -359,7 +360,7 @@ pub struct MempoolInfo {
 
 /// `mempool_estimateFee`, base units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct FeeEstimate {
     /// Likely in the next block.
     pub fast: Dec,
@@ -377,7 +378,7 @@ pub struct FeeEstimate {
 /// `blake3(preHash ‖ nonce as u64 little-endian)` meets `target`
 /// (`docs/PROTOCOL.md` §5.3–5.5), then send it with `mining_submitWork`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Work {
     /// Names this template in `mining_submitWork`.
     pub work_id: Dec,
@@ -404,7 +405,7 @@ pub struct Work {
 
 /// `mining_submitWork` when the block was accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Submitted {
     /// Always true: a refusal is an error (-32030 stale, -32031 duplicate, -32032 low
     /// difficulty, -32602 out of range, -32012 invalid), with `data.reason`.
@@ -418,7 +419,7 @@ pub struct Submitted {
 
 /// One remote worker in `mining_getInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct WorkerInfo {
     /// Its name.
     pub name: String,
@@ -436,7 +437,7 @@ pub struct WorkerInfo {
 
 /// Submissions of names beyond the tracked workers, counted together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct UntrackedWork {
     /// Blocks accepted.
     pub accepted: Dec,
@@ -446,7 +447,7 @@ pub struct UntrackedWork {
 
 /// `mining_getInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct MiningInfo {
     /// Estimated network hashrate from recent blocks, hashes/s.
     pub network_hashrate: f64,
@@ -456,6 +457,34 @@ pub struct MiningInfo {
     pub workers: Vec<WorkerInfo>,
     /// Workers beyond the table, together.
     pub untracked: UntrackedWork,
+    /// The built-in miner, when it runs.
+    pub local_miner: Option<LocalMinerInfo>,
+}
+
+/// What the built-in miner runs on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalMinerInfo {
+    /// The kernel backend (`avx512`, `avx2`, `sse41`, `portable`).
+    pub backend: String,
+    /// Search threads.
+    pub threads: u32,
+    /// The kernel against blake3 on one thread, once the self-test after start has
+    /// run (absent before, or when turned off with `--no-miner-self-test`).
+    pub self_test: Option<SelfTestInfo>,
+}
+
+/// A short measurement of the mining kernel against its limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfTestInfo {
+    /// The kernel's nonces a second, one thread.
+    pub kernel_hashes_per_second: f64,
+    /// blake3's own compressions a second, one thread (a nonce costs one).
+    pub limit_compressions_per_second: f64,
+    /// The first over the second: about 1 or more on a good path; well below 1 means
+    /// a slow path (an old CPU, or a backend forced lower).
+    pub ratio: f64,
 }
 
 /// `net_getInfo` (only `enabled` when the node runs offline).
@@ -515,7 +544,7 @@ pub enum Direction {
 
 /// One peer in `net_getPeers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct PeerInfo {
     /// Its libp2p peer id.
     pub id: String,

@@ -5,7 +5,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cairn_tests::{ChildGuard, NodeOptions, TestNode, binary, eventually, num, rpc, test_params};
+use cairn_tests::{
+    ChildGuard, NodeOptions, TestNode, binary, eventually, eventually_async, num, rpc, test_params,
+};
 use serde_json::json;
 
 fn miner(url: &str, worker: &str, coinbase: cairn_core::Address) -> ChildGuard {
@@ -151,4 +153,48 @@ async fn junk_submissions_cannot_spoil_a_workers_real_solution() {
         matches!(e["data"]["reason"].as_str(), Some("duplicate" | "stale")),
         "{e}"
     );
+}
+
+/// A mining node says what its miner runs on, and how the kernel compares with
+/// blake3's own rate, from a self-test in the background after start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_miner_reports_its_kernel_and_self_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let rpc_addr: std::net::SocketAddr = format!("127.0.0.1:{}", cairn_tests::free_port())
+        .parse()
+        .unwrap();
+    let args = [
+        "--dev".to_string(),
+        "--datadir".into(),
+        dir.path().display().to_string(),
+        "--offline".into(),
+        "--rpc-listen".into(),
+        rpc_addr.to_string(),
+        "--mine-threads".into(),
+        "1".into(),
+    ];
+    let _node = cairn_tests::NodeProcess::spawn(&args);
+    let last = std::sync::Arc::new(std::sync::Mutex::new(serde_json::Value::Null));
+    let reported = eventually_async(Duration::from_secs(30), || {
+        let last = last.clone();
+        async move {
+            let Ok(info) = cairn_tests::try_rpc(rpc_addr, "mining_getInfo", json!([])).await else {
+                return false;
+            };
+            let local = info["localMiner"].clone();
+            let done = local["selfTest"].is_object();
+            *last.lock().unwrap() = local;
+            done
+        }
+    })
+    .await;
+    let seen = last.lock().unwrap().clone();
+    assert!(reported, "no self-test reported: {seen}");
+    assert_eq!(seen["threads"], 1, "{seen}");
+    assert!(
+        ["avx512", "avx2", "sse41", "portable"].contains(&seen["backend"].as_str().unwrap_or("")),
+        "{seen}"
+    );
+    let ratio = seen["selfTest"]["ratio"].as_f64().unwrap();
+    assert!(ratio > 0.0 && ratio.is_finite(), "{seen}");
 }

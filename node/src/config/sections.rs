@@ -233,6 +233,12 @@ pub struct MiningSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub backend: Option<Backend>,
+
+    /// Measure the kernel against blake3's own rate once, in the background, shortly
+    /// after start (shown in mining_getInfo and the explorer); --no-miner-self-test
+    /// (self_test = false) skips it, e.g. for many nodes on one machine.
+    #[arg(id = "mining.self_test", long = "no-miner-self-test", action = ArgAction::SetFalse)]
+    pub self_test: bool,
 }
 
 impl Default for MiningSettings {
@@ -260,6 +266,7 @@ impl MiningSettings {
             coinbase,
             threads: self.threads,
             backend,
+            self_test: self.self_test,
         }))
     }
 }

@@ -38,7 +38,25 @@ pub struct MiningConfig {
     pub threads: usize,
     /// Kernel backend.
     pub backend: Backend,
+    /// Measure the kernel against blake3 once, in the background, after start.
+    pub self_test: bool,
 }
+
+/// What the built-in miner runs on, for `mining_getInfo` and the explorer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalMiner {
+    /// The kernel backend.
+    pub backend: Backend,
+    /// Search threads.
+    pub threads: usize,
+    /// The kernel against blake3 on one thread, once the self-test has run.
+    pub self_test: Option<cairn_miner::bench::SelfTest>,
+}
+
+/// Length of each of the self-test's two measurements.
+const SELF_TEST_SPAN: Duration = Duration::from_millis(300);
+/// Wait after start before the self-test, so it does not compete with start-up.
+const SELF_TEST_DELAY: Duration = Duration::from_secs(2);
 
 /// A template before its coinbase's recipient is chosen: what every template of one
 /// tip and one mempool selection shares (remote work derives one per coinbase).
@@ -152,18 +170,29 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
         }
     });
     info!(target: "mining", threads = miner.threads(), backend = %config.backend, coinbase = %config.coinbase, "mining");
+    node.set_local_miner(LocalMiner {
+        backend: config.backend,
+        threads: miner.threads(),
+        self_test: None,
+    });
+    if config.self_test {
+        spawn_self_test(node.clone(), config.backend);
+    }
     let cancel = node.miner_cancel();
     // While behind: since when the tip has not moved, and that tip.
     let mut paused: Option<(Instant, cairn_core::BlockId)> = None;
+    // Set when a pause ran out; cleared once sync no longer holds a heavier chain.
+    let mut pause_expired = false;
     while !node.is_shutting_down() {
         cancel.store(false, Ordering::SeqCst);
         // A shutdown requested just before the reset above must not be lost.
         if node.is_shutting_down() {
             break;
         }
-        if node.is_behind() {
-            // Paused while the tip moves towards the heavier chain; a chain whose
-            // blocks never come (withheld bodies) must not stop mining for good.
+        if node.is_behind() && !pause_expired {
+            // Paused while the tip moves (sync importing the heavier chain). A heavier
+            // chain whose blocks never come (bodies withheld) stops mining for at most
+            // MAX_STALLED_PAUSE: then it mines on until sync no longer holds it.
             let tip = node.tip().id;
             let (since, at) = paused.get_or_insert_with(|| {
                 info!(target: "mining", "paused while the node catches up with a heavier chain");
@@ -176,8 +205,13 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
                 std::thread::sleep(BEHIND_POLL);
                 continue;
             }
-        } else if paused.take().is_some() {
-            info!(target: "mining", "caught up: mining again");
+            warn!(target: "mining", "the heavier chain's blocks do not come: mining on");
+            pause_expired = true;
+        } else if !node.is_behind() {
+            pause_expired = false;
+            if paused.take().is_some() {
+                info!(target: "mining", "caught up: mining again");
+            }
         }
         node.take_mempool_changed();
         let mut block = node.block_template(config.coinbase);
@@ -220,6 +254,27 @@ pub fn run(node: Arc<Node>, config: MiningConfig, hashes: Arc<AtomicU64>) {
         }
     }
     info!(target: "mining", "miner stopped");
+}
+
+/// Measures the kernel against blake3 on a background thread at the miner's priority
+/// (it never delays the RPC or the import) and records the result.
+fn spawn_self_test(node: Arc<Node>, backend: Backend) {
+    let spawned = std::thread::Builder::new()
+        .name("miner-self-test".into())
+        .spawn(move || {
+            let _ = crate::priority::lower_current_thread(crate::priority::MINE_NICE);
+            std::thread::sleep(SELF_TEST_DELAY);
+            match cairn_miner::bench::self_test(backend, SELF_TEST_SPAN) {
+                Ok(t) => {
+                    info!(target: "mining", %backend, ratio = format!("{:.2}", t.ratio()), "kernel self-test: hashes per second against blake3's own rate, one thread");
+                    node.record_self_test(t);
+                }
+                Err(e) => warn!(target: "mining", "kernel self-test failed: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        warn!(target: "mining", "cannot start the kernel self-test: {e}");
+    }
 }
 
 /// Shared flag plumbing used by [`Node`] to stop or restart the miner.

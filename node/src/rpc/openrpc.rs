@@ -24,8 +24,7 @@ request or a batch of up to 100. Bodies are limited to 1 MiB.
 - **WebSocket**: `GET /ws`, the same requests plus `subscribe` and `unsubscribe`.
 - **Parameters** are positional (an array, in the order below) or named (an object \
 with the names below): both follow one rule. A `null` is an absent parameter; an \
-unknown name, a parameter given twice or more positions than parameters is refused \
-with -32602.
+unknown name or more positions than parameters is refused with -32602.
 - **Numbers**: every u64 (heights, nonces, amounts, timestamps, counts) is a decimal \
 string, in results and in parameters (parameters also take a JSON integer). Amounts \
 are base units (1 CAIRN = 100000000); ids and hashes are lower-case hex.

@@ -475,7 +475,18 @@
   function renderMining(m) {
     $('#stat-hashrate').textContent = si(m.networkHashrate, 'H/s');
     $('#stat-hashrate-sub').textContent = 'last 60 blocks';
-    $('#stat-hashrate-local').textContent = m.localHashrate > 0 ? `this node ${si(m.localHashrate, 'H/s')}` : '';
+    // The built-in miner: its rate, kernel and threads, and (once the self-test after
+    // start has run) the kernel against blake3's own rate, so a slow path shows.
+    const lm = m.localMiner;
+    const local = lm
+      ? `this node ${si(m.localHashrate, 'H/s')} · ${lm.backend} × ${lm.threads}`
+        + (lm.selfTest ? ` · ${lm.selfTest.ratio.toFixed(2)}× blake3` : '')
+      : '';
+    const el = $('#stat-hashrate-local');
+    el.textContent = local;
+    el.title = lm && lm.selfTest
+      ? `kernel ${si(lm.selfTest.kernelHashesPerSecond, 'H/s')} on one thread, blake3 ${si(lm.selfTest.limitCompressionsPerSecond, '/s')} compressions`
+      : '';
   }
 
   function renderPeers(peers) {

@@ -5,7 +5,9 @@ use cairn_rpc::envelope::RpcError;
 use cairn_rpc::methods::{
     MiningGetInfo, MiningGetWork, MiningSubmitWork, NoParams, SubmitParams, WorkParams,
 };
-use cairn_rpc::types::{MiningInfo, Submitted, UntrackedWork, Work, WorkerInfo};
+use cairn_rpc::types::{
+    LocalMinerInfo, MiningInfo, SelfTestInfo, Submitted, UntrackedWork, Work, WorkerInfo,
+};
 use cairn_rpc::{Dec, ErrorCode};
 
 use crate::mining::hashrate::{local_hashrate, network_hashrate};
@@ -111,6 +113,15 @@ impl Handle for MiningGetInfo {
                 accepted: untracked.accepted.into(),
                 rejected: rejected(&untracked),
             },
+            local_miner: ctx.node.local_miner().map(|m| LocalMinerInfo {
+                backend: m.backend.to_string(),
+                threads: u32::try_from(m.threads).unwrap_or(u32::MAX),
+                self_test: m.self_test.map(|t| SelfTestInfo {
+                    kernel_hashes_per_second: t.kernel_hashes_per_second,
+                    limit_compressions_per_second: t.limit_compressions_per_second,
+                    ratio: t.ratio(),
+                }),
+            }),
         })
     }
 }
