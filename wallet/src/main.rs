@@ -608,6 +608,9 @@ fn send(
     Ok(())
 }
 
+/// Polls in a row that must find a transfer unknown before `--wait` gives up on it.
+const UNKNOWN_POLLS: u32 = 8;
+
 /// Polls until `want` confirmations, showing progress (a rewritten line on a
 /// terminal, a line per change otherwise).
 fn wait_for(
@@ -620,6 +623,7 @@ fn wait_for(
     let start = Instant::now();
     let tty = std::io::stderr().is_terminal() && !cli.json;
     let mut last = u64::MAX;
+    let mut unknown = 0;
     loop {
         let t = rpc
             .call::<TxGet>(&TxParams {
@@ -647,7 +651,11 @@ fn wait_for(
             }
             return Ok(have);
         }
-        if t.status == TxStatus::Unknown {
+        // A reorganisation briefly leaves a transfer in neither the chain nor the
+        // mempool (until the pool takes it back): only a status that stays unknown
+        // means it is gone.
+        unknown = if t.status == TxStatus::Unknown { unknown + 1 } else { 0 };
+        if unknown >= UNKNOWN_POLLS {
             bail!("the transaction left the mempool without confirming");
         }
         if start.elapsed() > timeout {
