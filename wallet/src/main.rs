@@ -654,7 +654,11 @@ fn wait_for(
         // A reorganisation briefly leaves a transfer in neither the chain nor the
         // mempool (until the pool takes it back): only a status that stays unknown
         // means it is gone.
-        unknown = if t.status == TxStatus::Unknown { unknown + 1 } else { 0 };
+        unknown = if t.status == TxStatus::Unknown {
+            unknown + 1
+        } else {
+            0
+        };
         if unknown >= UNKNOWN_POLLS {
             bail!("the transaction left the mempool without confirming");
         }
