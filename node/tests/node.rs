@@ -171,16 +171,19 @@ fn admitted_transfers_are_not_verified_again_in_their_block() {
     let dir = tempfile::tempdir().unwrap();
     let node = open(dir.path());
     let bob = SecretKey::from_seed(&[0xb0; 32]).address();
-    let t = Transfer::new_signed(
-        &dev_keys()[0],
-        easy_params().network_id(),
-        1337,
-        bob,
-        Amount(500),
-        Amount(5_000),
-        0,
-    );
-    let id = node.submit_transfer(t).unwrap();
+    let transfer = |nonce| {
+        let net = easy_params().network_id();
+        Transfer::new_signed(
+            &dev_keys()[0],
+            net,
+            1337,
+            bob,
+            Amount(500),
+            Amount(5_000),
+            nonce,
+        )
+    };
+    let id = node.submit_transfer(transfer(0)).unwrap();
     // Admission recorded the verified signature...
     assert_eq!(node.verified().len(), 1);
     // ...and the block that confirms it used the record up.
@@ -188,16 +191,7 @@ fn admitted_transfers_are_not_verified_again_in_their_block() {
     assert!(node.verified().is_empty());
     assert!(node.with_mempool(|m| !m.contains(&id)));
     // A restart records what the saved mempool holds.
-    let t2 = Transfer::new_signed(
-        &dev_keys()[0],
-        easy_params().network_id(),
-        1337,
-        bob,
-        Amount(500),
-        Amount(5_000),
-        1,
-    );
-    node.submit_transfer(t2).unwrap();
+    node.submit_transfer(transfer(1)).unwrap();
     node.shutdown();
     drop(node);
     let node = open(dir.path());
