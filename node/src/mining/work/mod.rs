@@ -197,8 +197,10 @@ struct Worker {
     epoch: u64,
 }
 
+/// Everything handed out: the templates of the current tip, the workers and their
+/// extranonces, and the key that makes work ids unforgeable.
 #[derive(Debug)]
-struct State {
+struct WorkBook {
     /// Key of the work-id MAC; new at every start, so ids of an earlier run are stale.
     secret: [u8; 32],
     /// Bumped whenever the tip changes: the ids of an earlier epoch are all stale.
@@ -217,15 +219,15 @@ struct State {
     untracked: WorkerStats,
 }
 
-impl State {
-    fn new() -> State {
+impl WorkBook {
+    fn new() -> WorkBook {
         let mut secret = [0u8; 32];
         if getrandom::fill(&mut secret).is_err() {
             // Without OS randomness the MAC still tells ids of other epochs apart.
             let seed = format!("{:?} {}", std::time::SystemTime::now(), std::process::id());
             secret = *blake3::hash(seed.as_bytes()).as_bytes();
         }
-        State {
+        WorkBook {
             secret,
             epoch: 0,
             tip: None,
@@ -410,20 +412,20 @@ impl State {
 /// Hands out and checks remote work.
 #[derive(Debug)]
 pub struct WorkManager {
-    state: Mutex<State>,
+    book: Mutex<WorkBook>,
 }
 
 impl Default for WorkManager {
     fn default() -> WorkManager {
         WorkManager {
-            state: Mutex::new(State::new()),
+            book: Mutex::new(WorkBook::new()),
         }
     }
 }
 
 impl WorkManager {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, WorkBook> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// New work for `worker`, paying `coinbase`.

@@ -76,7 +76,7 @@ fn bodies_stop_growing_at_their_bounds_and_none_is_dropped() {
             .map(|i| Transaction::Transfer(b.transfer(0, addr(9), 1_000 + i as u64, 10)))
             .collect(),
     };
-    let mut s = State::new();
+    let mut s = WorkBook::new();
     s.start_epoch(b.tip().id());
     assert!(s.wants_body(0));
     s.add_body(parts(0));
