@@ -15,7 +15,7 @@ use cairn_core::Address;
 use cairn_miner::{Miner, NonceRange, Template};
 use cairn_rpc::envelope::{Request, Response};
 use cairn_rpc::methods::{MiningSubmitWork, SubmitParams, Subscribe, SubscribeParams};
-use cairn_rpc::types::{Submitted, Topic};
+use cairn_rpc::types::{Submitted, SubscriptionEvent, Topic};
 use cairn_rpc::{Dec, Method};
 use serde_json::Value;
 use tungstenite::stream::MaybeTlsStream;
@@ -189,7 +189,9 @@ fn session(
             Ok(Message::Text(t)) => {
                 let mut v: Value = serde_json::from_str(&t).context("bad message")?;
                 if v["method"] == "subscription" {
-                    let work = parse_work(v["params"]["result"].take())?;
+                    let event: SubscriptionEvent =
+                        serde_json::from_value(v["params"].take()).context("bad notification")?;
+                    let work = parse_work(event.result)?;
                     let height = work.height;
                     // Drops the old work at once.
                     slot.set(Some(work));

@@ -33,6 +33,20 @@ fn total_balance(node: &Node) -> u128 {
         .sum()
 }
 
+/// Dev account 0 pays bob 500 units (fee 5 000) with `nonce`, signed for `net`.
+fn to_bob(net: cairn_core::NetworkId, nonce: u64) -> Transfer {
+    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
+    Transfer::new_signed(
+        &dev_keys()[0],
+        net,
+        1337,
+        bob,
+        Amount(500),
+        Amount(5_000),
+        nonce,
+    )
+}
+
 fn mine_one(node: &Node) -> SubmitOutcome {
     let miner = SecretKey::from_seed(&[0x11; 32]).address();
     let mut block = node.block_template(miner);
@@ -142,18 +156,7 @@ fn a_transfer_signed_for_another_network_with_the_same_chain_id_is_refused() {
 
     let dir = tempfile::tempdir().unwrap();
     let node = open_with(dir.path(), b.clone());
-    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
-    let sign = |net| {
-        Transfer::new_signed(
-            &dev_keys()[0],
-            net,
-            1337,
-            bob,
-            Amount(500),
-            Amount(5_000),
-            0,
-        )
-    };
+    let sign = |net| to_bob(net, 0);
     match node.submit_transfer(sign(a.network_id())) {
         Err(MempoolError::Invalid(RejectReason::BadSignature {
             index: 0,
@@ -170,19 +173,7 @@ fn a_transfer_signed_for_another_network_with_the_same_chain_id_is_refused() {
 fn admitted_transfers_are_not_verified_again_in_their_block() {
     let dir = tempfile::tempdir().unwrap();
     let node = open(dir.path());
-    let bob = SecretKey::from_seed(&[0xb0; 32]).address();
-    let transfer = |nonce| {
-        let net = easy_params().network_id();
-        Transfer::new_signed(
-            &dev_keys()[0],
-            net,
-            1337,
-            bob,
-            Amount(500),
-            Amount(5_000),
-            nonce,
-        )
-    };
+    let transfer = |nonce| to_bob(easy_params().network_id(), nonce);
     let id = node.submit_transfer(transfer(0)).unwrap();
     // Admission recorded the verified signature...
     assert_eq!(node.verified().len(), 1);

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::envelope::{ErrorCode, ErrorData};
 use crate::methods::Method;
+use crate::types::SubscriptionEvent;
 
 pub use schemars::SchemaGenerator as Generator;
 
@@ -119,6 +120,7 @@ pub fn document(methods: Vec<Value>, mut generator: SchemaGenerator) -> Value {
         .map(|c| json!({ "code": c.code(), "message": c.message() }))
         .collect();
     generator.subschema_for::<ErrorData>();
+    generator.subschema_for::<SubscriptionEvent>();
     let schemas = Value::Object(generator.take_definitions(true));
     json!({
         "openrpc": "1.2.6",

@@ -25,7 +25,7 @@ use tracing::debug;
 use cairn_rpc::ErrorCode;
 use cairn_rpc::envelope::{Params, Request, RpcError, response};
 use cairn_rpc::methods::{Subscribe, SubscribeParams, Unsubscribe};
-use cairn_rpc::types::Topic;
+use cairn_rpc::types::{SubscriptionEvent, Topic};
 
 use crate::node::NodeEvent;
 use crate::rpc::handlers::mining::work_for;
@@ -320,11 +320,11 @@ fn as_json<T: serde::Serialize>(v: &T) -> Value {
 }
 
 fn notification(id: &str, result: Value) -> Value {
-    json!({
-        "jsonrpc": "2.0",
-        "method": "subscription",
-        "params": { "subscription": id, "result": result },
-    })
+    let event = SubscriptionEvent {
+        subscription: id.to_string(),
+        result,
+    };
+    json!({ "jsonrpc": "2.0", "method": "subscription", "params": as_json(&event) })
 }
 
 /// Sends main-chain headers from `from` up to the tip, returning the last height sent.
