@@ -17,7 +17,9 @@ use crate::hd;
 use crate::header::{BlockHeader, BlockId, HEADER_LEN, HEADER_VERSION};
 use crate::keys::SecretKey;
 use crate::pow::{CompactTarget, Target};
-use crate::tx::{COINBASE_LEN, Coinbase, TRANSFER_LEN, Transaction};
+use crate::tx::{
+    COINBASE_FIXED_LEN, COINBASE_LEN, COINBASE_OUTPUT_LEN, Coinbase, TRANSFER_LEN, Transaction,
+};
 
 /// The well-known test mnemonic (BIP-39's all-zero-entropy phrase) whose accounts the
 /// `dev` network pre-funds. **Insecure by design**: everybody knows these keys. Never
@@ -27,6 +29,16 @@ pub const DEV_MNEMONIC: &str =
 
 /// How many accounts (`m/44'/7777'/0'` … `/9'`) of [`DEV_MNEMONIC`] the dev network funds.
 pub const DEV_ACCOUNTS: u32 = 10;
+
+/// Coinbase maturity of the dev network: short, so that tests and demos see mined
+/// coins become spendable in seconds.
+pub const DEV_COINBASE_MATURITY: u64 = 5;
+
+/// The most outputs any network may allow a coinbase.
+pub const MAX_COINBASE_OUTPUTS_LIMIT: u32 = 65_536;
+
+/// The longest coinbase maturity any network may choose.
+pub const MAX_COINBASE_MATURITY: u64 = 100_000;
 
 /// Number of ancestors whose median timestamp a block's timestamp must exceed.
 pub const MEDIAN_TIME_SPAN: usize = 11;
@@ -69,7 +81,13 @@ pub struct GenesisConfig {
     pub max_block_bytes: u32,
     /// How far past a node's clock a block timestamp may be.
     pub max_future_drift_ms: u64,
-    /// Balances that exist at genesis.
+    /// The most outputs a coinbase may have (a pool pays up to this many miners in a
+    /// block).
+    pub max_coinbase_outputs: u32,
+    /// How many blocks after its own a coinbase's payments become spendable: those of
+    /// block `h` are credited when block `h + coinbase_maturity` connects.
+    pub coinbase_maturity: u64,
+    /// Balances that exist at genesis (spendable at once: they are not rewards).
     pub allocations: Vec<Allocation>,
 }
 
@@ -94,6 +112,8 @@ impl GenesisConfig {
         out.extend_from_slice(&self.halving_interval.to_le_bytes());
         out.extend_from_slice(&self.max_block_bytes.to_le_bytes());
         out.extend_from_slice(&self.max_future_drift_ms.to_le_bytes());
+        out.extend_from_slice(&self.max_coinbase_outputs.to_le_bytes());
+        out.extend_from_slice(&self.coinbase_maturity.to_le_bytes());
         encode_count(self.allocations.len(), &mut out);
         for a in &self.allocations {
             a.address.encode_to(&mut out);
@@ -221,6 +241,26 @@ impl ChainParams {
                 format!("must be between {min_block} and {MAX_BLOCK_BYTES_LIMIT}"),
             ));
         }
+        let largest_coinbase = COINBASE_FIXED_LEN as u64
+            + COINBASE_OUTPUT_LEN as u64 * u64::from(config.max_coinbase_outputs);
+        if config.max_coinbase_outputs == 0
+            || config.max_coinbase_outputs > MAX_COINBASE_OUTPUTS_LIMIT
+            || (HEADER_LEN + 4) as u64 + largest_coinbase > u64::from(config.max_block_bytes)
+        {
+            return Err(invalid(
+                "max_coinbase_outputs",
+                format!(
+                    "must be between 1 and {MAX_COINBASE_OUTPUTS_LIMIT}, and the largest \
+                     coinbase must fit a block"
+                ),
+            ));
+        }
+        if config.coinbase_maturity > MAX_COINBASE_MATURITY {
+            return Err(invalid(
+                "coinbase_maturity",
+                format!("must be at most {MAX_COINBASE_MATURITY} blocks"),
+            ));
+        }
         let mut seen = BTreeSet::new();
         for a in &config.allocations {
             if a.amount == Amount::ZERO {
@@ -251,12 +291,7 @@ impl ChainParams {
             .allocations
             .iter()
             .map(|a| {
-                Transaction::Coinbase(Coinbase {
-                    chain_id: config.chain_id,
-                    height: 0,
-                    recipient: a.address,
-                    amount: a.amount,
-                })
+                Transaction::Coinbase(Coinbase::single(config.chain_id, 0, a.address, a.amount))
             })
             .collect();
         let mut genesis = Block {
@@ -316,6 +351,8 @@ impl ChainParams {
             halving_interval: 210_000,
             max_block_bytes: 1_000_000,
             max_future_drift_ms: 15_000,
+            max_coinbase_outputs: 256,
+            coinbase_maturity: DEV_COINBASE_MATURITY,
             allocations,
         };
         Self::from_config(config).expect("the built-in dev parameters are valid")
@@ -369,6 +406,25 @@ impl ChainParams {
     /// How far past local time a block's timestamp may be.
     pub fn max_future_drift_ms(&self) -> u64 {
         self.config.max_future_drift_ms
+    }
+
+    /// The most outputs a coinbase may have.
+    pub fn max_coinbase_outputs(&self) -> usize {
+        self.config.max_coinbase_outputs as usize
+    }
+
+    /// Blocks between a coinbase and the block that makes its payments spendable.
+    pub fn coinbase_maturity(&self) -> u64 {
+        self.config.coinbase_maturity
+    }
+
+    /// The height whose coinbase payments become spendable when the block at `height`
+    /// connects: `height - coinbase_maturity` (the block's own with a maturity of 0),
+    /// `None` while that is not a block after genesis.
+    pub fn maturing_height(&self, height: u64) -> Option<u64> {
+        height
+            .checked_sub(self.config.coinbase_maturity)
+            .filter(|&h| h >= 1)
     }
 
     /// The ideal block interval.
@@ -517,6 +573,16 @@ mod tests {
                 Box::new(|c| c.max_future_drift_ms += 1),
             ),
             (
+                "max_coinbase_outputs",
+                false,
+                Box::new(|c| c.max_coinbase_outputs += 1),
+            ),
+            (
+                "coinbase_maturity",
+                false,
+                Box::new(|c| c.coinbase_maturity += 1),
+            ),
+            (
                 "allocations",
                 true,
                 Box::new(|c| {
@@ -589,6 +655,18 @@ mod tests {
                 Box::new(|c| c.max_future_drift_ms = 0),
             ),
             (
+                "max_coinbase_outputs",
+                Box::new(|c| c.max_coinbase_outputs = 0),
+            ),
+            (
+                "max_coinbase_outputs",
+                Box::new(|c| c.max_coinbase_outputs = 40_000),
+            ),
+            (
+                "coinbase_maturity",
+                Box::new(|c| c.coinbase_maturity = MAX_COINBASE_MATURITY + 1),
+            ),
+            (
                 "allocations",
                 Box::new(|c| {
                     let a = c.allocations[0].clone();
@@ -607,6 +685,7 @@ mod tests {
                 "allocations",
                 Box::new(|c| {
                     c.max_block_bytes = 2_000;
+                    c.max_coinbase_outputs = 1;
                     let amount = c.allocations[0].amount;
                     c.allocations = (0..100u8)
                         .map(|i| Allocation {
@@ -623,6 +702,35 @@ mod tests {
             match ChainParams::from_config(c) {
                 Err(GenesisError::Invalid { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: expected an error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn maturing_heights() {
+        let mut c = ChainParams::dev().config().clone();
+        c.coinbase_maturity = 3;
+        let p = ChainParams::from_config(c.clone()).unwrap();
+        assert_eq!(p.maturing_height(3), None);
+        assert_eq!(p.maturing_height(4), Some(1));
+        assert_eq!(p.maturing_height(10), Some(7));
+        c.coinbase_maturity = 0;
+        let p = ChainParams::from_config(c).unwrap();
+        assert_eq!(p.maturing_height(1), Some(1));
+    }
+
+    /// The two consensus keys added with pooled mining are required.
+    #[test]
+    fn missing_keys_are_refused() {
+        for key in ["max_coinbase_outputs", "coinbase_maturity"] {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&ChainParams::dev().to_json()).unwrap();
+            v.as_object_mut().unwrap().remove(key);
+            match ChainParams::from_json(&v.to_string()) {
+                Err(GenesisError::Json { message, .. }) => {
+                    assert!(message.contains(key), "{message}")
+                }
+                other => panic!("{key}: {other:?}"),
             }
         }
     }

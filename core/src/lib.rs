@@ -46,7 +46,7 @@ pub use crate::header::{BlockHeader, BlockId};
 pub use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
 pub use crate::pow::{CompactError, CompactTarget, Target, Work};
 pub use crate::state::{Account, AccountView, UndoRecord};
-pub use crate::tx::{Coinbase, Transaction, Transfer, TxId};
+pub use crate::tx::{Coinbase, CoinbaseOutput, Transaction, Transfer, TxId};
 pub use crate::validation::RejectReason;
 
 /// Every error `cairn-core` can return, for callers that want one type.

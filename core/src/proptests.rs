@@ -18,7 +18,7 @@ use crate::merkle::{MerkleProof, merkle_root};
 use crate::pow::{CompactTarget, Target};
 use crate::state::{Account, UndoRecord};
 use crate::testkit::{ChainBuilder, easy_params};
-use crate::tx::{Coinbase, Transaction, Transfer};
+use crate::tx::{Coinbase, CoinbaseOutput, Transaction, Transfer};
 
 fn hash() -> impl Strategy<Value = Hash> {
     any::<[u8; 32]>().prop_map(Hash)
@@ -29,16 +29,22 @@ fn address() -> impl Strategy<Value = Address> {
 }
 
 fn transaction() -> impl Strategy<Value = Transaction> {
-    let coinbase = (any::<u32>(), any::<u64>(), address(), any::<u64>()).prop_map(
-        |(chain_id, height, recipient, amount)| {
+    let output = (address(), any::<u64>()).prop_map(|(recipient, amount)| CoinbaseOutput {
+        recipient,
+        amount: Amount(amount),
+    });
+    let coinbase = (
+        any::<u32>(),
+        any::<u64>(),
+        prop::collection::vec(output, 1..5),
+    )
+        .prop_map(|(chain_id, height, outputs)| {
             Transaction::Coinbase(Coinbase {
                 chain_id,
                 height,
-                recipient,
-                amount: Amount(amount),
+                outputs,
             })
-        },
-    );
+        });
     let transfer = (
         any::<u32>(),
         any::<[u8; 32]>(),
@@ -254,10 +260,11 @@ proptest! {
 }
 
 /// One random block's worth of transfers between the dev accounts and two outsiders,
-/// some of them invalid on purpose.
+/// some of them invalid on purpose, and who its coinbase pays.
 #[derive(Debug, Clone)]
 struct Step {
     transfers: Vec<(usize, usize, u64, u64, bool)>, // from, to, amount, fee, break the nonce
+    payees: Vec<usize>,                             // indices into the same six accounts, distinct
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
@@ -268,9 +275,13 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
         0u64..1_000,
         prop::bool::weighted(0.1),
     );
+    let payees = prop::sample::subsequence((0..6).collect::<Vec<usize>>(), 1..=4);
+    // Up to 14 blocks: well past the easy network's maturity, so rewards mature (and
+    // are spent, the miners being senders too) and undoing takes credits back.
     prop::collection::vec(
-        prop::collection::vec(transfer, 0..6).prop_map(|transfers| Step { transfers }),
-        1..12,
+        (prop::collection::vec(transfer, 0..6), payees)
+            .prop_map(|(transfers, payees)| Step { transfers, payees }),
+        1..14,
     )
 }
 
@@ -298,7 +309,9 @@ proptest! {
                 txs.push(Transfer::new_signed(key, c.params.network_id(), c.params.chain_id(), to, Amount(amount), Amount(fee), nonce));
             }
             let before = c.state.clone();
-            let block = c.build(txs, 1_000);
+            let account = |i: usize| if i < 4 { dev_keys()[i].address() } else { outsiders[i - 4] };
+            let payees: Vec<Address> = step.payees.iter().map(|&i| account(i)).collect();
+            let block = c.build_paying(txs, 1_000, &payees);
             match c.connect(block) {
                 Ok(()) => {
                     prop_assert!(c.supply_is_conserved());

@@ -1,11 +1,20 @@
 //! The account state transition: apply a block to a view of the accounts, producing the
 //! writes and an undo record that restores the prior state exactly.
 //!
-//! Order of effects inside a block: transfers in block order (each checks the sender's
-//! nonce and balance against the state left by the transfers before it), then the
-//! coinbase, which must pay exactly `subsidy(height) + Σ fees`. Coins are never created
-//! or destroyed except by the coinbase, so after block `h` the sum of all balances is
+//! Order of effects inside a block at height `h`: first the coinbase of block
+//! `h - coinbase_maturity` matures (its outputs are credited), then the transfers in
+//! block order (each checks the sender's nonce and balance against the state left by
+//! the transfers before it), then the block's own coinbase, which must pay exactly
+//! `subsidy(h) + Σ fees` and is credited only when it matures (at once with a maturity
+//! of 0). Coins are never created or destroyed except by the coinbase, so after block
+//! `h` the sum of all balances plus what the immature coinbases pay is
 //! `params.supply_at(h)`.
+//!
+//! Maturity in an account model: a reward is not a balance until it matures, so no
+//! transfer can spend it early, and a reorganisation that removes a block removes a
+//! reward nobody has spent. The credit of a maturing coinbase is part of the maturing
+//! block's own writes and undo record, so disconnecting that block takes it back
+//! exactly.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -18,7 +27,7 @@ use crate::amount::Amount;
 use crate::block::Block;
 use crate::encoding::{Decode, DecodeError, Encode, Reader, put_count};
 use crate::genesis::ChainParams;
-use crate::tx::Transaction;
+use crate::tx::{Coinbase, Transaction};
 use crate::validation::RejectReason;
 
 /// An account: its balance and how many transfers it has sent.
@@ -46,6 +55,13 @@ pub enum ApplyError<E> {
     /// The block breaks a state rule.
     #[error(transparent)]
     Reject(#[from] RejectReason),
+    /// The caller did not pass the coinbase that matures at this block (a fault of the
+    /// caller's store, not of the block).
+    #[error("the coinbase of block {height}, which matures now, was not given")]
+    MaturedMissing {
+        /// The height whose coinbase matures.
+        height: u64,
+    },
     /// The state could not be read.
     #[error("state read failed: {0}")]
     View(E),
@@ -158,10 +174,15 @@ impl CoinbaseAmountCheck {
 
 /// Applies a block (height ≥ 1) that already passed the header and body rules. Nothing
 /// is written: the caller stores `writes` and `undo` together, atomically.
+///
+/// `matured` is the coinbase of the block at [`ChainParams::maturing_height`] on this
+/// block's chain, when that is an earlier block (with a maturity of 0 the block's own
+/// coinbase matures, and `matured` is ignored).
 pub fn apply_block<V: AccountView>(
     view: &V,
     block: &Block,
     params: &ChainParams,
+    matured: Option<&Coinbase>,
 ) -> Result<BlockEffect, ApplyError<V::Error>> {
     let mut o = Overlay {
         view,
@@ -171,6 +192,18 @@ pub fn apply_block<V: AccountView>(
     let Some(Transaction::Coinbase(coinbase)) = block.txs.first() else {
         return Err(RejectReason::MissingCoinbase.into());
     };
+    let height = block.header.height;
+    let immediate = params.coinbase_maturity() == 0;
+    if let Some(h) = params.maturing_height(height).filter(|_| !immediate) {
+        let cb = matured
+            .filter(|cb| cb.height == h)
+            .ok_or(ApplyError::MaturedMissing { height: h })?;
+        for out in &cb.outputs {
+            o.credit(&out.recipient, out.amount)
+                .map_err(ApplyError::View)?
+                .ok_or(RejectReason::AccountOverflow { index: 0 })?;
+        }
+    }
     for (index, tx) in block.txs.iter().enumerate().skip(1) {
         let Transaction::Transfer(t) = tx else {
             return Err(RejectReason::ExtraCoinbase { index }.into());
@@ -195,13 +228,18 @@ pub fn apply_block<V: AccountView>(
             .ok_or(RejectReason::AccountOverflow { index })?;
     }
     let expected = params
-        .subsidy(block.header.height)
+        .subsidy(height)
         .checked_add(fees)
         .ok_or(RejectReason::AccountOverflow { index: 0 })?;
-    CoinbaseAmountCheck::verify(expected, coinbase.amount)?;
-    o.credit(&coinbase.recipient, coinbase.amount)
-        .map_err(ApplyError::View)?
-        .ok_or(RejectReason::AccountOverflow { index: 0 })?;
+    let total = coinbase.total().ok_or(RejectReason::CoinbaseOverflow)?;
+    CoinbaseAmountCheck::verify(expected, total)?;
+    if immediate {
+        for out in &coinbase.outputs {
+            o.credit(&out.recipient, out.amount)
+                .map_err(ApplyError::View)?
+                .ok_or(RejectReason::AccountOverflow { index: 0 })?;
+        }
+    }
 
     let mut writes = Vec::with_capacity(o.touched.len());
     let mut entries = Vec::with_capacity(o.touched.len());
@@ -231,12 +269,23 @@ pub fn genesis_writes(params: &ChainParams) -> Vec<(Address, Account)> {
     map.into_iter().collect()
 }
 
+/// The heights whose coinbases are still immature once the block at `tip` is
+/// connected: their payments are not spendable yet.
+pub fn immature_heights(params: &ChainParams, tip: u64) -> std::ops::RangeInclusive<u64> {
+    match params.coinbase_maturity() {
+        0 => 1..=0,
+        m => tip.saturating_sub(m - 1).max(1)..=tip,
+    }
+}
+
 /// A simple in-memory account map. A test double and a reference model for the node's
 /// store, and handy for tools; not how a node keeps state.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MemoryState {
     /// All accounts.
     pub accounts: BTreeMap<Address, Account>,
+    /// The coinbase of every applied block, by height (what matures later).
+    pub coinbases: BTreeMap<u64, Coinbase>,
 }
 
 impl MemoryState {
@@ -244,6 +293,7 @@ impl MemoryState {
     pub fn genesis(params: &ChainParams) -> MemoryState {
         MemoryState {
             accounts: genesis_writes(params).into_iter().collect(),
+            coinbases: BTreeMap::new(),
         }
     }
 
@@ -254,8 +304,9 @@ impl MemoryState {
         }
     }
 
-    /// Applies an undo record.
-    pub fn undo(&mut self, undo: &UndoRecord) {
+    /// Applies the undo record of the block at `height`, the last one applied.
+    pub fn undo(&mut self, height: u64, undo: &UndoRecord) {
+        self.coinbases.remove(&height);
         for (a, before) in &undo.entries {
             match before {
                 Some(acc) => self.accounts.insert(*a, *acc),
@@ -270,17 +321,49 @@ impl MemoryState {
         block: &Block,
         params: &ChainParams,
     ) -> Result<UndoRecord, RejectReason> {
-        let effect = apply_block(self, block, params).map_err(|e| match e {
-            ApplyError::Reject(r) => r,
-            ApplyError::View(never) => match never {},
-        })?;
+        let height = block.header.height;
+        let matured = params
+            .maturing_height(height)
+            .and_then(|h| self.coinbases.get(&h));
+        let effect = match apply_block(self, block, params, matured) {
+            Ok(effect) => effect,
+            Err(ApplyError::Reject(r)) => return Err(r),
+            Err(ApplyError::View(never)) => match never {},
+            // A model that applied every block since genesis holds every coinbase; a
+            // state built by hand without them cannot apply this block.
+            Err(ApplyError::MaturedMissing { height }) => {
+                panic!("MemoryState has no coinbase at height {height} to mature")
+            }
+        };
         self.write(&effect.writes);
+        if let Some(Transaction::Coinbase(cb)) = block.txs.first() {
+            self.coinbases.insert(height, cb.clone());
+        }
         Ok(effect.undo)
     }
 
     /// The sum of all balances (u128: cannot overflow).
     pub fn total_balance(&self) -> u128 {
         self.accounts.values().map(|a| a.balance.0 as u128).sum()
+    }
+
+    /// What the immature coinbases pay in all, once the block at `tip` is applied.
+    pub fn total_immature(&self, params: &ChainParams, tip: u64) -> u128 {
+        immature_heights(params, tip)
+            .filter_map(|h| self.coinbases.get(&h))
+            .flat_map(|cb| &cb.outputs)
+            .map(|o| o.amount.0 as u128)
+            .sum()
+    }
+
+    /// What the immature coinbases pay `address`, once the block at `tip` is applied.
+    pub fn immature(&self, params: &ChainParams, tip: u64, address: &Address) -> Amount {
+        Amount(
+            immature_heights(params, tip)
+                .filter_map(|h| self.coinbases.get(&h))
+                .map(|cb| cb.paid_to(address).0)
+                .sum(),
+        )
     }
 }
 

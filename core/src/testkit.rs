@@ -94,16 +94,35 @@ impl ChainBuilder {
     }
 
     /// A correctly built and mined child of the tip holding `transfers`, with a
-    /// timestamp `dt_ms` after the tip's. Not connected.
+    /// timestamp `dt_ms` after the tip's, paying [`ChainBuilder::miner`]. Not connected.
     pub fn build(&self, transfers: Vec<Transfer>, dt_ms: u64) -> Block {
+        self.build_paying(transfers, dt_ms, &[self.miner])
+    }
+
+    /// [`ChainBuilder::build`] with a coinbase that splits subsidy plus fees evenly
+    /// between `payees` (distinct, at least one; the remainder to the first).
+    pub fn build_paying(&self, transfers: Vec<Transfer>, dt_ms: u64, payees: &[Address]) -> Block {
         let tip = self.tip().header;
         let height = tip.height + 1;
         let fees = Amount::checked_sum(transfers.iter().map(|t| t.fee)).expect("fees fit");
+        let total = self
+            .params
+            .subsidy(height)
+            .checked_add(fees)
+            .expect("fits")
+            .0;
+        let n = payees.len() as u64;
         let coinbase = Coinbase {
             chain_id: self.params.chain_id(),
             height,
-            recipient: self.miner,
-            amount: self.params.subsidy(height).checked_add(fees).expect("fits"),
+            outputs: payees
+                .iter()
+                .enumerate()
+                .map(|(i, a)| crate::tx::CoinbaseOutput {
+                    recipient: *a,
+                    amount: Amount(total / n + if i == 0 { total % n } else { 0 }),
+                })
+                .collect(),
         };
         let mut txs = vec![Transaction::Coinbase(coinbase)];
         txs.extend(transfers.into_iter().map(Transaction::Transfer));
@@ -167,7 +186,7 @@ impl ChainBuilder {
     pub fn disconnect(&mut self) -> Block {
         assert!(self.blocks.len() > 1, "cannot disconnect genesis");
         let undo = self.undos.pop().expect("one per block");
-        self.state.undo(&undo);
+        self.state.undo(self.tip().header.height, &undo);
         self.blocks.pop().expect("checked")
     }
 
@@ -190,9 +209,11 @@ impl ChainBuilder {
         )
     }
 
-    /// Whether the sum of balances equals the schedule at the tip.
+    /// Whether the sum of balances and immature rewards equals the schedule at the tip.
     pub fn supply_is_conserved(&self) -> bool {
-        self.state.total_balance() == self.params.supply_at(self.tip().header.height).0 as u128
+        let tip = self.tip().header.height;
+        self.state.total_balance() + self.state.total_immature(&self.params, tip)
+            == self.params.supply_at(tip).0 as u128
     }
 }
 
@@ -308,15 +329,26 @@ pub fn render_test_vectors() -> String {
         &hex::encode(t.signing_message(&dev.network_id())),
     );
     line(&mut out, "txid", &t.id());
-    let cb = Transaction::Coinbase(Coinbase {
-        chain_id: 1337,
-        height: 1,
-        recipient: k0.address(),
-        amount: Amount(5_000_000_000),
-    });
+    let cb = Transaction::Coinbase(Coinbase::single(
+        1337,
+        1,
+        k0.address(),
+        Amount(5_000_000_000),
+    ));
     out.push_str("\nCoinbase (chain 1337, height 1, to account 0, amount 5000000000):\n\n");
     line(&mut out, "bytes", &hex::encode(cb.to_bytes()));
     line(&mut out, "txid", &cb.id());
+    let mut pooled = Coinbase::single(1337, 2, k0.address(), Amount(4_000_000_000));
+    pooled.outputs.push(crate::tx::CoinbaseOutput {
+        recipient: k1.address(),
+        amount: Amount(1_000_000_000),
+    });
+    let pooled = Transaction::Coinbase(pooled);
+    out.push_str(
+        "\nCoinbase with two outputs (chain 1337, height 2, account 0 gets 4000000000, account 1 gets 1000000000):\n\n",
+    );
+    line(&mut out, "bytes", &hex::encode(pooled.to_bytes()));
+    line(&mut out, "txid", &pooled.id());
     let ids = [cb.id(), t.id(), Transaction::Transfer(t.clone()).id()];
     out.push_str("\nMerkle roots:\n\n");
     line(&mut out, "root of [coinbase]", &merkle_root(&ids[..1]));

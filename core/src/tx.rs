@@ -3,7 +3,8 @@
 //! Byte layouts (all integers little-endian):
 //!
 //! ```text
-//! coinbase (41 bytes):  0x00 | chain_id u32 | height u64 | recipient [20] | amount u64
+//! coinbase (17 + 28·n): 0x00 | chain_id u32 | height u64 | n u32
+//!                       | (recipient [20] | amount u64) × n        (1 ≤ n)
 //! transfer (145 bytes): 0x01 | chain_id u32 | sender pubkey [32] | recipient [20]
 //!                       | amount u64 | fee u64 | nonce u64 | signature [64]
 //! ```
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::amount::Amount;
-use crate::encoding::{Decode, DecodeError, Encode, Reader};
+use crate::encoding::{Decode, DecodeError, Encode, Reader, put_count};
 use crate::genesis::NetworkId;
 use crate::hash::Hash;
 use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
@@ -25,8 +26,12 @@ use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
 pub const TAG_COINBASE: u8 = 0x00;
 /// Tag byte of a transfer.
 pub const TAG_TRANSFER: u8 = 0x01;
-/// Encoded length of a coinbase.
-pub const COINBASE_LEN: usize = 41;
+/// Encoded length of a coinbase without its outputs.
+pub const COINBASE_FIXED_LEN: usize = 17;
+/// Encoded length of one coinbase output.
+pub const COINBASE_OUTPUT_LEN: usize = 28;
+/// Encoded length of the shortest coinbase (one output), the shortest transaction.
+pub const COINBASE_LEN: usize = COINBASE_FIXED_LEN + COINBASE_OUTPUT_LEN;
 /// Encoded length of a transfer.
 pub const TRANSFER_LEN: usize = 145;
 /// Length of the signed part of a transfer (all but the signature).
@@ -40,8 +45,13 @@ pub const TRANSFER_SIGNING_LEN: usize = TRANSFER_SIGNING_DOMAIN.len() + 32 + TRA
 /// A transaction id: `blake3` of the canonical bytes.
 pub type TxId = Hash;
 
-/// Pays the block's subsidy and fees to the miner. Always the first transaction of a
+/// Pays the block's subsidy and fees to its miners: up to the network's
+/// `max_coinbase_outputs` outputs to distinct recipients, summing to exactly subsidy
+/// plus fees (a pool pays each of its miners here). Always the first transaction of a
 /// block, and only there; the genesis block holds one per initial allocation.
+///
+/// What it pays becomes spendable `coinbase_maturity` blocks later (see
+/// [`crate::state`]); genesis allocations are spendable at once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Coinbase {
@@ -49,10 +59,42 @@ pub struct Coinbase {
     pub chain_id: u32,
     /// The height of the block that holds it (makes every coinbase id unique).
     pub height: u64,
+    /// Who is paid what, at least one output.
+    pub outputs: Vec<CoinbaseOutput>,
+}
+
+/// One payment of a coinbase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CoinbaseOutput {
     /// Who is paid.
     pub recipient: Address,
-    /// Subsidy plus fees.
+    /// How much.
     pub amount: Amount,
+}
+
+impl Coinbase {
+    /// A coinbase paying everything to one recipient (a solo miner).
+    pub fn single(chain_id: u32, height: u64, recipient: Address, amount: Amount) -> Coinbase {
+        Coinbase {
+            chain_id,
+            height,
+            outputs: vec![CoinbaseOutput { recipient, amount }],
+        }
+    }
+
+    /// The sum of the outputs, or `None` if it overflows (such a coinbase is invalid).
+    pub fn total(&self) -> Option<Amount> {
+        Amount::checked_sum(self.outputs.iter().map(|o| o.amount))
+    }
+
+    /// What it pays `address` (zero if nothing).
+    pub fn paid_to(&self, address: &Address) -> Amount {
+        self.outputs
+            .iter()
+            .find(|o| o.recipient == *address)
+            .map_or(Amount::ZERO, |o| o.amount)
+    }
 }
 
 /// Moves `amount` from the sender's account to `recipient`, paying `fee` to the miner.
@@ -196,11 +238,14 @@ impl Encode for Coinbase {
         out.push(TAG_COINBASE);
         out.extend_from_slice(&self.chain_id.to_le_bytes());
         out.extend_from_slice(&self.height.to_le_bytes());
-        self.recipient.encode_to(out);
-        self.amount.encode_to(out);
+        put_count(out, self.outputs.len());
+        for o in &self.outputs {
+            o.recipient.encode_to(out);
+            o.amount.encode_to(out);
+        }
     }
     fn encoded_len(&self) -> usize {
-        COINBASE_LEN
+        COINBASE_FIXED_LEN + COINBASE_OUTPUT_LEN * self.outputs.len()
     }
 }
 
@@ -223,7 +268,7 @@ impl Encode for Transaction {
     }
     fn encoded_len(&self) -> usize {
         match self {
-            Transaction::Coinbase(_) => COINBASE_LEN,
+            Transaction::Coinbase(c) => c.encoded_len(),
             Transaction::Transfer(_) => TRANSFER_LEN,
         }
     }
@@ -232,12 +277,27 @@ impl Encode for Transaction {
 impl Decode for Transaction {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.u8()? {
-            TAG_COINBASE => Ok(Transaction::Coinbase(Coinbase {
-                chain_id: r.u32()?,
-                height: r.u64()?,
-                recipient: Address::decode_from(r)?,
-                amount: Amount::decode_from(r)?,
-            })),
+            TAG_COINBASE => {
+                let chain_id = r.u32()?;
+                let height = r.u64()?;
+                // Bounded by the input left; the network's output limit is a body rule.
+                let n = r.count(usize::MAX, COINBASE_OUTPUT_LEN)?;
+                if n == 0 {
+                    return Err(DecodeError::NonCanonical("coinbase without outputs"));
+                }
+                let mut outputs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    outputs.push(CoinbaseOutput {
+                        recipient: Address::decode_from(r)?,
+                        amount: Amount::decode_from(r)?,
+                    });
+                }
+                Ok(Transaction::Coinbase(Coinbase {
+                    chain_id,
+                    height,
+                    outputs,
+                }))
+            }
             TAG_TRANSFER => Ok(Transaction::Transfer(Transfer {
                 chain_id: r.u32()?,
                 sender: PublicKey::decode_from(r)?,
@@ -284,6 +344,32 @@ mod tests {
         for n in 0..bytes.len() {
             assert!(Transaction::from_bytes(&bytes[..n]).is_err());
         }
+    }
+
+    #[test]
+    fn coinbase_round_trip_and_length() {
+        let mut cb = Coinbase::single(1337, 9, Address([3; 20]), Amount(50));
+        cb.outputs.push(CoinbaseOutput {
+            recipient: Address([4; 20]),
+            amount: Amount(7),
+        });
+        let tx = Transaction::Coinbase(cb.clone());
+        let bytes = tx.to_bytes();
+        assert_eq!(bytes.len(), COINBASE_FIXED_LEN + 2 * COINBASE_OUTPUT_LEN);
+        assert_eq!(bytes.len(), tx.encoded_len());
+        assert_eq!(Transaction::from_bytes(&bytes).unwrap(), tx);
+        assert_eq!(cb.total(), Some(Amount(57)));
+        assert_eq!(cb.paid_to(&Address([4; 20])), Amount(7));
+        assert_eq!(cb.paid_to(&Address([5; 20])), Amount::ZERO);
+        for n in 0..bytes.len() {
+            assert!(Transaction::from_bytes(&bytes[..n]).is_err());
+        }
+        // No outputs at all is not a coinbase.
+        cb.outputs.clear();
+        assert_eq!(
+            Transaction::from_bytes(&Transaction::Coinbase(cb).to_bytes()),
+            Err(DecodeError::NonCanonical("coinbase without outputs"))
+        );
     }
 
     #[test]

@@ -11,13 +11,13 @@ use crate::tx::{Transaction, Transfer};
 /// Id of the block defined by the repository's `genesis.json`.
 const MAIN_GENESIS_ID: &str = "9aba57aac9df0b39d77941466977a8c9d03a4a834451886a78db4e4b1ea98764";
 /// Id of the built-in dev network's genesis block.
-const DEV_GENESIS_ID: &str = "cf74364aece2d849ce9e97c539ddaf9616d2195291232cbe4b9bc6bb58d8713d";
+const DEV_GENESIS_ID: &str = "2dc0858cb3b277eab2013d4e73c06a618f7107a4df636692d29014a7b3cafcea";
 /// Network id of the repository's `genesis.json`.
-const MAIN_NETWORK_ID: &str = "99e6e1ffcf4327737c61d34e4faf3d462d26ab5e39ba22797e829f62f87e2020";
+const MAIN_NETWORK_ID: &str = "a34a3fd1b5defb955fede1d4a86fca351a1e4c4449db367a84d64a5eb3808f03";
 /// Network id of the built-in dev network.
-const DEV_NETWORK_ID: &str = "0a31d10b26e1cf72529343f2ec17d707f9b2500dbbdfd74aea4fab70e6fc4e92";
+const DEV_NETWORK_ID: &str = "fdadad29f12a068172bcc23d562811d4248c9636838e966fbfd7195dd6898b98";
 
-const TRANSFER_HEX: &str = "013905000070cffe3fb508e1a7b632964b053c7f7a602abc8df98624ef5bb90b7335bdd41a360343c52a80f220f18ce5450851fcea0a66162d00e1f50500000000e8030000000000000000000000000000b4bed30c882e13de139f3ac05f6125146ebb695b8df0e320ac40b888913242025c8fdde21e560d4dea1bf3b7cf85b34772e1f26f6cec364df5ec3bb3baed3a0b";
+const TRANSFER_HEX: &str = "013905000070cffe3fb508e1a7b632964b053c7f7a602abc8df98624ef5bb90b7335bdd41a360343c52a80f220f18ce5450851fcea0a66162d00e1f50500000000e8030000000000000000000000000000f329b27c21eab345f866fef384d8e5bf8ffa7790487784a6ca7abc3dca84d2afaeedcabcfbb5b0423e79dcbfadf9c1ec59be3b6e89b22ef50bfac00a109fee0a";
 
 fn protocol_md() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md");
@@ -62,7 +62,7 @@ fn transfer_vector() {
     assert_eq!(decoded, Transaction::Transfer(t.clone()));
     assert_eq!(
         t.id().to_string(),
-        "4cddfd7d466f533c28b0fde652b8da22fe871037d7dc65ead6d6bc36ef2ef8b1"
+        "0767ee4bac8464214bdf3de1bd97ea17b26f105c83bf6faaa38897428ca57508"
     );
 }
 

@@ -63,6 +63,10 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             .collect();
         chain.extend(transfers, 1_000);
     }
+    // A pool's block: a coinbase of three outputs.
+    let payees: Vec<_> = (4..7).map(|k| dev_keys()[k].address()).collect();
+    let pooled = chain.build_paying(vec![chain.transfer(0, to, 1_000, 10_000)], 1_000, &payees);
+    chain.connect(pooled).unwrap();
     let blocks: Vec<Block> = chain.blocks.clone();
     let tip = blocks.last().unwrap().clone();
     let mut out = Vec::new();

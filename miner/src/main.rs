@@ -1,13 +1,18 @@
-//! `cairn-miner`: mine against a node over its RPC, or benchmark the PoW kernel.
+//! `cairn-miner`: mine against a node over its RPC or for a pool over Stratum, or
+//! benchmark the PoW kernel.
 
 mod remote;
+mod stratum;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use cairn_config as config;
 use cairn_miner::Backend;
 use cairn_miner::bench::{self, BenchConfig, BenchReport};
+use cairn_stratum::messages::Username;
+use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Mines Cairn blocks with a SIMD blake3 kernel on every core.
@@ -18,7 +23,14 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 ///     cairn-miner --rpc http://127.0.0.1:8645 --coinbase cairn1… --worker rig-1
 ///
 /// Work is pushed by the node on every new block; the miner reconnects by itself
-/// when the node restarts. `cairn-miner bench` shows what this machine can do.
+/// when the node restarts.
+///
+/// Or mine for a pool (docs/STRATUM.md), which pays its miners in each block's
+/// coinbase; every job's coinbase is checked before it is mined:
+///
+///     cairn-miner --stratum pool.example:8647 --user cairn1….rig-1
+///
+/// `cairn-miner bench` shows what this machine can do.
 #[derive(Debug, Parser)]
 #[command(name = "cairn-miner", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -49,7 +61,7 @@ struct Settings {
     )]
     rpc: String,
 
-    /// Address the mined blocks pay (required to mine).
+    /// Address the mined blocks pay (required to mine with --rpc).
     #[arg(long, value_name = "ADDRESS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     coinbase: Option<cairn_core::Address>,
@@ -59,6 +71,26 @@ struct Settings {
     #[arg(long, value_name = "NAME")]
     #[serde(skip_serializing_if = "Option::is_none")]
     worker: Option<String>,
+
+    /// Mine for this pool over Stratum (docs/STRATUM.md) instead of for a node over
+    /// --rpc: its HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stratum: Option<String>,
+
+    /// Who the pool pays: ADDRESS, or ADDRESS.WORKER with a worker name of 1 to 32
+    /// letters, digits, _ or - (required with --stratum).
+    #[arg(long, value_name = "ADDRESS[.WORKER]")]
+    #[serde(
+        with = "cairn_config::display_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user: Option<Username>,
+
+    /// The network's chain id, which the pool's coinbases must carry (with
+    /// --stratum): 1 on the main network, 1337 on the dev network.
+    #[arg(long, value_name = "ID", default_value_t = 1)]
+    chain_id: u32,
 
     /// Mining threads; 0 means every logical CPU.
     #[arg(long, short = 't', value_name = "N", default_value_t = 0)]
@@ -179,6 +211,9 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     }
     let settings = cli.settings(matches)?;
     let Some(command) = cli.command else {
+        if let Some(pool) = stratum_config(&settings, matches)? {
+            return mine_for_pool(&settings, &pool);
+        }
         let coinbase = settings.coinbase.ok_or_else(|| {
             anyhow::anyhow!("--coinbase <ADDRESS> is required to mine (see --help)")
         })?;
@@ -259,6 +294,70 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     }
 }
 
+/// The pool to mine for, if the settings name one. `--stratum` excludes the node's
+/// flags on the command line (the file always holds `rpc`, so only flags count), and
+/// the pool's flags need `--stratum`.
+fn stratum_config(
+    settings: &Settings,
+    matches: &ArgMatches,
+) -> anyhow::Result<Option<stratum::StratumConfig>> {
+    let on_command_line = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let Some(pool) = &settings.stratum else {
+        for (id, flag) in [("user", "--user"), ("chain_id", "--chain-id")] {
+            anyhow::ensure!(
+                !on_command_line(id),
+                "{flag} is for mining for a pool: add --stratum HOST:PORT"
+            );
+        }
+        return Ok(None);
+    };
+    for (id, flag) in [
+        ("rpc", "--rpc"),
+        ("coinbase", "--coinbase"),
+        ("worker", "--worker"),
+    ] {
+        anyhow::ensure!(
+            !on_command_line(id),
+            "--stratum and {flag} are mutually exclusive: mine for a pool with --stratum \
+             HOST:PORT --user ADDRESS[.WORKER], or for a node with --rpc URL --coinbase ADDRESS"
+        );
+    }
+    let valid = !pool.contains('/')
+        && pool
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    anyhow::ensure!(
+        valid,
+        "--stratum {pool}: expected HOST:PORT, e.g. pool.example:8647 (no scheme)"
+    );
+    let user = settings.user.clone().ok_or_else(|| {
+        anyhow::anyhow!("--user ADDRESS[.WORKER] is required to mine for a pool (see --help)")
+    })?;
+    Ok(Some(stratum::StratumConfig {
+        pool: pool.clone(),
+        user,
+        chain_id: settings.chain_id,
+        report_every: Duration::from_secs(settings.report_every.max(1)),
+    }))
+}
+
+fn mine_for_pool(settings: &Settings, pool: &stratum::StratumConfig) -> anyhow::Result<()> {
+    let backend = match settings.backend {
+        Some(b) => b.checked()?,
+        None => Backend::from_env()?,
+    };
+    let miner = cairn_miner::Miner::new(settings.threads, backend)?;
+    eprintln!(
+        "mining for the pool at {} with {} thread(s), {:?} kernel, paying {} (chain id {})",
+        pool.pool,
+        miner.threads(),
+        backend,
+        pool.user,
+        pool.chain_id
+    );
+    stratum::run(pool, miner)
+}
+
 fn mh(x: f64) -> String {
     format!("{:8.2} M/s", x / 1e6)
 }
@@ -312,10 +411,14 @@ mod tests {
         assert_eq!(file, Settings::default());
         assert_eq!(file.rpc, "http://127.0.0.1:8645");
         assert_eq!((file.threads, file.report_every), (0, 10));
+        assert_eq!(file.chain_id, 1);
         for key in [
             "rpc",
             "coinbase",
             "worker",
+            "stratum",
+            "user",
+            "chain_id",
             "threads",
             "backend",
             "report_every",
@@ -342,6 +445,72 @@ mod tests {
         assert_eq!(merged.threads, 2);
         assert_eq!(merged.worker.as_deref(), Some("from-file"));
         assert_eq!(merged.report_every, 5);
+    }
+
+    fn pool_settings(args: &[&str]) -> anyhow::Result<Option<stratum::StratumConfig>> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        stratum_config(&cli.settings, &matches)
+    }
+
+    #[test]
+    fn stratum_mode_takes_a_pool_and_a_user_and_excludes_the_node() {
+        let user = format!("{}.rig-1", cairn_core::Address([10; 20]));
+        let user = user.as_str();
+        let pool = pool_settings(&[
+            "cairn-miner",
+            "--stratum",
+            "pool.example:8647",
+            "--user",
+            user,
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(pool.pool, "pool.example:8647");
+        assert_eq!((pool.user.worker.as_str(), pool.chain_id), ("rig-1", 1));
+        assert!(
+            pool_settings(&["cairn-miner", "--rpc", "http://127.0.0.1:8645"])
+                .unwrap()
+                .is_none()
+        );
+        for bad in [
+            vec!["cairn-miner", "--stratum", "pool.example:8647"],
+            vec!["cairn-miner", "--stratum", "pool.example", "--user", user],
+            vec![
+                "cairn-miner",
+                "--stratum",
+                "tcp://pool.example:8647",
+                "--user",
+                user,
+            ],
+            vec![
+                "cairn-miner",
+                "--stratum",
+                "pool.example:8647",
+                "--user",
+                user,
+                "--rpc",
+                "http://x:1",
+            ],
+            vec![
+                "cairn-miner",
+                "--stratum",
+                "pool.example:8647",
+                "--user",
+                user,
+                "--worker",
+                "w",
+            ],
+            vec!["cairn-miner", "--user", user],
+            vec!["cairn-miner", "--chain-id", "1337"],
+        ] {
+            assert!(pool_settings(&bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            Cli::command()
+                .try_get_matches_from(["cairn-miner", "--stratum", "p:1", "--user", "cairn1nope"])
+                .is_err()
+        );
     }
 
     /// docs/CONFIGURATION.md shows the file as `init` writes it.

@@ -128,8 +128,11 @@ impl Fixture {
 
 /// The pool follows a tip change that connected `block`.
 fn tip_change(pool: &mut Mempool, state: &MemoryState, block: &Block) {
-    pool.update(state, std::slice::from_ref(block), &[], 1)
-        .expect("memory state");
+    let change = cairn_node::chain::TipChange {
+        connected: vec![block.clone()],
+        ..Default::default()
+    };
+    pool.update(state, &change, 1).expect("memory state");
 }
 
 fn full_pool(c: &mut Criterion) {

@@ -34,7 +34,10 @@ pub async fn announce(node: Arc<Node>, client: Client) {
     loop {
         match events.recv().await {
             Ok(NodeEvent::TipChanged { bodies, source, .. }) => {
-                if matches!(source, BlockSource::Miner | BlockSource::Rpc) {
+                if matches!(
+                    source,
+                    BlockSource::Miner | BlockSource::Rpc | BlockSource::Pool
+                ) {
                     for block in bodies {
                         client.publish_block(block);
                     }

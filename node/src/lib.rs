@@ -32,12 +32,13 @@ pub mod chain;
 pub mod config;
 pub mod devload;
 pub mod disk;
-mod fsutil;
+pub mod fsutil;
 pub mod import;
 pub mod mempool;
 pub mod mining;
 pub mod network;
 pub mod node;
+pub mod pool;
 pub mod priority;
 pub mod rpc;
 pub mod service;
@@ -73,4 +74,10 @@ pub enum NodeError {
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
+    /// The pool's books could not be loaded.
+    #[error(transparent)]
+    PoolBooks(#[from] pool::PoolError),
+    /// The Stratum endpoint could not start.
+    #[error("cannot start the Stratum endpoint: {0}")]
+    Pool(std::io::Error),
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cairn_node::sync::SyncConfig;
 use cairn_node::{NodeConfig, Service, ServiceConfig, devload};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::{Cli, Command, Loaded};
 
@@ -75,6 +75,15 @@ fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
 
     let mining = cfg.mining.mining_config(cfg.dev)?;
+    let pool = cfg
+        .pool
+        .pool_config(cfg.mining.coinbase, cfg.dev)
+        .map_err(|e| anyhow::anyhow!("[pool]: {e}"))?;
+    // Every peer, RPC client and Stratum session holds a file descriptor.
+    match cairn_node::fsutil::raise_open_file_limit() {
+        Ok(n) => info!(target: "node", open_files = n, "open-file limit"),
+        Err(e) => warn!(target: "node", "cannot raise the open-file limit: {e}"),
+    }
     info!(
         target: "node",
         version = env!("CARGO_PKG_VERSION"),
@@ -104,6 +113,7 @@ fn run(loaded: Loaded) -> anyhow::Result<()> {
         },
         mining,
         rpc: cfg.rpc.rpc_config(&datadir, cfg.dev),
+        pool,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

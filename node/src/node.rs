@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_core::{Address, Block, BlockHeader, BlockId, ChainParams, Transfer, TxId};
+use cairn_core::{Address, Amount, Block, BlockHeader, BlockId, ChainParams, Transfer, TxId};
 use tracing::{info, warn};
 
 use crate::NodeError;
@@ -21,7 +21,7 @@ use crate::chain::{
 };
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::mining::{LocalMiner, MinerSignals, TemplateBody, build_body};
-use crate::store::{BanStore, Store, StoreReader};
+use crate::store::{BanStore, PoolStore, Store, StoreReader};
 
 /// Where a block came from (for logs and, later, peer scoring).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub enum BlockSource {
     Peer(String),
     /// The RPC (`mining_submitWork`, tests).
     Rpc,
+    /// The Stratum pool: a miner's share that met the block target.
+    Pool,
 }
 
 /// Where a transfer came from.
@@ -122,6 +124,7 @@ pub struct Node {
     view: ViewReader,
     reader: StoreReader,
     bans: BanStore,
+    pool_store: PoolStore,
     /// Transfers whose signatures verified (the chain skips them in blocks).
     verified: Arc<VerifiedTransfers>,
     /// The built-in miner's backend, threads and self-test, once it runs.
@@ -167,7 +170,10 @@ impl Node {
         crate::disk::check(&config.datadir, config.min_free_disk)?;
         let store = Arc::new(Store::open(&config.datadir.join("db"), &config.params)?);
         let bans = BanStore::new(store.clone());
-        let (chain, change) = Chain::open(config.params.clone(), store)?;
+        let pool_store = PoolStore::new(store.clone());
+        // The pool's credits move with the chain, in its batches.
+        let hooks: crate::chain::BlockHooks = vec![Arc::new(crate::pool::ledger::PoolLedger)];
+        let (chain, change) = Chain::open_with(config.params.clone(), store, hooks)?;
         let reader = chain.reader();
         let mut mempool = Mempool::new(config.params.clone(), config.mempool);
         let tip = chain.tip();
@@ -189,7 +195,7 @@ impl Node {
         }
         // Transfers of blocks that a resumed reorganisation took off the main chain.
         if !change.disconnected.is_empty() {
-            mempool.update(&reader, &change.connected, &change.disconnected, now_ms())?;
+            mempool.update(&reader, &change, now_ms())?;
         }
         let (mempool_len, mempool_bytes) = (mempool.len(), mempool.bytes());
         // Every pending transfer was verified on admission or on loading.
@@ -208,6 +214,7 @@ impl Node {
             }),
             reader,
             bans,
+            pool_store,
             mempool_len: AtomicUsize::new(mempool_len),
             mempool_bytes: AtomicUsize::new(mempool_bytes),
             params: config.params,
@@ -344,10 +351,7 @@ impl Node {
             {
                 // Still under the chain's lock, so the pool follows tips in order.
                 let mut pool = self.lock_pool();
-                if let Err(e) =
-                    pool.mempool
-                        .update(&self.reader, &change.connected, &change.disconnected, now)
-                {
+                if let Err(e) = pool.mempool.update(&self.reader, change, now) {
                     warn!(target: "mempool", "revalidation failed: {e}");
                 }
                 pool.tip = tip.id;
@@ -358,7 +362,10 @@ impl Node {
             self.signals.cancel.store(true, Ordering::SeqCst);
             log_tip_change(&previous, &tip, change, &source);
             if self.events.receiver_count() > 0 {
-                let local = matches!(source, BlockSource::Miner | BlockSource::Rpc);
+                let local = matches!(
+                    source,
+                    BlockSource::Miner | BlockSource::Rpc | BlockSource::Pool
+                );
                 let _ = self.events.send(NodeEvent::TipChanged {
                     connected: change.connected.iter().map(|b| b.header).collect(),
                     bodies: if local {
@@ -393,9 +400,28 @@ impl Node {
             let mut pool = self.lock_pool();
             // Account reads under the pool's lock: a block connected meanwhile is
             // followed by an update that re-checks this sender.
-            let id = pool.mempool.add_prevalidated(tx, &self.reader, now_ms())?;
+            let sender = tx.sender_address();
+            let added = pool.mempool.add_prevalidated(tx, &self.reader, now_ms());
             self.count_mempool(&pool.mempool);
-            id
+            match added {
+                // The node's own user is told about rewards still maturing (not a
+                // peer: that costs a read per immature block).
+                Err(MempoolError::InsufficientFunds {
+                    balance, needed, ..
+                }) if source == TxSource::Local => {
+                    let immature = self
+                        .reader
+                        .snapshot()
+                        .immature(&self.params, &sender)
+                        .unwrap_or(Amount::ZERO);
+                    return Err(MempoolError::InsufficientFunds {
+                        balance,
+                        needed,
+                        immature,
+                    });
+                }
+                other => other?,
+            }
         };
         // Its block will not verify it again.
         self.verified.insert(id);
@@ -424,16 +450,27 @@ impl Node {
         &self.bans
     }
 
+    /// The pool's persisted books.
+    pub fn pool_store(&self) -> PoolStore {
+        self.pool_store.clone()
+    }
+
     /// The parts of the next block template: header fields from the published tip,
     /// the best-paying transfers checked against that same tip.
     pub fn template_body(&self) -> TemplateBody {
+        self.template_body_with_outputs(1)
+    }
+
+    /// [`Node::template_body`] leaving room for a coinbase of `outputs` outputs (a
+    /// pool's).
+    pub fn template_body_with_outputs(&self, outputs: usize) -> TemplateBody {
         let now = now_ms();
         let pool = self.lock_pool();
         let view = self.view.get();
         // Between a block's write and the pool following it, the pool belongs to the
         // tip before: offer no transfers rather than ones checked against another tip.
         let mempool = (pool.tip == view.tip.id).then_some(&pool.mempool);
-        build_body(&self.params, &view, mempool, now)
+        build_body(&self.params, &view, mempool, now, outputs)
     }
 
     /// A block template paying `coinbase`.

@@ -11,6 +11,8 @@ use tracing::warn;
 use crate::import::{self, NodeAccess};
 use crate::mining::{self, MiningConfig};
 use crate::network::{self, Client, NetworkConfig};
+use crate::pool::server::PoolServer;
+use crate::pool::{Pool, PoolConfig};
 use crate::rpc::{self, RpcConfig, RpcContext, RpcServer};
 use crate::sync::{self, SyncConfig, SyncHandle};
 use crate::{Node, NodeConfig, NodeError};
@@ -28,6 +30,8 @@ pub struct ServiceConfig {
     pub mining: Option<MiningConfig>,
     /// The JSON-RPC server (None: no RPC).
     pub rpc: Option<RpcConfig>,
+    /// The Stratum pool (None: no pool).
+    pub pool: Option<PoolConfig>,
 }
 
 /// A node and its network, sync and mining.
@@ -42,6 +46,7 @@ pub struct Service {
     sync_task: Option<tokio::task::JoinHandle<()>>,
     network_task: Option<tokio::task::JoinHandle<()>>,
     rpc: Option<RpcServer>,
+    pool: Option<(Arc<Pool>, PoolServer)>,
     fault: tokio::sync::watch::Receiver<Option<String>>,
     monitor: tokio::task::JoinHandle<()>,
 }
@@ -80,6 +85,16 @@ impl Service {
                     .map_err(NodeError::Thread)?,
             );
         }
+        let pool = match config.pool {
+            Some(pool) => {
+                let pool = Pool::open(node.clone(), pool)?;
+                let server = crate::pool::server::serve(pool.clone())
+                    .await
+                    .map_err(NodeError::Pool)?;
+                Some((pool, server))
+            }
+            None => None,
+        };
         let rpc = match config.rpc {
             Some(rpc) => Some(
                 rpc::serve(
@@ -91,6 +106,7 @@ impl Service {
                         generate: false,
                         work: Arc::default(),
                         hashes: Some(hashes.clone()),
+                        pool: pool.as_ref().map(|(p, _)| p.clone()),
                         hash_sample: std::sync::Mutex::new((std::time::Instant::now(), 0, 0.0)),
                     },
                 )
@@ -107,6 +123,7 @@ impl Service {
             network,
             sync,
             rpc,
+            pool,
             hashes,
             threads,
             relay: relay_task,
@@ -128,6 +145,16 @@ impl Service {
     /// Sync status (None for a node without peers).
     pub fn sync(&self) -> Option<&SyncHandle> {
         self.sync.as_ref()
+    }
+
+    /// Where the Stratum endpoint listens, if the pool runs.
+    pub fn pool_addr(&self) -> Option<std::net::SocketAddr> {
+        self.pool.as_ref().map(|(_, s)| s.addr)
+    }
+
+    /// The pool, if it runs.
+    pub fn pool(&self) -> Option<&Arc<Pool>> {
+        self.pool.as_ref().map(|(p, _)| p)
     }
 
     /// Where the RPC server listens, if it runs.
@@ -157,6 +184,9 @@ impl Service {
         self.monitor.abort();
         if let Some(rpc) = self.rpc.take() {
             rpc.stop().await;
+        }
+        if let Some((_, server)) = self.pool.take() {
+            server.stop().await;
         }
         self.node.request_shutdown();
         for t in std::mem::take(&mut self.threads) {

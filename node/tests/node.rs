@@ -26,11 +26,23 @@ fn open_with(dir: &std::path::Path, params: ChainParams) -> std::sync::Arc<Node>
     .unwrap()
 }
 
+/// Every coin the node holds at its tip: balances plus immature rewards.
 fn total_balance(node: &Node) -> u128 {
-    node.reader()
+    let balances: u128 = node
+        .reader()
         .iter::<Accounts>()
         .map(|r| r.unwrap().1.balance.0 as u128)
-        .sum()
+        .sum();
+    let snapshot = node.reader().snapshot();
+    let tip = snapshot.tip_header().unwrap().height;
+    let immature: u128 = cairn_core::state::immature_heights(node.params(), tip)
+        .map(|h| {
+            let block = snapshot.block_at(h).unwrap().unwrap();
+            let cb = block.txs[0].as_coinbase().unwrap();
+            cb.total().unwrap().0 as u128
+        })
+        .sum();
+    balances + immature
 }
 
 /// Dev account 0 pays bob 500 units (fee 5 000) with `nonce`, signed for `net`.

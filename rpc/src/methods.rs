@@ -13,7 +13,8 @@ use crate::Dec;
 use crate::schema::{AddressSchema, HashSchema, HexSchema};
 use crate::types::{
     Account, Block, ChainInfo, FeeEstimate, Header, HistoryEntry, MempoolInfo, MiningInfo, NetInfo,
-    NodeInfo, PeerInfo, StorageInfo, Submitted, Topic, Tx, TxLookup, TxProof, Work,
+    NodeInfo, PeerInfo, PoolInfo, PoolPayouts, PoolWorker, StorageInfo, Submitted, Topic, Tx,
+    TxLookup, TxProof, Work,
 };
 
 /// One RPC method.
@@ -374,6 +375,25 @@ pub struct SubscribeParams {
 }
 
 method!(
+    /// `pool_getInfo`.
+    PoolGetInfo, "pool_getInfo",
+    "The Stratum pool: its endpoint, fee, PPLNS window, sessions, share and block counts, estimated hashrate, refusals by reason, and the current job's payout. `enabled: false` when the node runs no pool.",
+    [], NoParams => PoolInfo
+);
+method!(
+    /// `pool_getWorkers`.
+    PoolGetWorkers, "pool_getWorkers",
+    "Every worker (payout address and worker name) the pool has seen since it started: sessions, share difficulty, accepted and refused shares, their work, blocks found, estimated hashrate.",
+    [], NoParams => Vec<PoolWorker>
+);
+method!(
+    /// `pool_getPayouts`.
+    PoolGetPayouts, "pool_getPayouts",
+    "The pool's blocks on the main chain, newest first, with what each coinbase paid, and every miner's carried credit (paid when it ranks into a coinbase).",
+    ["limit"], ContentParams => PoolPayouts
+);
+
+method!(
     /// `subscribe` (WebSocket only).
     Subscribe, "subscribe",
     "WebSocket only. Subscribes to a topic and returns the subscription id; events then arrive as {\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{\"subscription\":id,\"result\":...}} with a Header (newHeads), a Tx (newPendingTxs) or a Work (newWork). The positional form [topic, {options}] is also accepted.",
@@ -433,6 +453,9 @@ mod tests {
         check::<MiningGetWork>();
         check::<MiningSubmitWork>();
         check::<MiningGetInfo>();
+        check::<PoolGetInfo>();
+        check::<PoolGetWorkers>();
+        check::<PoolGetPayouts>();
         check::<NetGetInfo>();
         check::<NetGetPeers>();
         check::<NetConnect>();

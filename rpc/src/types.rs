@@ -137,7 +137,8 @@ pub struct Header {
     pub raw: Option<String>,
 }
 
-/// A coinbase: pays the block's subsidy and fees.
+/// A coinbase: pays the block's subsidy and fees to one or more recipients,
+/// spendable `coinbaseMaturity` blocks later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CoinbaseTx {
@@ -148,15 +149,37 @@ pub struct CoinbaseTx {
     pub chain_id: u32,
     /// The block's height.
     pub height: Dec,
-    /// Who is paid.
-    #[schemars(with = "AddressSchema")]
-    pub to: Address,
-    /// Subsidy plus fees, base units.
+    /// Who is paid what, in coinbase order.
+    pub outputs: Vec<CoinbaseOutput>,
+    /// Subsidy plus fees (the sum of the outputs), base units.
     pub amount: Dec,
+    /// The height at which its payments become spendable.
+    pub matures_at: Dec,
     /// Canonical bytes in hex (tag first), when asked for with `raw`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<HexSchema>")]
     pub raw: Option<String>,
+}
+
+/// One payment of a coinbase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CoinbaseOutput {
+    /// Who is paid.
+    #[schemars(with = "AddressSchema")]
+    pub to: Address,
+    /// How much, base units.
+    pub amount: Dec,
+}
+
+impl CoinbaseTx {
+    /// What it pays `address` (zero if nothing).
+    pub fn paid_to(&self, address: &Address) -> u64 {
+        self.outputs
+            .iter()
+            .find(|o| o.to == *address)
+            .map_or(0, |o| o.amount.0)
+    }
 }
 
 /// A signed transfer.
@@ -317,6 +340,9 @@ pub struct Account {
     pub address: Address,
     /// Confirmed balance, base units.
     pub balance: Dec,
+    /// Mined rewards not spendable yet (their coinbases have not matured), base units;
+    /// not part of any other figure here.
+    pub immature: Dec,
     /// Confirmed nonce: transfers sent and confirmed.
     pub nonce: Dec,
     /// Balance once the pending transfers from and to it confirm.
@@ -585,4 +611,116 @@ pub struct SubscriptionEvent {
     /// A [`Header`] (`newHeads`), a [`Tx`] (`newPendingTxs`) or a [`Work`]
     /// (`newWork`).
     pub result: serde_json::Value,
+}
+
+/// `pool_getInfo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolInfo {
+    /// Whether the node runs a pool; the rest is absent or zero when it does not.
+    pub enabled: bool,
+    /// The Stratum endpoint (`host:port`).
+    pub listen: Option<String>,
+    /// The pool's own address (its fee, and what it holds for miners paid later).
+    #[schemars(with = "Option<AddressSchema>")]
+    pub address: Option<Address>,
+    /// The fee, millionths of each reward.
+    pub fee_ppm: u32,
+    /// The PPLNS window, in blocks' work.
+    pub window_blocks: Dec,
+    /// The current job's window, in share work (expected hashes), decimal.
+    pub window_work: String,
+    /// Open TCP connections to the Stratum endpoint.
+    pub connections: Dec,
+    /// Subscribed Stratum sessions.
+    pub sessions: Dec,
+    /// Workers seen since start.
+    pub workers: Dec,
+    /// Shares accepted since start.
+    pub shares: Dec,
+    /// Accepted shares a second, over the last minute.
+    pub share_rate: f64,
+    /// Estimated pool hashrate from its shares over the last minute, hashes/s.
+    pub hashrate: f64,
+    /// Blocks the pool found since start.
+    pub blocks: Dec,
+    /// Refused shares and requests since start, by reason.
+    pub refusals: std::collections::BTreeMap<String, Dec>,
+    /// The current job's coinbase.
+    pub job: Option<PoolJob>,
+}
+
+/// The payout of the pool's current job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolJob {
+    /// The job id.
+    pub id: Dec,
+    /// The height its block would have.
+    pub height: Dec,
+    /// What its coinbase pays in all.
+    pub reward: Dec,
+    /// Its outputs.
+    pub outputs: Vec<CoinbaseOutput>,
+}
+
+/// One worker of `pool_getWorkers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolWorker {
+    /// The payout address.
+    #[schemars(with = "AddressSchema")]
+    pub address: Address,
+    /// The worker name.
+    pub worker: String,
+    /// Open sessions.
+    pub sessions: Dec,
+    /// Share difficulty of its newest session (expected hashes per share).
+    pub difficulty: Dec,
+    /// Shares accepted.
+    pub accepted: Dec,
+    /// Shares refused.
+    pub refused: Dec,
+    /// The work of its accepted shares, decimal.
+    pub work: String,
+    /// Blocks it found.
+    pub blocks: Dec,
+    /// When its last share was accepted, ms since the epoch (0: never).
+    pub last_share: Dec,
+    /// Estimated hashrate from its shares over the last minute, hashes/s.
+    pub hashrate: f64,
+}
+
+/// `pool_getPayouts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolPayouts {
+    /// Pool blocks on the main chain, newest first.
+    pub blocks: Vec<PoolPayout>,
+    /// Every miner's carried credit.
+    pub credits: Vec<PoolCredit>,
+}
+
+/// One pool block of `pool_getPayouts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolPayout {
+    /// The block id.
+    #[schemars(with = "HashSchema")]
+    pub block: Hash,
+    /// Its height.
+    pub height: Dec,
+    /// What its coinbase paid.
+    pub outputs: Vec<CoinbaseOutput>,
+}
+
+/// A miner's carried credit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolCredit {
+    /// The miner.
+    #[schemars(with = "AddressSchema")]
+    pub address: Address,
+    /// What the pool owes it, base units.
+    pub amount: Dec,
 }

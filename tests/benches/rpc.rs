@@ -145,6 +145,7 @@ async fn run(time: Duration) {
         network: None,
         sync: cairn_node::sync::SyncConfig::default(),
         mining: None,
+        pool: None,
         rpc: Some(cairn_node::rpc::RpcConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             token: Some("t".into()),

@@ -26,6 +26,7 @@ use cairn_rpc::{Client, ClientError, Method};
 use libp2p::{Multiaddr, PeerId};
 
 pub mod netlab;
+pub mod stratum;
 pub mod webdriver;
 
 /// A test network: the dev network's rules with a PoW limit of about 256 hashes a
@@ -106,6 +107,8 @@ pub struct NodeOptions {
     pub rpc_allowed_hosts: Option<Vec<String>>,
     /// Browser origins allowed besides the node's own (default: none).
     pub rpc_allowed_origins: Option<Vec<String>>,
+    /// Run a Stratum pool with this configuration (default: none).
+    pub pool: Option<cairn_node::pool::PoolConfig>,
 }
 
 impl NodeOptions {
@@ -188,6 +191,7 @@ impl TestNode {
                 ..SyncConfig::default()
             },
             mining: None,
+            pool: options.pool,
             rpc: Some(RpcConfig {
                 listen: options
                     .rpc_listen
@@ -232,6 +236,14 @@ impl TestNode {
 
     fn service(&self) -> &Service {
         self.service.as_ref().expect("node is running")
+    }
+
+    /// Where the node's Stratum endpoint listens (it must run a pool).
+    pub fn pool_addr(&self) -> std::net::SocketAddr {
+        self.service
+            .as_ref()
+            .and_then(Service::pool_addr)
+            .expect("the node runs a pool")
     }
 
     /// The node.
@@ -295,15 +307,37 @@ impl TestNode {
             .map_or(0, |a| a.balance.0)
     }
 
-    /// The sum of all confirmed balances equals the subsidy schedule at the tip.
+    /// What `address` has been paid: its confirmed balance plus its immature rewards.
+    pub fn earned(&self, address: &Address) -> u64 {
+        let snapshot = self.node().reader().snapshot();
+        let balance = snapshot
+            .get::<Accounts>(address)
+            .expect("readable")
+            .map_or(0, |a| a.balance.0);
+        balance
+            + snapshot
+                .immature(&self.params, address)
+                .expect("readable")
+                .0
+    }
+
+    /// The sum of all confirmed balances and immature rewards equals the subsidy
+    /// schedule at the tip.
     pub fn supply_is_conserved(&self) -> bool {
         let snapshot = self.node().reader().snapshot();
-        let total: u128 = snapshot
+        let balances: u128 = snapshot
             .iter::<Accounts>()
             .map(|r| u128::from(r.expect("readable").1.balance.0))
             .sum();
+        let immature: u128 = snapshot
+            .immature_coinbases(&self.params)
+            .expect("readable")
+            .iter()
+            .flat_map(|cb| &cb.outputs)
+            .map(|o| u128::from(o.amount.0))
+            .sum();
         let height = snapshot.tip_header().expect("readable").height;
-        total == u128::from(self.params.supply_at(height).0)
+        balances + immature == u128::from(self.params.supply_at(height).0)
     }
 
     /// Stops the node (gracefully), keeping its data directory.
@@ -512,8 +546,8 @@ pub struct Replayed {
 
 /// Opens the store of a stopped node (its data directory) and checks it from scratch:
 /// the main chain links from genesis, every block passes the body rules, the stored
-/// accounts equal a replay of the chain from genesis, and the total supply equals the
-/// subsidy schedule at the tip. Panics, naming the first difference, otherwise.
+/// accounts equal a replay of the chain from genesis, and the total supply (balances
+/// and immature rewards) equals the subsidy schedule at the tip. Panics, naming the first difference, otherwise.
 pub fn replay_check(datadir: &Path, params: &ChainParams) -> Replayed {
     use cairn_core::state::MemoryState;
     use cairn_node::chain::Chain;
@@ -541,20 +575,18 @@ pub fn replay_check(datadir: &Path, params: &ChainParams) -> Replayed {
         transfers += block.txs.len() - 1;
         prev = id;
     }
-    let stored = MemoryState {
-        accounts: store
-            .iter::<Accounts>()
-            .map(|r| r.expect("readable"))
-            .collect(),
-    };
+    let stored: std::collections::BTreeMap<_, _> = store
+        .iter::<Accounts>()
+        .map(|r| r.expect("readable"))
+        .collect();
     assert!(
-        stored == state,
+        stored == state.accounts,
         "{}: stored state differs from a replay of the chain at height {}",
         datadir.display(),
         tip.height
     );
     assert_eq!(
-        state.total_balance(),
+        state.total_balance() + state.total_immature(params, tip.height),
         u128::from(params.supply_at(tip.height).0),
         "supply differs from the subsidy schedule"
     );

@@ -337,7 +337,7 @@ async fn hostile_peers_are_banned_while_an_honest_peer_keeps_syncing() {
         &a,
         |b| {
             if let Transaction::Coinbase(c) = &mut b.txs[0] {
-                c.amount = Amount(c.amount.0 + 1);
+                c.outputs[0].amount = Amount(c.outputs[0].amount.0 + 1);
             }
         },
         false,

@@ -44,7 +44,7 @@ async fn two_miners_share_one_node_and_survive_its_restart() {
     let _m1 = miner(&url, "rig-1", a);
     let _m2 = miner(&url, "rig-2", b);
 
-    let mined_by = |node: &TestNode, who: cairn_core::Address| node.balance(&who) > 0;
+    let mined_by = |node: &TestNode, who: cairn_core::Address| node.earned(&who) > 0;
     assert!(
         eventually(Duration::from_secs(30), || mined_by(&node, a)
             && mined_by(&node, b))
@@ -76,10 +76,10 @@ async fn two_miners_share_one_node_and_survive_its_restart() {
         },
     )
     .await;
-    let (ba, bb) = (node2.balance(&a), node2.balance(&b));
+    let (ba, bb) = (node2.earned(&a), node2.earned(&b));
     assert!(
-        eventually(Duration::from_secs(60), || node2.balance(&a) > ba
-            && node2.balance(&b) > bb)
+        eventually(Duration::from_secs(60), || node2.earned(&a) > ba
+            && node2.earned(&b) > bb)
         .await,
         "the miners did not come back after the restart"
     );

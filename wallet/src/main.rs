@@ -162,7 +162,8 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
-    /// Show the balance, confirmed and with pending transfers.
+    /// Show the balance, confirmed and with pending transfers, and mined rewards not
+    /// yet spendable.
     Balance {
         /// Account index.
         #[arg(long, default_value_t = 0)]
@@ -436,6 +437,12 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
                     );
                 }
                 println!("Balance:   {}", coins(acct.balance));
+                if acct.immature.0 > 0 {
+                    println!(
+                        "Immature:  {} (mined, spendable once their blocks mature)",
+                        coins(acct.immature)
+                    );
+                }
                 println!(
                     "Pending:   {} ({} outgoing transfer(s) pending)",
                     coins(acct.pending_balance),
@@ -472,16 +479,26 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
                 println!("No transfers in the last {blocks} blocks.");
             }
             for entry in items {
-                let (dir, other) = match &entry.tx {
-                    Tx::Coinbase(_) => ("mined", String::new()),
-                    Tx::Transfer(t) if t.from == a => ("sent", format!("to {}", t.to)),
-                    Tx::Transfer(t) => ("received", format!("from {}", t.from)),
+                let (dir, amount, other) = match &entry.tx {
+                    Tx::Coinbase(cb)
+                        if cb.matures_at.0
+                            > entry.height.0 + entry.confirmations.0.saturating_sub(1) =>
+                    {
+                        (
+                            "mined",
+                            cb.paid_to(&a),
+                            format!("immature until height {}", cb.matures_at),
+                        )
+                    }
+                    Tx::Coinbase(cb) => ("mined", cb.paid_to(&a), String::new()),
+                    Tx::Transfer(t) if t.from == a => ("sent", t.amount.0, format!("to {}", t.to)),
+                    Tx::Transfer(t) => ("received", t.amount.0, format!("from {}", t.from)),
                 };
                 println!(
                     "height {:>8}  {:<8} {:>20}  {}  {}",
                     entry.height,
                     dir,
-                    coins(Dec(entry.tx.amount())),
+                    coins(Dec(amount)),
                     other,
                     entry.tx.id()
                 );
@@ -513,8 +530,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
                     println!("Amount:  {}", coins(tr.amount));
                 }
                 Some(Tx::Coinbase(cb)) => {
-                    println!("To:      {}", cb.to);
+                    for o in &cb.outputs {
+                        println!("To:      {}  {}", o.to, coins(o.amount));
+                    }
                     println!("Amount:  {}", coins(cb.amount));
+                    println!("Spendable from height {}", cb.matures_at);
                 }
                 None => {}
             }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::RejectReason;
+use crate::amount::Amount;
 use crate::block::Block;
 use crate::encoding::Encode;
 use crate::genesis::ChainParams;
@@ -10,7 +11,7 @@ use crate::hash::Hash;
 use crate::header::BlockHeader;
 use crate::keys::{VerifyItem, verify_batch};
 use crate::merkle::merkle_root;
-use crate::tx::{Transaction, Transfer};
+use crate::tx::{Coinbase, Transaction, Transfer};
 
 /// The encoded block fits the network's size limit.
 #[derive(Debug)]
@@ -29,14 +30,17 @@ impl BlockSizeCheck {
     }
 }
 
-/// Exactly one coinbase, first, at the block's height.
+/// Exactly one coinbase, first, at the block's height, with at most the network's
+/// number of outputs, to distinct recipients, none of them zero (but the single output
+/// of a block that has nothing to pay), whose sum does not overflow.
 #[derive(Debug)]
 pub struct CoinbaseCheck;
 
 impl CoinbaseCheck {
-    /// Rejects with [`RejectReason::MissingCoinbase`], [`RejectReason::ExtraCoinbase`] or
-    /// [`RejectReason::CoinbaseHeightMismatch`].
-    pub fn verify(block: &Block) -> Result<(), RejectReason> {
+    /// Rejects with [`RejectReason::MissingCoinbase`], [`RejectReason::ExtraCoinbase`],
+    /// [`RejectReason::CoinbaseHeightMismatch`] or one of the output rules'
+    /// reasons ([`CoinbaseCheck::verify_outputs`]).
+    pub fn verify(block: &Block, params: &ChainParams) -> Result<(), RejectReason> {
         let Some(Transaction::Coinbase(cb)) = block.txs.first() else {
             return Err(RejectReason::MissingCoinbase);
         };
@@ -46,6 +50,7 @@ impl CoinbaseCheck {
                 got: cb.height,
             });
         }
+        Self::verify_outputs(cb, params)?;
         match block
             .txs
             .iter()
@@ -54,6 +59,34 @@ impl CoinbaseCheck {
         {
             Some(i) => Err(RejectReason::ExtraCoinbase { index: i + 1 }),
             None => Ok(()),
+        }
+    }
+
+    /// The output rules alone: rejects with [`RejectReason::TooManyCoinbaseOutputs`],
+    /// [`RejectReason::DuplicateCoinbaseRecipient`], [`RejectReason::ZeroCoinbaseOutput`]
+    /// or [`RejectReason::CoinbaseOverflow`].
+    pub fn verify_outputs(cb: &Coinbase, params: &ChainParams) -> Result<(), RejectReason> {
+        let max = params.max_coinbase_outputs();
+        if cb.outputs.len() > max {
+            return Err(RejectReason::TooManyCoinbaseOutputs {
+                count: cb.outputs.len(),
+                max,
+            });
+        }
+        let mut seen = HashSet::with_capacity(cb.outputs.len());
+        for (output, o) in cb.outputs.iter().enumerate() {
+            if !seen.insert(o.recipient) {
+                return Err(RejectReason::DuplicateCoinbaseRecipient {
+                    recipient: o.recipient,
+                });
+            }
+            if o.amount == Amount::ZERO && cb.outputs.len() > 1 {
+                return Err(RejectReason::ZeroCoinbaseOutput { output });
+            }
+        }
+        match cb.total() {
+            Some(_) => Ok(()),
+            None => Err(RejectReason::CoinbaseOverflow),
         }
     }
 }
@@ -200,7 +233,7 @@ pub fn validate_body_except(
     let txids = block.txids();
     MerkleRootCheck::verify(&block.header, &txids)?;
     BlockSizeCheck::verify(block, params)?;
-    CoinbaseCheck::verify(block)?;
+    CoinbaseCheck::verify(block, params)?;
     ChainIdCheck::verify(block, params)?;
     DuplicateTxCheck::verify(&txids)?;
     AmountCheck::verify(block)?;

@@ -25,6 +25,7 @@ pub use self::header::{
     TargetCheck, VersionCheck, median_time_past, validate_header_in_context,
     validate_header_standalone,
 };
+use crate::address::Address;
 use crate::amount::Amount;
 use crate::encoding::DecodeError;
 use crate::hash::Hash;
@@ -123,6 +124,30 @@ pub enum RejectReason {
         /// The coinbase's.
         got: u64,
     },
+    /// The coinbase has more outputs than the network allows.
+    #[error("coinbase has {count} outputs, the limit is {max}")]
+    TooManyCoinbaseOutputs {
+        /// Its outputs.
+        count: usize,
+        /// The network's `max_coinbase_outputs`.
+        max: usize,
+    },
+    /// Two coinbase outputs pay the same recipient.
+    #[error("coinbase pays {recipient} twice")]
+    DuplicateCoinbaseRecipient {
+        /// The recipient.
+        recipient: Address,
+    },
+    /// A coinbase output pays nothing (only a single output may, in a block that has
+    /// nothing to pay).
+    #[error("coinbase output {output} pays nothing")]
+    ZeroCoinbaseOutput {
+        /// Its position among the outputs.
+        output: usize,
+    },
+    /// The coinbase's outputs sum past `u64`.
+    #[error("coinbase outputs overflow")]
+    CoinbaseOverflow,
     /// The coinbase does not pay exactly subsidy plus fees.
     #[error("coinbase pays {got}, must pay subsidy plus fees = {expected}")]
     BadCoinbaseAmount {
@@ -224,6 +249,10 @@ impl RejectReason {
             MissingCoinbase => "missing-coinbase",
             ExtraCoinbase { .. } => "extra-coinbase",
             CoinbaseHeightMismatch { .. } => "coinbase-height-mismatch",
+            TooManyCoinbaseOutputs { .. } => "too-many-coinbase-outputs",
+            DuplicateCoinbaseRecipient { .. } => "duplicate-coinbase-recipient",
+            ZeroCoinbaseOutput { .. } => "zero-coinbase-output",
+            CoinbaseOverflow => "coinbase-overflow",
             BadCoinbaseAmount { .. } => "bad-coinbase-amount",
             WrongChainId { .. } => "wrong-chain-id",
             BadMerkleRoot { .. } => "bad-merkle-root",

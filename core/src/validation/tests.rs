@@ -156,7 +156,8 @@ fn timestamp_too_far_in_future_is_not_permanent() {
 #[test]
 fn block_too_large() {
     let mut cfg = easy_params().config().clone();
-    cfg.max_block_bytes = 96 + 4 + 41 + 145; // room for one transfer only
+    cfg.max_block_bytes = 96 + 4 + 45 + 145; // room for one transfer only
+    cfg.max_coinbase_outputs = 1;
     cfg.allocations.truncate(1); // and a genesis block that fits
     let mut c = ChainBuilder::new(crate::genesis::ChainParams::from_config(cfg).unwrap());
     let t0 = c.transfer(0, bob(), 1, 1);
@@ -165,8 +166,8 @@ fn block_too_large() {
     assert_eq!(
         reject(&mut c, b),
         RejectReason::BlockTooLarge {
-            size: 96 + 4 + 41 + 290,
-            max: 286
+            size: 96 + 4 + 45 + 290,
+            max: 290
         }
     );
     let b = c.build(vec![t0], 1_000);
@@ -189,7 +190,7 @@ fn coinbase_rules() {
     let mut b = c.build(vec![], 1_000);
     let mut extra = b.txs[0].clone();
     if let Transaction::Coinbase(cb) = &mut extra {
-        cb.amount = Amount(1);
+        cb.outputs[0].amount = Amount(1);
     }
     b.txs.push(extra);
     assert_eq!(
@@ -219,7 +220,7 @@ fn coinbase_must_pay_exactly_subsidy_plus_fees() {
         let mut b = c.build(vec![t.clone()], 1_000);
         let got = Amount((subsidy.0 as i64 + 7 + delta) as u64);
         if let Transaction::Coinbase(cb) = &mut b.txs[0] {
-            cb.amount = got;
+            cb.outputs[0].amount = got;
         }
         assert_eq!(
             reject(&mut c, reseal(b)),
@@ -229,6 +230,157 @@ fn coinbase_must_pay_exactly_subsidy_plus_fees() {
             }
         );
     }
+}
+
+/// Outputs of a coinbase: at most the network's number, distinct recipients, none
+/// zero unless it is the only one, a sum that fits `u64`; and the sum (not any one
+/// output) must be subsidy plus fees.
+#[test]
+fn coinbase_output_rules() {
+    let mut c = chain();
+    let payees: Vec<_> = (0..3u8)
+        .map(|i| SecretKey::from_seed(&[i + 1; 32]).address())
+        .collect();
+    // A split between three recipients is fine.
+    let b = c.build_paying(vec![], 1_000, &payees);
+    let mut fine = c.clone();
+    fine.connect(b).unwrap();
+    assert!(fine.supply_is_conserved());
+    // More outputs than the network allows.
+    let mut p = easy_params().config().clone();
+    p.max_coinbase_outputs = 2;
+    let mut small = ChainBuilder::new(crate::genesis::ChainParams::from_config(p).unwrap());
+    let b = small.build_paying(vec![], 1_000, &payees);
+    assert_eq!(
+        reject(&mut small, b),
+        RejectReason::TooManyCoinbaseOutputs { count: 3, max: 2 }
+    );
+    // The same recipient twice.
+    let mut b = c.build_paying(vec![], 1_000, &payees);
+    if let Transaction::Coinbase(cb) = &mut b.txs[0] {
+        cb.outputs[2].recipient = payees[0];
+    }
+    assert_eq!(
+        reject(&mut c, reseal(b)),
+        RejectReason::DuplicateCoinbaseRecipient {
+            recipient: payees[0]
+        }
+    );
+    // A zero output beside others (moved to the first, so the sum is right).
+    let mut b = c.build_paying(vec![], 1_000, &payees);
+    if let Transaction::Coinbase(cb) = &mut b.txs[0] {
+        let moved = cb.outputs[1].amount;
+        cb.outputs[0].amount = Amount(cb.outputs[0].amount.0 + moved.0);
+        cb.outputs[1].amount = Amount::ZERO;
+    }
+    assert_eq!(
+        reject(&mut c, reseal(b)),
+        RejectReason::ZeroCoinbaseOutput { output: 1 }
+    );
+    // A sum past u64.
+    let mut b = c.build_paying(vec![], 1_000, &payees);
+    if let Transaction::Coinbase(cb) = &mut b.txs[0] {
+        cb.outputs[0].amount = Amount(u64::MAX);
+    }
+    assert_eq!(reject(&mut c, reseal(b)), RejectReason::CoinbaseOverflow);
+    // A sum one short.
+    let mut b = c.build_paying(vec![], 1_000, &payees);
+    if let Transaction::Coinbase(cb) = &mut b.txs[0] {
+        cb.outputs[2].amount = Amount(cb.outputs[2].amount.0 - 1);
+    }
+    let subsidy = c.params.subsidy(2);
+    assert_eq!(
+        reject(&mut c, reseal(b)),
+        RejectReason::BadCoinbaseAmount {
+            expected: subsidy,
+            got: Amount(subsidy.0 - 1)
+        }
+    );
+}
+
+/// The single zero output is valid only where there is nothing to pay: once the
+/// subsidy has halved away and no transfer pays a fee.
+#[test]
+fn a_single_zero_output_pays_an_empty_reward() {
+    let mut p = easy_params().config().clone();
+    p.initial_subsidy = Amount(1);
+    p.halving_interval = 1; // subsidy 0 from height 1 on
+    let mut c = ChainBuilder::new(crate::genesis::ChainParams::from_config(p).unwrap());
+    c.extend(vec![], 1_000);
+    let block = c.tip();
+    let Transaction::Coinbase(cb) = &block.txs[0] else {
+        panic!("coinbase first");
+    };
+    assert_eq!(cb.outputs.len(), 1);
+    assert_eq!(cb.outputs[0].amount, Amount::ZERO);
+    assert!(c.supply_is_conserved());
+}
+
+/// A reward is spendable `coinbase_maturity` blocks after its own: one block earlier
+/// the spend is refused for want of funds; disconnecting the maturing block takes the
+/// credit (and the spend built on it) back exactly.
+#[test]
+fn rewards_mature_after_coinbase_maturity_blocks() {
+    let m = easy_params().coinbase_maturity();
+    assert!(m >= 2, "the test needs a maturity of a few blocks");
+    let mut c = chain();
+    let miner = SecretKey::from_seed(&[0x5e; 32]);
+    c.miner = miner.address();
+    c.extend(vec![], 1_000); // height 2 pays the miner
+    let reward = c.params.subsidy(2);
+    c.miner = bob();
+    let spend = |c: &ChainBuilder| {
+        let nonce = c
+            .state
+            .accounts
+            .get(&miner.address())
+            .map_or(0, |a| a.nonce);
+        Transfer::new_signed(
+            &miner,
+            c.params.network_id(),
+            c.params.chain_id(),
+            bob(),
+            Amount(reward.0 - 10),
+            Amount(10),
+            nonce,
+        )
+    };
+    // Up to block 2 + m - 2: the next block, 2 + m - 1, is the last before maturity.
+    while c.tip().header.height < 2 + m - 2 {
+        assert_eq!(
+            c.state
+                .immature(&c.params, c.tip().header.height, &miner.address()),
+            reward
+        );
+        c.extend(vec![], 1_000);
+    }
+    // Block 2 + m - 1: still immature, so the spend is refused.
+    let early = c.build(vec![spend(&c)], 1_000);
+    assert_eq!(
+        reject(&mut c, early),
+        RejectReason::InsufficientFunds {
+            index: 1,
+            balance: Amount::ZERO,
+            needed: reward
+        }
+    );
+    assert!(c.state.accounts.get(&miner.address()).is_none());
+    c.extend(vec![], 1_000); // block 2 + m - 1, without the spend
+    // Block 2 + m matures it: the same spend now connects in it.
+    let before = c.state.clone();
+    let on_time = c.build(vec![spend(&c)], 1_000);
+    c.connect(on_time).unwrap();
+    assert_eq!(
+        c.state
+            .immature(&c.params, c.tip().header.height, &miner.address()),
+        Amount::ZERO
+    );
+    assert_eq!(c.state.accounts[&miner.address()].nonce, 1);
+    assert!(c.supply_is_conserved());
+    // A reorganisation past the maturing block leaves no spend of a vanished credit.
+    c.disconnect();
+    assert_eq!(c.state, before);
+    assert!(c.state.accounts.get(&miner.address()).is_none());
 }
 
 #[test]

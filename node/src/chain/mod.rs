@@ -14,7 +14,7 @@ mod orphans;
 mod verified;
 mod view;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use cairn_core::genesis::MEDIAN_TIME_SPAN;
@@ -23,7 +23,7 @@ use cairn_core::validation::{
     HeaderContext, RejectReason, validate_body_except, validate_header_in_context,
     validate_header_standalone,
 };
-use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Work};
+use cairn_core::{Address, Block, BlockHeader, BlockId, ChainParams, Coinbase, Transaction, Work};
 use tracing::{debug, info, warn};
 
 pub use self::headers::{HeaderCursor, HeaderError, Known};
@@ -32,8 +32,8 @@ pub use self::orphans::OrphanPool;
 pub use self::verified::VerifiedTransfers;
 pub use self::view::{ChainView, ViewReader};
 use crate::store::schema::{
-    Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Tip, TxIndex,
-    TxLocation, Undo,
+    Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Rewards, Tip,
+    TxIndex, TxLocation, Undo,
 };
 use crate::store::{Store, StoreError, StoreReader};
 
@@ -87,6 +87,9 @@ pub struct TipChange {
     pub disconnected: Vec<Block>,
     /// Blocks added to the main chain, lowest first.
     pub connected: Vec<Block>,
+    /// Accounts whose matured rewards a disconnected block took back (their balances
+    /// fell although no transaction of theirs moved).
+    pub lost_credits: BTreeSet<Address>,
 }
 
 /// An in-memory block-tree entry.
@@ -656,14 +659,21 @@ impl Chain {
                 .block(id)?
                 .ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?,
         };
-        let effect = match apply_block(&*self.store, &block, &self.params) {
+        let matured = self.maturing_coinbase(block.header.height)?;
+        let effect = match apply_block(&*self.store, &block, &self.params, matured.as_ref()) {
             Ok(e) => e,
             Err(ApplyError::Reject(reason)) => {
                 return Err(ChainError::Rejected { id: *id, reason });
             }
             Err(ApplyError::View(e)) => return Err(e.into()),
+            Err(e @ ApplyError::MaturedMissing { .. }) => {
+                return Err(StoreError::Corrupt(e.to_string()).into());
+            }
         };
         let mut b = self.store.batch();
+        if let Some(Transaction::Coinbase(cb)) = block.txs.first() {
+            b.put::<Rewards>(id, cb);
+        }
         for (addr, acc) in &effect.writes {
             b.put::<Accounts>(addr, acc);
         }
@@ -684,6 +694,25 @@ impl Chain {
         Ok(block)
     }
 
+    /// The coinbase that matures when the block at `height` connects on the tip, if an
+    /// earlier block's does (see [`cairn_core::state::apply_block`]).
+    fn maturing_coinbase(&self, height: u64) -> Result<Option<Coinbase>, ChainError> {
+        if self.params.coinbase_maturity() == 0 {
+            return Ok(None);
+        }
+        let Some(h) = self.params.maturing_height(height) else {
+            return Ok(None);
+        };
+        let id = self
+            .block_id_at(h)
+            .ok_or_else(|| StoreError::Corrupt(format!("no main-chain block at height {h}")))?;
+        let cb = self
+            .store
+            .get::<Rewards>(&id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no coinbase stored for block {id}")))?;
+        Ok(Some(cb))
+    }
+
     /// Disconnects the tip: one atomic batch restoring the accounts from its undo record.
     fn disconnect_tip(&mut self) -> Result<Block, ChainError> {
         let tip = self.tip();
@@ -702,7 +731,13 @@ impl Chain {
                 None => b.delete::<Accounts>(addr),
             }
         }
+        if let Some(cb) = self.maturing_coinbase(tip.height)? {
+            self.pending
+                .lost_credits
+                .extend(cb.outputs.iter().map(|o| o.recipient));
+        }
         b.delete::<Undo>(&tip.id);
+        b.delete::<Rewards>(&tip.id);
         b.delete::<Heights>(&tip.height);
         for tx in &block.txs {
             b.delete::<TxIndex>(&tx.id());

@@ -32,12 +32,27 @@ fn replay_bytes(b: &ChainBuilder) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// Every coin the store holds at the tip: balances plus immature rewards.
 fn total_balance(chain: &Chain) -> u128 {
-    chain
+    let balances: u128 = chain
         .reader()
         .iter::<Accounts>()
         .map(|r| r.unwrap().1.balance.0 as u128)
-        .sum()
+        .sum();
+    let reader = chain.reader();
+    let snapshot = reader.snapshot();
+    let tip = chain.tip().height;
+    let immature: u128 = cairn_core::state::immature_heights(&chain.params, tip)
+        .map(|h| {
+            let id = snapshot.block_id_at(h).unwrap().unwrap();
+            let cb = snapshot
+                .get::<crate::store::schema::Rewards>(&id)
+                .unwrap()
+                .unwrap();
+            cb.total().unwrap().0 as u128
+        })
+        .sum();
+    balances + immature
 }
 
 fn bob() -> cairn_core::Address {
@@ -87,6 +102,13 @@ fn connect_then_disconnect_restores_state_byte_for_byte() {
     assert_eq!(accounts_bytes(&chain), genesis_state);
     assert_eq!(
         chain.reader().iter::<crate::store::schema::Undo>().count(),
+        0
+    );
+    assert_eq!(
+        chain
+            .reader()
+            .iter::<crate::store::schema::Rewards>()
+            .count(),
         0
     );
     assert_eq!(
@@ -433,7 +455,7 @@ impl CountBlocksOf {
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Corrupt("hook told to fail".into()));
         }
-        let mined = matches!(&block.txs[0], cairn_core::Transaction::Coinbase(c) if c.recipient == self.miner);
+        let mined = matches!(&block.txs[0], cairn_core::Transaction::Coinbase(c) if c.paid_to(&self.miner).0 > 0);
         if mined {
             let n = Self::tally(reader);
             let n = if up { n + 1 } else { n - 1 };

@@ -27,7 +27,9 @@ use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::generate::{markdown, template};
-pub use crate::config::sections::{MempoolSettings, MiningSettings, P2pSettings, RpcSettings};
+pub use crate::config::sections::{
+    MempoolSettings, MiningSettings, P2pSettings, PoolSettings, RpcSettings,
+};
 
 /// The file's name inside a data directory.
 pub const FILE_NAME: &str = "cairn.toml";
@@ -92,6 +94,10 @@ pub struct Settings {
     /// `[mempool]`.
     #[command(flatten)]
     pub mempool: MempoolSettings,
+
+    /// `[pool]`.
+    #[command(flatten)]
+    pub pool: PoolSettings,
 }
 
 impl Default for Settings {

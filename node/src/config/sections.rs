@@ -312,3 +312,128 @@ impl MempoolSettings {
         }
     }
 }
+
+/// `[pool]`: a Stratum endpoint for miners who pool their hash rate, each paid by
+/// PPLNS in the coinbase (docs/STRATUM.md).
+#[derive(Debug, Clone, PartialEq, Eq, Args, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[command(next_help_heading = "Pool [pool]")]
+pub struct PoolSettings {
+    /// Run the pool: a Stratum endpoint whose blocks pay its miners by PPLNS.
+    #[arg(id = "pool.enabled", long = "pool")]
+    pub enabled: bool,
+
+    /// Address of the Stratum endpoint (TCP, JSON lines).
+    #[arg(
+        id = "pool.listen",
+        long = "stratum-listen",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8647"
+    )]
+    pub listen: SocketAddr,
+
+    /// The pool's own address: its fee and what it holds for miners paid later
+    /// (default: mining.coinbase; with dev = true, dev account 0).
+    #[arg(id = "pool.address", long = "pool-address", value_name = "ADDRESS")]
+    #[serde(
+        with = "cairn_config::display_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub address: Option<Address>,
+
+    /// The pool's fee in millionths of each block's reward (10000 = 1 %).
+    #[arg(
+        id = "pool.fee_ppm",
+        long = "pool-fee-ppm",
+        value_name = "PPM",
+        default_value_t = 0
+    )]
+    pub fee_ppm: u32,
+
+    /// The PPLNS window: the last this-many blocks' worth of share work is paid.
+    #[arg(
+        id = "pool.window_blocks",
+        long = "pool-window-blocks",
+        value_name = "BLOCKS",
+        default_value_t = 2
+    )]
+    pub window_blocks: u64,
+
+    /// Each miner's share difficulty aims at one share this often (milliseconds).
+    #[arg(
+        id = "pool.share_interval_ms",
+        long = "pool-share-interval-ms",
+        value_name = "MS",
+        default_value_t = 10_000
+    )]
+    pub share_interval_ms: u64,
+
+    /// The share difficulty of a new session (expected hashes per share).
+    #[arg(
+        id = "pool.start_difficulty",
+        long = "pool-start-difficulty",
+        value_name = "HASHES",
+        default_value_t = 1 << 24
+    )]
+    pub start_difficulty: u64,
+
+    /// The lowest share difficulty.
+    #[arg(
+        id = "pool.min_difficulty",
+        long = "pool-min-difficulty",
+        value_name = "HASHES",
+        default_value_t = 1 << 16
+    )]
+    pub min_difficulty: u64,
+
+    /// Most Stratum sessions at once (each costs a file descriptor).
+    #[arg(
+        id = "pool.max_connections",
+        long = "pool-max-connections",
+        value_name = "N",
+        default_value_t = 20_000
+    )]
+    pub max_connections: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> PoolSettings {
+        super::defaults()
+    }
+}
+
+impl PoolSettings {
+    /// The pool's configuration, or `None` when it is off. `coinbase` is the mining
+    /// section's (the default pool address).
+    pub fn pool_config(
+        &self,
+        coinbase: Option<Address>,
+        dev: bool,
+    ) -> Result<Option<crate::pool::PoolConfig>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let address = self
+            .address
+            .or(coinbase)
+            .or_else(|| dev.then(|| dev_keys()[0].address()))
+            .ok_or("the pool needs an address: set pool.address (or mining.coinbase)")?;
+        let interval = std::time::Duration::from_millis(self.share_interval_ms.max(1));
+        let mut vardiff = crate::pool::vardiff::VardiffConfig::for_interval(interval);
+        vardiff.start_difficulty = self.start_difficulty;
+        vardiff.min_difficulty = self.min_difficulty;
+        vardiff.validate().map_err(|e| e.to_string())?;
+        Ok(Some(crate::pool::PoolConfig {
+            listen: self.listen,
+            address,
+            fee_ppm: self.fee_ppm.min(1_000_000),
+            window_blocks: self.window_blocks.max(1),
+            vardiff,
+            max_connections: self.max_connections.max(1),
+            refresh: interval.clamp(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(10),
+            ),
+        }))
+    }
+}

@@ -21,6 +21,7 @@ use cairn_core::{
     Account, AccountView, Address, Amount, Block, ChainParams, Transaction, Transfer, TxId,
 };
 
+use crate::chain::TipChange;
 use crate::store::StoreError;
 
 /// Mempool policy (not consensus).
@@ -85,12 +86,18 @@ pub enum MempoolError {
         got: u64,
     },
     /// The sender cannot pay this on top of its pending transfers.
-    #[error("insufficient funds: balance {balance}, pending plus this transfer need {needed}")]
+    #[error(
+        "insufficient funds: balance {balance}, pending plus this transfer need {needed}{}",
+        immature_note(*.immature)
+    )]
     InsufficientFunds {
         /// Confirmed balance.
         balance: Amount,
         /// Total debits with this transfer.
         needed: Amount,
+        /// Mined rewards of the sender that are not spendable yet (filled in by the
+        /// node for its own users; zero from the pool itself).
+        immature: Amount,
     },
     /// A replacement that does not pay enough more.
     #[error("replacement fee {got} is too low: must be at least {min} to replace {replaced}")]
@@ -391,6 +398,7 @@ impl Mempool {
             return Err(MempoolError::InsufficientFunds {
                 balance: account.balance,
                 needed,
+                immature: Amount::ZERO,
             });
         }
         let freed = match replaced {
@@ -542,14 +550,14 @@ impl Mempool {
     pub fn update<V>(
         &mut self,
         view: &V,
-        connected: &[Block],
-        disconnected: &[Block],
+        change: &TipChange,
         now_ms: u64,
     ) -> Result<usize, StoreError>
     where
         V: AccountView,
         V::Error: Into<StoreError>,
     {
+        let (connected, disconnected) = (&change.connected[..], &change.disconnected[..]);
         let returned = returned_transfers(connected, disconnected);
         let before = self.entries.len() + returned.len();
         self.expire(now_ms);
@@ -561,7 +569,9 @@ impl Mempool {
                 .or_default()
                 .push((tx, id, now_ms, None));
         }
-        for address in touched_addresses(connected.iter().chain(disconnected)) {
+        let mut touched = touched_addresses(connected.iter().chain(disconnected));
+        touched.extend(change.lost_credits.iter().copied());
+        for address in touched {
             let queue = self.truncate(&address, 0);
             if !queue.is_empty() {
                 let out = redo.entry(address).or_default();
@@ -668,6 +678,18 @@ impl Mempool {
     }
 }
 
+/// The end of an insufficient-funds message: why coins the sender has mined do not
+/// count yet.
+fn immature_note(immature: Amount) -> String {
+    if immature == Amount::ZERO {
+        String::new()
+    } else {
+        format!(
+            " ({immature} more is mined but immature: coinbase rewards are spendable only after coinbase_maturity blocks)"
+        )
+    }
+}
+
 /// The transfers of `disconnected` blocks that `connected` blocks do not hold.
 fn returned_transfers(connected: &[Block], disconnected: &[Block]) -> Vec<Transfer> {
     if disconnected.is_empty() {
@@ -685,14 +707,14 @@ fn returned_transfers(connected: &[Block], disconnected: &[Block]) -> Vec<Transf
 }
 
 /// Every account the blocks' transactions change: coinbase recipients, and senders and
-/// recipients of transfers. (Only a balance that fell or a nonce that moved can
+/// recipients of transfers (matured rewards taken back come in [`TipChange`]). (Only a balance that fell or a nonce that moved can
 /// invalidate a queue, but a recipient's balance falls when its block is disconnected.)
 fn touched_addresses<'a>(blocks: impl Iterator<Item = &'a Block>) -> BTreeSet<Address> {
     let mut out = BTreeSet::new();
     for tx in blocks.flat_map(|b| b.txs.iter()) {
         match tx {
             Transaction::Coinbase(cb) => {
-                out.insert(cb.recipient);
+                out.extend(cb.outputs.iter().map(|o| o.recipient));
             }
             Transaction::Transfer(t) => {
                 out.insert(t.sender_address());

@@ -399,7 +399,7 @@ fn running_debits_follow_adds_replacements_evictions_and_updates() {
     debits_match(&m);
     assert_eq!(m.pending_for(&dev_keys()[1].address()).count, 2);
     // Expiry empties everything.
-    m.update(&s, &[], &[], 1_000_000).unwrap();
+    m.update(&s, &TipChange::default(), 1_000_000).unwrap();
     debits_match(&m);
     assert!(m.by_sender.is_empty());
 }
@@ -434,7 +434,12 @@ where
     V: AccountView,
     V::Error: Into<StoreError>,
 {
-    m.update(view, connected, disconnected, now).unwrap();
+    let change = TipChange {
+        connected: connected.to_vec(),
+        disconnected: disconnected.to_vec(),
+        ..TipChange::default()
+    };
+    m.update(view, &change, now).unwrap();
 }
 
 /// `n` keys funded in `state`, none of them a dev key.

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn_core::address::ADDRESS_LEN;
 use cairn_core::header::{HEADER_LEN, HEADER_VERSION};
-use cairn_core::tx::COINBASE_LEN;
+use cairn_core::tx::{COINBASE_FIXED_LEN, COINBASE_OUTPUT_LEN};
 use cairn_core::{Address, Amount, Block, BlockHeader, ChainParams, Coinbase, Hash, Transaction};
 use cairn_miner::{Backend, Miner, NonceRange, Template};
 use tracing::{debug, info, warn};
@@ -64,19 +63,23 @@ const SELF_TEST_DELAY: Duration = Duration::from_secs(2);
 pub struct TemplateBody {
     /// The header, `tx_root` still zero and nonce 0.
     pub header: BlockHeader,
-    /// The coinbase (subsidy plus fees), its recipient still the zero address.
-    pub coinbase: Coinbase,
+    /// The network's chain id, for the coinbase.
+    pub chain_id: u32,
+    /// What the coinbase pays in all: subsidy plus fees.
+    pub reward: Amount,
     /// The transfers after the coinbase.
     pub transfers: Vec<Transaction>,
 }
 
 impl TemplateBody {
-    /// The coinbase transaction paying `recipient`.
+    /// The coinbase transaction paying the whole reward to `recipient`.
     pub fn coinbase_for(&self, recipient: Address) -> Transaction {
-        Transaction::Coinbase(Coinbase {
+        Transaction::Coinbase(Coinbase::single(
+            self.chain_id,
+            self.header.height,
             recipient,
-            ..self.coinbase.clone()
-        })
+            self.reward,
+        ))
     }
 
     /// The block paying `recipient`, with its tx root.
@@ -94,33 +97,27 @@ impl TemplateBody {
 }
 
 /// The parts of the next template: header fields from the tip, the best-paying
-/// transfers that fit (none without a mempool).
+/// transfers that fit beside a coinbase of `coinbase_outputs` outputs (none without a
+/// mempool).
 pub fn build_body(
     params: &ChainParams,
     view: &ChainView,
     mempool: Option<&Mempool>,
     now_ms: u64,
+    coinbase_outputs: usize,
 ) -> TemplateBody {
     let tip = &view.tip;
     let timestamp_ms = now_ms.max(view.median_time_ms + 1);
     let target = view.next_target;
+    let coinbase_len = COINBASE_FIXED_LEN + COINBASE_OUTPUT_LEN * coinbase_outputs.max(1);
     let room = params
         .max_block_bytes()
-        .saturating_sub(HEADER_LEN + 4 + COINBASE_LEN);
+        .saturating_sub(HEADER_LEN + 4 + coinbase_len);
     let transfers = mempool.map(|m| m.select(room)).unwrap_or_default();
     let fees = transfers
         .iter()
         .fold(Amount::ZERO, |acc, t| acc.checked_add(t.fee).unwrap_or(acc));
     let height = tip.height + 1;
-    let coinbase = Coinbase {
-        chain_id: params.chain_id(),
-        height,
-        recipient: Address([0; ADDRESS_LEN]),
-        amount: params
-            .subsidy(height)
-            .checked_add(fees)
-            .unwrap_or(Amount(u64::MAX)),
-    };
     TemplateBody {
         header: BlockHeader {
             version: HEADER_VERSION,
@@ -131,7 +128,11 @@ pub fn build_body(
             target,
             nonce: 0,
         },
-        coinbase,
+        chain_id: params.chain_id(),
+        reward: params
+            .subsidy(height)
+            .checked_add(fees)
+            .unwrap_or(Amount(u64::MAX)),
         transfers: transfers.into_iter().map(Transaction::Transfer).collect(),
     }
 }

@@ -12,8 +12,9 @@ use cairn_rpc::envelope::{Params, RpcError};
 use cairn_rpc::methods::{
     ChainGetBlockByHash, ChainGetBlockByHeight, ChainGetHeaders, ChainGetInfo, MempoolEstimateFee,
     MempoolGetContent, MempoolGetInfo, MiningGetInfo, MiningGetWork, MiningSubmitWork, NetConnect,
-    NetGetInfo, NetGetPeers, NodeGenerate, NodeGetInfo, NodeGetStorageInfo, StateGetAccount,
-    StateGetHistory, Subscribe, TxGet, TxGetProof, TxSend, Unsubscribe,
+    NetGetInfo, NetGetPeers, NodeGenerate, NodeGetInfo, NodeGetStorageInfo, PoolGetInfo,
+    PoolGetPayouts, PoolGetWorkers, StateGetAccount, StateGetHistory, Subscribe, TxGet, TxGetProof,
+    TxSend, Unsubscribe,
 };
 use cairn_rpc::schema::{Generator, describe};
 use cairn_rpc::{ErrorCode, Method};
@@ -114,7 +115,7 @@ pub const METHODS: &[MethodDef] = &[
     blocking::<TxSend>(),
     blocking::<TxGet>(),
     blocking::<TxGetProof>(),
-    inline::<StateGetAccount>(),
+    blocking::<StateGetAccount>(),
     blocking::<StateGetHistory>(),
     inline::<MempoolGetInfo>(),
     blocking::<MempoolGetContent>(),
@@ -122,6 +123,9 @@ pub const METHODS: &[MethodDef] = &[
     blocking::<MiningGetWork>(),
     blocking::<MiningSubmitWork>(),
     blocking::<MiningGetInfo>(),
+    inline::<PoolGetInfo>(),
+    inline::<PoolGetWorkers>(),
+    blocking::<PoolGetPayouts>(),
     network::<NetGetInfo>(),
     network::<NetGetPeers>(),
     network::<NetConnect>(),

@@ -41,6 +41,75 @@ struct Rejection {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolWorker {
+    address: String,
+    worker: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: String,
+}
+
+/// The Stratum pool's counts: per worker (address and name) and per refusal reason.
+fn pool_metrics(r: &mut Registry, stats: &crate::pool::PoolStats) {
+    gauge(
+        r,
+        "pool_sessions",
+        "Open Stratum sessions",
+        int(stats.sessions as u64),
+    );
+    counter(
+        r,
+        "pool_blocks",
+        "Blocks the pool found since start",
+        stats.blocks,
+    );
+    gauge_f64(
+        r,
+        "pool_hashrate",
+        "The pool's hashes per second from its shares (last minute)",
+        stats.hashrate,
+    );
+    let accepted = Family::<PoolWorker, Counter>::default();
+    let refused = Family::<PoolWorker, Counter>::default();
+    let work = Family::<PoolWorker, Counter<f64, AtomicU64>>::default();
+    for ((address, worker), w) in &stats.workers {
+        let label = PoolWorker {
+            address: address.to_string(),
+            worker: worker.clone(),
+        };
+        accepted.get_or_create(&label).inc_by(w.accepted);
+        refused.get_or_create(&label).inc_by(w.refused);
+        work.get_or_create(&label).inc_by(w.work as f64);
+    }
+    r.register(
+        "pool_worker_shares_accepted",
+        "Shares accepted per worker",
+        accepted,
+    );
+    r.register(
+        "pool_worker_shares_refused",
+        "Shares refused per worker",
+        refused,
+    );
+    r.register(
+        "pool_worker_work",
+        "Work (expected hashes) of the accepted shares per worker",
+        work,
+    );
+    let reasons = Family::<Reason, Counter>::default();
+    for (reason, n) in &stats.refusals {
+        reasons
+            .get_or_create(&Reason {
+                reason: (*reason).to_owned(),
+            })
+            .inc_by(*n);
+    }
+    r.register("pool_refusals", "Stratum refusals by reason", reasons);
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Column {
     column: String,
 }
@@ -241,6 +310,10 @@ pub async fn render(ctx: &RpcContext) -> String {
         "Remote-worker submissions refused",
         rejected,
     );
+
+    if let Some(pool) = &ctx.pool {
+        pool_metrics(&mut r, &pool.stats());
+    }
 
     let store = ctx.node.reader();
 

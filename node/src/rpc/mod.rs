@@ -129,6 +129,8 @@ pub struct RpcContext {
     pub hashes: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// The last (time, hashes) sample, for the local hashrate.
     pub hash_sample: std::sync::Mutex<(std::time::Instant, u64, f64)>,
+    /// The Stratum pool, if it runs.
+    pub pool: Option<Arc<crate::pool::Pool>>,
 }
 
 impl std::fmt::Debug for RpcContext {

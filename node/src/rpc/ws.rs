@@ -29,7 +29,7 @@ use cairn_rpc::types::{SubscriptionEvent, Topic};
 
 use crate::node::NodeEvent;
 use crate::rpc::handlers::mining::work_for;
-use crate::rpc::handlers::{header_view, tx_view};
+use crate::rpc::handlers::{header_view, transfer_view};
 use crate::rpc::{AppState, RpcContext, call};
 
 /// Most subscriptions per connection.
@@ -418,10 +418,7 @@ async fn new_pending_txs(mut events: broadcast::Receiver<NodeEvent>, out: Outbox
     loop {
         match events.recv().await {
             Ok(NodeEvent::TransferAdded { tx, .. }) => {
-                let v = as_json(&tx_view(
-                    &cairn_core::Transaction::Transfer((*tx).clone()),
-                    false,
-                ));
+                let v = as_json(&transfer_view(&tx, false));
                 if out.send(&notification(&id, v)).await.is_err() {
                     return;
                 }

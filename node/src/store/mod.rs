@@ -5,12 +5,14 @@
 //! with its tip pointer, lands on disk all at once or not at all.
 
 mod bans;
+pub mod pool;
 mod reader;
 pub mod schema;
 
 use std::path::Path;
 
 pub use self::bans::BanStore;
+pub use self::pool::PoolStore;
 pub use self::reader::{ReadSnapshot, StoreReader};
 
 use cairn_core::state::genesis_writes;

@@ -8,11 +8,14 @@
 
 use std::sync::Arc;
 
-use cairn_core::{Account, AccountView, Address, Block, BlockHeader, BlockId};
+use cairn_core::state::immature_heights;
+use cairn_core::{
+    Account, AccountView, Address, Amount, Block, BlockHeader, BlockId, ChainParams, Coinbase,
+};
 use rocksdb::{IteratorMode, ReadOptions};
 
 use super::schema::{
-    Accounts, BlockIndex, Bodies, Headers, Heights, IndexEntry, Key, Table, Tip, TxIndex,
+    Accounts, BlockIndex, Bodies, Headers, Heights, IndexEntry, Key, Rewards, Table, Tip, TxIndex,
     TxLocation, Value,
 };
 use super::{ColumnStats, Store, StoreError};
@@ -204,6 +207,30 @@ impl ReadSnapshot<'_> {
             out.push(header);
         }
         Ok(out)
+    }
+
+    /// The main chain's coinbases that have not matured at this snapshot's tip: what
+    /// has been earned but cannot be spent yet.
+    pub fn immature_coinbases(&self, params: &ChainParams) -> Result<Vec<Coinbase>, StoreError> {
+        let tip = self.tip_header()?.height;
+        immature_heights(params, tip)
+            .map(|height| {
+                let id = self.block_id_at(height)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("no main-chain block at {height}"))
+                })?;
+                self.get::<Rewards>(&id)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no coinbase stored for {id}")))
+            })
+            .collect()
+    }
+
+    /// What the immature coinbases ([`ReadSnapshot::immature_coinbases`]) pay `address`.
+    pub fn immature(&self, params: &ChainParams, address: &Address) -> Result<Amount, StoreError> {
+        let paid = self
+            .immature_coinbases(params)?
+            .iter()
+            .try_fold(Amount::ZERO, |sum, cb| sum.checked_add(cb.paid_to(address)));
+        paid.ok_or_else(|| StoreError::Corrupt("immature rewards overflow".into()))
     }
 
     /// Where a main-chain transaction is.

@@ -4,13 +4,18 @@
 //! resolves the column family from [`Table::NAME`], so no other code spells a column
 //! family name.
 
+use cairn_core::encoding::Reader;
 use cairn_core::encoding::{Decode, Encode};
-use cairn_core::{Account, Address, BlockHeader, BlockId, Hash, TxId, UndoRecord};
+use cairn_core::{
+    Account, Address, Amount, BlockHeader, BlockId, Coinbase, Hash, TxId, UndoRecord,
+};
 
 use super::StoreError;
 
 /// Version of the on-disk layout. A store written by a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added the `rewards` column family (multi-output coinbases that mature)
+/// and the pool's four (`pool_*`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A key: encodes so that RocksDB's byte order is the order that matters (heights
 /// big-endian).
@@ -81,6 +86,28 @@ table!(
     Undo, "undo", BlockId => UndoRecord
 );
 table!(
+    /// The coinbase of every main-chain block: what matures `coinbase_maturity` blocks
+    /// later, and what is still immature.
+    Rewards, "rewards", BlockId => Coinbase
+);
+table!(
+    /// The pool's accepted shares, by sequence number: the PPLNS log.
+    PoolShares, "pool_shares", u64 => ShareRecord
+);
+table!(
+    /// What the pool owes each miner beyond the coinbases that paid it (PPLNS credit).
+    PoolCredits, "pool_credits", Address => Amount
+);
+table!(
+    /// The credit changes of every pool block found, by its coinbase's id: applied when
+    /// a block with that coinbase connects (written before the block is submitted).
+    PoolJobs, "pool_jobs", TxId => JobRecord
+);
+table!(
+    /// What connecting each main-chain pool block did to the credits, to undo it.
+    PoolPayouts, "pool_payouts", BlockId => PayoutRecord
+);
+table!(
     /// Time-limited bans of peers (written through [`crate::store::BanStore`]).
     Peers, "peers", PeerKey => BanRecord
 );
@@ -134,7 +161,12 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     TxIndex::NAME,
     Accounts::NAME,
     Undo::NAME,
+    Rewards::NAME,
     Peers::NAME,
+    PoolShares::NAME,
+    PoolCredits::NAME,
+    PoolJobs::NAME,
+    PoolPayouts::NAME,
 ];
 
 /// A key of the `meta` column family (see [`Tip`], [`GenesisId`], …).
@@ -337,6 +369,19 @@ impl Value for TxLocation {
     }
 }
 
+impl Value for Coinbase {
+    fn to_value(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        match cairn_core::Transaction::from_bytes(bytes) {
+            Ok(cairn_core::Transaction::Coinbase(cb)) => Ok(cb),
+            Ok(_) => Err(StoreError::Corrupt("reward: not a coinbase".into())),
+            Err(e) => Err(corrupt("reward", e)),
+        }
+    }
+}
+
 impl Value for Body {
     fn to_value(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + self.0.iter().map(Encode::encoded_len).sum::<usize>());
@@ -360,5 +405,194 @@ impl Value for Body {
         }
         r.finish().map_err(|e| corrupt("body", e))?;
         Ok(Body(txs))
+    }
+}
+
+/// [`PoolShares`] value: one accepted share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareRecord {
+    /// The payout address it was mined for.
+    pub address: Address,
+    /// Its work (expected hashes at its share target).
+    pub work: u128,
+    /// When it was accepted, ms since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// How one miner's credit moves when a pool block connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditChange {
+    /// The miner.
+    pub address: Address,
+    /// Its credit when the job was made.
+    pub before: Amount,
+    /// Its credit after the job's block, as the job computed it.
+    pub after: Amount,
+}
+
+/// [`PoolJobs`] value: a pool block's split, as far as the credits go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The block's height.
+    pub height: u64,
+    /// The share log position the job's window ended at (cumulative work).
+    pub window_end: u128,
+    /// The window's work.
+    pub window_work: u128,
+    /// What the coinbase paid in all.
+    pub reward: Amount,
+    /// Every credit the block changes, sorted by address.
+    pub changes: Vec<CreditChange>,
+}
+
+/// [`PoolPayouts`] value: the credits a connected pool block changed, as they were
+/// before it (`None`: no credit), sorted by address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRecord {
+    /// The block's height.
+    pub height: u64,
+    /// Its coinbase's id (the key of its [`JobRecord`]).
+    pub coinbase: TxId,
+    /// The credits before the block.
+    pub before: Vec<(Address, Option<Amount>)>,
+}
+
+fn put_u128(out: &mut Vec<u8>, v: u128) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn read_u128(r: &mut Reader<'_>) -> Result<u128, cairn_core::DecodeError> {
+    Ok(u128::from_le_bytes(r.array::<16>()?))
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+/// Decodes a whole value with `f`, or names what is corrupt.
+fn decode_all<T>(
+    what: &str,
+    bytes: &[u8],
+    f: impl FnOnce(&mut Reader<'_>) -> Result<T, cairn_core::DecodeError>,
+) -> Result<T, StoreError> {
+    let mut r = Reader::new(bytes);
+    let v = f(&mut r).map_err(|e| corrupt(what, e))?;
+    r.finish().map_err(|e| corrupt(what, e))?;
+    Ok(v)
+}
+
+impl Value for Amount {
+    fn to_value(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        Amount::from_bytes(bytes).map_err(|e| corrupt("amount", e))
+    }
+}
+
+impl Value for ShareRecord {
+    fn to_value(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(44);
+        self.address.encode_to(&mut out);
+        put_u128(&mut out, self.work);
+        out.extend_from_slice(&self.time_ms.to_le_bytes());
+        out
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        decode_all("share", bytes, |r| {
+            Ok(ShareRecord {
+                address: Address::decode_from(r)?,
+                work: read_u128(r)?,
+                time_ms: r.u64()?,
+            })
+        })
+    }
+}
+
+impl Value for JobRecord {
+    fn to_value(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48 + 36 * self.changes.len());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        put_u128(&mut out, self.window_end);
+        put_u128(&mut out, self.window_work);
+        self.reward.encode_to(&mut out);
+        put_len(&mut out, self.changes.len());
+        for c in &self.changes {
+            c.address.encode_to(&mut out);
+            c.before.encode_to(&mut out);
+            c.after.encode_to(&mut out);
+        }
+        out
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        decode_all("pool job", bytes, |r| {
+            let height = r.u64()?;
+            let window_end = read_u128(r)?;
+            let window_work = read_u128(r)?;
+            let reward = Amount::decode_from(r)?;
+            let n = r.count(usize::MAX, 36)?;
+            let mut changes = Vec::with_capacity(n);
+            for _ in 0..n {
+                changes.push(CreditChange {
+                    address: Address::decode_from(r)?,
+                    before: Amount::decode_from(r)?,
+                    after: Amount::decode_from(r)?,
+                });
+            }
+            Ok(JobRecord {
+                height,
+                window_end,
+                window_work,
+                reward,
+                changes,
+            })
+        })
+    }
+}
+
+impl Value for PayoutRecord {
+    fn to_value(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(44 + 29 * self.before.len());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        self.coinbase.encode_to(&mut out);
+        put_len(&mut out, self.before.len());
+        for (a, before) in &self.before {
+            a.encode_to(&mut out);
+            match before {
+                None => out.push(0),
+                Some(v) => {
+                    out.push(1);
+                    v.encode_to(&mut out);
+                }
+            }
+        }
+        out
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        decode_all("pool payout", bytes, |r| {
+            let height = r.u64()?;
+            let coinbase = Hash::decode_from(r)?;
+            let n = r.count(usize::MAX, 21)?;
+            let mut before = Vec::with_capacity(n);
+            for _ in 0..n {
+                let a = Address::decode_from(r)?;
+                let v = match r.u8()? {
+                    0 => None,
+                    1 => Some(Amount::decode_from(r)?),
+                    tag => {
+                        return Err(cairn_core::DecodeError::UnknownTag {
+                            what: "pool payout entry",
+                            tag,
+                        });
+                    }
+                };
+                before.push((a, v));
+            }
+            Ok(PayoutRecord {
+                height,
+                coinbase,
+                before,
+            })
+        })
     }
 }

@@ -142,14 +142,15 @@ struct Body {
 
 impl Body {
     fn new(parts: TemplateBody) -> Body {
-        let leaves: Vec<Hash> = std::iter::once(parts.coinbase_for(parts.coinbase.recipient).id())
+        // The coinbase's leaf is replaced per template; any recipient serves here.
+        let leaves: Vec<Hash> = std::iter::once(Hash::ZERO)
             .chain(parts.transfers.iter().map(Transaction::id))
             .collect();
         let branch = MerkleProof::new(&leaves, 0)
             .map(|p| p.siblings)
             .unwrap_or_default();
         let bytes = HEADER_LEN
-            + parts.coinbase.encoded_len()
+            + cairn_core::tx::COINBASE_LEN
             + parts
                 .transfers
                 .iter()
@@ -176,7 +177,7 @@ impl Body {
 
     /// Whether `other` would make the same blocks (bar the timestamp).
     fn same_content(&self, other: &Body) -> bool {
-        self.parts.coinbase == other.parts.coinbase
+        self.parts.reward == other.parts.reward
             && self.parts.transfers.len() == other.parts.transfers.len()
             && self.branch == other.branch
     }

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use cairn_core::Amount;
 use cairn_core::testkit::{ChainBuilder, easy_params, solve_naive};
-use cairn_core::{Amount, Coinbase};
 
 use super::*;
 use crate::mempool::MempoolConfig;
@@ -40,12 +40,8 @@ fn a_templates_tx_root_is_the_root_of_its_block() {
     for n in 0..9usize {
         let parts = TemplateBody {
             header: b.tip().header,
-            coinbase: Coinbase {
-                chain_id: b.params.chain_id(),
-                height: 1,
-                recipient: addr(0),
-                amount: Amount(5_000),
-            },
+            chain_id: b.params.chain_id(),
+            reward: Amount(5_000),
             transfers: (0..n)
                 .map(|i| Transaction::Transfer(b.transfer(i % 3, addr(9), 1_000 + i as u64, 10)))
                 .collect(),
@@ -66,12 +62,8 @@ fn bodies_stop_growing_at_their_bounds_and_none_is_dropped() {
     let b = ChainBuilder::new(easy_params());
     let parts = |n: usize| TemplateBody {
         header: b.tip().header,
-        coinbase: Coinbase {
-            chain_id: b.params.chain_id(),
-            height: 1,
-            recipient: addr(0),
-            amount: Amount(5_000 + n as u64),
-        },
+        chain_id: b.params.chain_id(),
+        reward: Amount(5_000 + n as u64),
         transfers: (0..n)
             .map(|i| Transaction::Transfer(b.transfer(0, addr(9), 1_000 + i as u64, 10)))
             .collect(),

@@ -226,7 +226,7 @@
   // they become numbers here; amounts and nonces stay strings (BigInt where summed).
   const COUNT_FIELDS = new Set([
     'height', 'timestamp', 'medianTime', 'confirmations', 'size', 'bytes', 'maxBytes',
-    'pendingTxs', 'bestPeerHeight', 'peers', 'inbound', 'outbound', 'accepted', 'lastSeen',
+    'pendingTxs', 'bestPeerHeight', 'peers', 'inbound', 'outbound', 'accepted', 'lastSeen', 'maturesAt',
   ]);
   function counts(v) {
     if (Array.isArray(v)) return v.map(counts);
@@ -347,7 +347,7 @@
       want.forEach((id) => state.details.delete(id)); // what fails is retried on the next render
       found.forEach((b, i) => {
         const cb = cbs[i] && cbs[i].ok ? cbs[i].value.tx : null;
-        state.details.set(b.value.id, { txs: b.value.txs.length, size: b.value.size, miner: cb && cb.to });
+        state.details.set(b.value.id, { txs: b.value.txs.length, size: b.value.size, miner: cb && cb.outputs ? cb.outputs[0].to : null });
       });
       const failed = blocks.find((b) => !b.ok);
       if (failed) setError('blocks', failed.error); else clearError('blocks');
@@ -788,7 +788,7 @@
 
   // ------------------------------------------------------------------ detail views
 
-  const VIEWS = ['home-view', 'block-view', 'tx-view', 'account-view'];
+  const VIEWS = ['home-view', 'block-view', 'tx-view', 'account-view', 'pool-view'];
   let navToken = 0;
   let current = null; // {refresh} of the detail view on screen, for live updates
 
@@ -839,7 +839,7 @@
         ['Confirmations', confs, 'confirmations'],
         ['Time', [isoTime(b.timestamp), ' · ', timeEl(b.timestamp)], 'timestamp'],
         ['Previous', b.height > 0 ? hashLink(`#/block/${b.prev}`, b.prev, '', true) : 'none (genesis)', 'prev'],
-        ['Miner', coinbase ? accountLink(coinbase.to, true) : '—', 'miner'],
+        ['Miner', coinbase ? payees(coinbase) : '—', 'miner'],
         ['Coinbase', coinbase ? amountFull(coinbase.amount) : '—', 'reward'],
         ['Fees', amountFull(fees.toString()), 'fees'],
         ['Transactions', int(b.txs.length), 'txcount'],
@@ -885,7 +885,7 @@
         h('td', { class: 'num' }, String(i)),
         h('td', {}, hashLink(`#/tx/${t.id}`, t.id, 'tx-link')),
         h('td', {}, t.type === 'coinbase' ? h('span', { class: 'tag' }, 'coinbase') : accountLink(t.from)),
-        h('td', {}, accountLink(t.to)),
+        h('td', {}, t.type === 'coinbase' ? payees(t) : accountLink(t.to)),
         h('td', { class: 'num' }, coins(t.amount)),
         h('td', { class: 'num' }, t.fee == null ? '' : coins(t.fee)))));
   }
@@ -914,8 +914,9 @@
         ['Block', where, 'block'],
         ['Confirmations', confs, 'confirmations'],
         ['From', transfer ? accountLink(t.from, true) : 'new coins (block subsidy and fees)', 'from'],
-        ['To', accountLink(t.to, true), 'to'],
+        ['To', transfer ? accountLink(t.to, true) : outputList(t), 'to'],
         ['Amount', amountFull(t.amount), 'amount'],
+        !transfer && ['Spendable from', h('a', { href: `#/block/${t.maturesAt}` }, `height ${int(t.maturesAt)}`), 'matures'],
         transfer && ['Fee', amountFull(t.fee), 'fee'],
         transfer && ['Nonce', String(t.nonce), 'nonce'],
         transfer && ['Chain id', String(t.chainId), 'chainid'],
@@ -936,6 +937,23 @@
     };
   }
 
+  // A coinbase's recipients: the one link of a solo miner's, or how many a pool paid.
+  function payees(cb) {
+    if (cb.outputs.length === 1) return accountLink(cb.outputs[0].to, true);
+    return h('span', {}, accountLink(cb.outputs[0].to), h('span', { class: 'muted' }, ` and ${int(cb.outputs.length - 1)} more`));
+  }
+
+  function outputList(cb) {
+    return h('ul', { class: 'outputs' }, cb.outputs.map((o) => h('li', {}, accountLink(o.to, true), ' ', coins(o.amount))));
+  }
+
+  // What a transaction moved for `address`: a coinbase pays it its own output.
+  function amountFor(t, address) {
+    if (t.type !== 'coinbase') return t.amount;
+    const o = t.outputs.find((x) => x.to === address);
+    return o ? o.amount : '0';
+  }
+
   function direction(t, address) {
     if (t.type === 'coinbase') return 'mined';
     if (t.from === address) return t.to === address ? 'self' : 'out';
@@ -951,7 +969,7 @@
       h('td', {}, hashLink(`#/tx/${t.id}`, t.id, 'tx-link')),
       h('td', {}, h('span', { class: `tag ${dir}` }, dir)),
       h('td', {}, other ? accountLink(other) : h('span', { class: 'muted' }, 'block reward')),
-      h('td', { class: `num ${dir}` }, `${sign}${coins(t.amount)}`),
+      h('td', { class: `num ${dir}` }, `${sign}${coins(amountFor(t, address))}`),
       h('td', { class: 'num' }, dir === 'out' || dir === 'self' ? coins(t.fee) : ''));
   }
 
@@ -970,6 +988,7 @@
       vals.balance.textContent = a.balance;
       vals.coins.textContent = `${coins(a.balance)} coins`;
       vals.spendable.textContent = `${coins(a.spendable)} coins`;
+      vals.immature.textContent = `${coins(a.immature)} coins`;
       vals.pending.textContent = `${coins(a.pendingBalance)} coins`;
       vals.nonce.textContent = String(a.nonce);
       vals.pendingTxs.textContent = a.pendingTxs ? `${int(a.pendingTxs)} (next nonce ${a.pendingNonce})` : 'none';
@@ -1010,6 +1029,7 @@
           h('span', { class: 'muted' }, ' (', h('span', { class: 'mono', 'data-field': 'balance' }, val('balance')), ' base units)'),
         ]],
         ['Spendable', val('spendable'), 'spendable'],
+        ['Immature', val('immature'), 'immature'],
         ['With pending', val('pending'), 'pending-balance'],
         ['Nonce', val('nonce'), 'nonce'],
         ['Pending transfers', val('pendingTxs'), 'pending-txs'],
@@ -1037,6 +1057,72 @@
     };
   }
 
+  // ------------------------------------------------------------------ pool
+
+  // The Stratum pool: its figures, workers, current payout, and last pool blocks.
+  async function showPool(_, token) {
+    const el = beginView('pool-view', 'pool');
+    const load = () => Promise.all([
+      rpc('pool_getInfo'), rpc('pool_getWorkers'), rpc('pool_getPayouts', { limit: 20 }),
+    ]);
+    const render = ([info, workers, payouts]) => {
+      if (!info.enabled) {
+        fill(el, h('div', { class: 'view-head' }, h('h2', {}, 'Pool')),
+          h('p', { class: 'empty', 'data-field': 'pool-off' }, 'This node runs no pool (start it with --pool).'));
+        return;
+      }
+      const refusals = Object.entries(info.refusals).map(([r, n]) => `${r} ${int(n)}`).join(', ') || 'none';
+      fill(el,
+        h('div', { class: 'view-head' }, h('h2', {}, 'Pool')),
+        fields([
+          ['Stratum', h('span', { class: 'mono' }, info.listen), 'listen'],
+          ['Pool address', accountLink(info.address, true), 'pool-address'],
+          ['Fee', `${(info.feePpm / 10000).toFixed(2)} %`, 'fee'],
+          ['Window', `${int(info.windowBlocks)} blocks of work (${si(Number(info.windowWork), 'H')})`, 'window'],
+          ['Sessions', int(info.sessions), 'sessions'],
+          ['Share rate', `${si(info.shareRate)}/s`, 'share-rate'],
+          ['Hashrate', si(info.hashrate, 'H/s'), 'hashrate'],
+          ['Blocks found', int(info.blocks), 'blocks'],
+          ['Refusals', refusals, 'refusals'],
+        ]),
+        h('h3', {}, 'Workers'),
+        table(['Address', 'Worker', ['Difficulty', 'num'], ['Accepted', 'num'], ['Refused', 'num'], ['Hashrate', 'num'], 'Last share'],
+          workers.map((w) => h('tr', { 'data-worker': w.worker },
+            h('td', {}, accountLink(w.address)),
+            h('td', {}, w.worker),
+            h('td', { class: 'num' }, si(Number(w.difficulty))),
+            h('td', { class: 'num' }, int(w.accepted)),
+            h('td', { class: 'num' }, int(w.refused)),
+            h('td', { class: 'num' }, si(w.hashrate, 'H/s')),
+            h('td', {}, Number(w.lastShare) ? ago(Number(w.lastShare)) : '—')))),
+        h('h3', {}, 'Next block pays'),
+        info.job ? table(['Recipient', ['Amount', 'num']], info.job.outputs.map((o) => h('tr', {},
+          h('td', {}, accountLink(o.to)), h('td', { class: 'num' }, coins(o.amount))))) : h('p', { class: 'empty' }, 'no job yet'),
+        h('h3', {}, 'Last pool blocks'),
+        payouts.blocks.length
+          ? table([['Height', 'num'], 'Block', ['Outputs', 'num'], ['Paid', 'num']], payouts.blocks.map((b) => h('tr', {},
+            h('td', { class: 'num' }, h('a', { href: `#/block/${b.block}` }, int(b.height))),
+            h('td', {}, hashLink(`#/block/${b.block}`, b.block)),
+            h('td', { class: 'num' }, int(b.outputs.length)),
+            h('td', { class: 'num' }, coins(b.outputs.reduce((sum, o) => sum + BigInt(o.amount), 0n).toString())))))
+          : h('p', { class: 'empty' }, 'none yet'),
+        h('h3', {}, 'Carried credits'),
+        payouts.credits.length
+          ? table(['Miner', ['Credit', 'num']], payouts.credits.map((c) => h('tr', {},
+            h('td', {}, accountLink(c.address)), h('td', { class: 'num' }, coins(c.amount)))))
+          : h('p', { class: 'empty' }, 'none: every miner was paid in full'));
+    };
+    const first = await load();
+    if (token !== navToken) return;
+    render(first);
+    current = {
+      refresh: async () => {
+        const next = await load();
+        if (token === navToken) render(next);
+      },
+    };
+  }
+
   // ------------------------------------------------------------------ routing, search
 
   async function route() {
@@ -1052,7 +1138,7 @@
       ['tx', ['tx-view', showTx]],
       ['account', ['account-view', showAccount]],
     ]);
-    const target = arg && views.get(kind);
+    const target = kind === 'pool' ? ['pool-view', showPool] : arg && views.get(kind);
     if (!target) {
       current = null;
       document.title = 'Cairn explorer';

@@ -50,9 +50,14 @@ impl Handle for ChainGetBlockByHeight {
     fn handle(ctx: &RpcContext, p: BlockByHeightParams) -> Result<Block, RpcError> {
         let snapshot = ctx.node.reader().snapshot();
         let found = snapshot.block_at(p.height.0).map_err(internal)?;
-        answer(&snapshot, found, p.full, p.raw, || {
-            format!("no main-chain block at height {}", p.height)
-        })
+        answer(
+            &snapshot,
+            found,
+            p.full,
+            p.raw,
+            ctx.node.params().coinbase_maturity(),
+            || format!("no main-chain block at height {}", p.height),
+        )
     }
 }
 
@@ -60,9 +65,14 @@ impl Handle for ChainGetBlockByHash {
     fn handle(ctx: &RpcContext, p: BlockByHashParams) -> Result<Block, RpcError> {
         let snapshot = ctx.node.reader().snapshot();
         let found = snapshot.block(&p.id).map_err(internal)?;
-        answer(&snapshot, found, p.full, p.raw, || {
-            format!("no block {}", p.id)
-        })
+        answer(
+            &snapshot,
+            found,
+            p.full,
+            p.raw,
+            ctx.node.params().coinbase_maturity(),
+            || format!("no block {}", p.id),
+        )
     }
 }
 
@@ -72,10 +82,17 @@ fn answer(
     found: Option<cairn_core::Block>,
     full: Option<bool>,
     raw: Option<bool>,
+    maturity: u64,
     missing: impl FnOnce() -> String,
 ) -> Result<Block, RpcError> {
     match found {
-        Some(b) => block_view(snapshot, &b, full.unwrap_or(false), raw.unwrap_or(false)),
+        Some(b) => block_view(
+            snapshot,
+            &b,
+            full.unwrap_or(false),
+            raw.unwrap_or(false),
+            maturity,
+        ),
         None => Err(RpcError::new(ErrorCode::UnknownBlock, missing())),
     }
 }

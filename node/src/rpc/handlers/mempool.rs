@@ -1,6 +1,5 @@
 //! `mempool_*`: pending transfers and fee estimates.
 
-use cairn_core::Transaction;
 use cairn_rpc::envelope::RpcError;
 use cairn_rpc::methods::{
     ContentParams, MempoolEstimateFee, MempoolGetContent, MempoolGetInfo, NoParams,
@@ -9,7 +8,7 @@ use cairn_rpc::types::{FeeEstimate, MempoolInfo, Tx};
 
 use crate::rpc::RpcContext;
 use crate::rpc::api::Handle;
-use crate::rpc::handlers::tx_view;
+use crate::rpc::handlers::transfer_view;
 
 /// Most transfers one `mempool_getContent` returns.
 const MAX_CONTENT: u64 = 10_000;
@@ -35,10 +34,7 @@ impl Handle for MempoolGetContent {
         }
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let txs = ctx.node.with_mempool(|m| m.top(limit));
-        Ok(txs
-            .into_iter()
-            .map(|t| tx_view(&Transaction::Transfer(t), false))
-            .collect())
+        Ok(txs.into_iter().map(|t| transfer_view(&t, false)).collect())
     }
 }
 

@@ -7,10 +7,11 @@ pub mod mempool;
 pub mod mining;
 pub mod net;
 pub mod node;
+pub mod pool;
 pub mod state;
 pub mod tx;
 
-use cairn_core::{Block, BlockHeader, Encode, Transaction};
+use cairn_core::{Block, BlockHeader, Encode, Transaction, Transfer};
 use cairn_rpc::envelope::RpcError;
 use cairn_rpc::types::{self, BlockTxs, CoinbaseTx, Header, TransferTx, Tx};
 use cairn_rpc::{Dec, ErrorCode};
@@ -32,31 +33,45 @@ pub fn header_view(h: &BlockHeader, raw: bool) -> Header {
     }
 }
 
-/// A transaction as the RPC shows it; `raw` adds its canonical bytes.
-pub fn tx_view(tx: &Transaction, raw: bool) -> Tx {
-    let raw = raw.then(|| hex::encode(tx.to_bytes()));
+/// A transaction as the RPC shows it; `raw` adds its canonical bytes; `maturity` is
+/// the network's coinbase maturity.
+pub fn tx_view(tx: &Transaction, raw: bool, maturity: u64) -> Tx {
     match tx {
         Transaction::Coinbase(c) => Tx::Coinbase(CoinbaseTx {
             id: tx.id(),
             chain_id: c.chain_id,
             height: c.height.into(),
-            to: c.recipient,
-            amount: c.amount.0.into(),
-            raw,
+            outputs: c
+                .outputs
+                .iter()
+                .map(|o| types::CoinbaseOutput {
+                    to: o.recipient,
+                    amount: o.amount.0.into(),
+                })
+                .collect(),
+            amount: c.total().map_or(u64::MAX, |a| a.0).into(),
+            matures_at: c.height.saturating_add(maturity).into(),
+            raw: raw.then(|| hex::encode(tx.to_bytes())),
         }),
-        Transaction::Transfer(t) => Tx::Transfer(TransferTx {
-            id: tx.id(),
-            chain_id: t.chain_id,
-            from: t.sender_address(),
-            sender: t.sender.to_string(),
-            to: t.recipient,
-            amount: t.amount.0.into(),
-            fee: t.fee.0.into(),
-            nonce: t.nonce.into(),
-            signature: hex::encode(t.signature.0),
-            raw,
-        }),
+        Transaction::Transfer(t) => transfer_view(t, raw),
     }
+}
+
+/// A transfer as the RPC shows it; `raw` adds its canonical bytes.
+pub fn transfer_view(t: &Transfer, raw: bool) -> Tx {
+    let bytes = Transaction::Transfer(t.clone()).to_bytes();
+    Tx::Transfer(TransferTx {
+        id: cairn_core::Hash::digest(&bytes),
+        chain_id: t.chain_id,
+        from: t.sender_address(),
+        sender: t.sender.to_string(),
+        to: t.recipient,
+        amount: t.amount.0.into(),
+        fee: t.fee.0.into(),
+        nonce: t.nonce.into(),
+        signature: hex::encode(t.signature.0),
+        raw: raw.then(|| hex::encode(&bytes)),
+    })
 }
 
 /// A block as the RPC shows it, with its confirmations read from `snapshot`.
@@ -65,6 +80,7 @@ pub(crate) fn block_view(
     block: &Block,
     full: bool,
     raw: bool,
+    maturity: u64,
 ) -> Result<types::Block, RpcError> {
     let id = block.id();
     let tip = snapshot.tip_header().map_err(internal)?.height;
@@ -72,7 +88,13 @@ pub(crate) fn block_view(
         .on_main_chain(&id, block.header.height)
         .map_err(internal)?;
     let txs = if full {
-        BlockTxs::Full(block.txs.iter().map(|t| tx_view(t, raw)).collect())
+        BlockTxs::Full(
+            block
+                .txs
+                .iter()
+                .map(|t| tx_view(t, raw, maturity))
+                .collect(),
+        )
     } else {
         BlockTxs::Ids(block.txids())
     };

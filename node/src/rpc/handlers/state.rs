@@ -19,19 +19,25 @@ impl Handle for StateGetAccount {
     fn handle(ctx: &RpcContext, p: AddressParams) -> Result<Account, RpcError> {
         let address = p.address;
         // The account first, then the pool: a transfer the pool drops because a block
-        // confirmed it meanwhile is then counted in neither, never in both.
-        let account = ctx
-            .node
-            .reader()
+        // confirmed it meanwhile is then counted in neither, never in both. The balance
+        // and the immature rewards from one snapshot, so a maturing reward is counted
+        // in exactly one of them.
+        let snapshot = ctx.node.reader().snapshot();
+        let account = snapshot
             .get::<Accounts>(&address)
             .map_err(internal)?
             .unwrap_or_default();
+        let immature = snapshot
+            .immature(ctx.node.params(), &address)
+            .map_err(internal)?;
+        drop(snapshot);
         Ok(ctx.node.with_mempool(|m| {
             let pending = m.pending_for(&address);
             let balance = account.balance.0;
             Account {
                 address,
                 balance: balance.into(),
+                immature: immature.0.into(),
                 nonce: account.nonce.into(),
                 pending_balance: balance
                     .saturating_sub(pending.debits)
@@ -66,14 +72,14 @@ impl Handle for StateGetHistory {
             let id = block.id();
             for tx in &block.txs {
                 let hit = match tx {
-                    Transaction::Coinbase(cb) => cb.recipient == address,
+                    Transaction::Coinbase(cb) => cb.outputs.iter().any(|o| o.recipient == address),
                     Transaction::Transfer(t) => {
                         t.recipient == address || t.sender_address() == address
                     }
                 };
                 if hit {
                     out.push(HistoryEntry {
-                        tx: tx_view(tx, false),
+                        tx: tx_view(tx, false, ctx.node.params().coinbase_maturity()),
                         block: id,
                         height: h.into(),
                         confirmations: (tip - h + 1).into(),

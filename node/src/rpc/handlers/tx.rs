@@ -10,7 +10,7 @@ use cairn_rpc::types::{TxLookup, TxProof, TxStatus};
 use crate::mempool::MempoolError;
 use crate::rpc::RpcContext;
 use crate::rpc::api::Handle;
-use crate::rpc::handlers::{internal, tx_view};
+use crate::rpc::handlers::{internal, transfer_view, tx_view};
 
 /// Maps a mempool refusal to its typed error.
 pub fn mempool_error(e: MempoolError) -> RpcError {
@@ -80,7 +80,7 @@ impl Handle for TxGet {
         };
         if let Some(tx) = ctx.node.with_mempool(|m| m.get(&p.id).cloned()) {
             found.status = TxStatus::Pending;
-            found.tx = Some(tx_view(&Transaction::Transfer(tx), raw));
+            found.tx = Some(transfer_view(&tx, raw));
             return Ok(found);
         }
         let snapshot = ctx.node.reader().snapshot();
@@ -97,7 +97,7 @@ impl Handle for TxGet {
             .ok_or_else(|| internal("index out of range"))?;
         let tip = snapshot.tip_header().map_err(internal)?.height;
         found.status = TxStatus::Confirmed;
-        found.tx = Some(tx_view(tx, raw));
+        found.tx = Some(tx_view(tx, raw, ctx.node.params().coinbase_maturity()));
         found.block = Some(loc.block);
         found.height = Some(block.header.height.into());
         found.index = Some(loc.index);

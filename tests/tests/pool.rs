@@ -1,0 +1,389 @@
+//! The Stratum pool end to end: real nodes, real sockets on loopback, real proof of
+//! work by test miners of fixed hash rates (`cairn_tests::stratum`).
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cairn_core::pow::Target;
+use cairn_core::{Address, Amount, ChainParams, CoinbaseOutput, SecretKey};
+use cairn_node::pool::PoolConfig;
+use cairn_node::pool::vardiff::VardiffConfig;
+use cairn_stratum::pplns::{Split, Window};
+use cairn_tests::stratum::{Client, Counts, dec, spawn_miner};
+use cairn_tests::{NodeOptions, TestNode, rpc};
+use ruint::aliases::U256;
+use serde_json::json;
+
+/// The test network with blocks of about 2^16 hashes, so that test miners of a few
+/// tens of thousands of hashes a second find several a minute.
+fn pool_params() -> ChainParams {
+    let mut cfg = cairn_tests::test_params().config().clone();
+    cfg.name = "pooltest".into();
+    cfg.initial_target = Target(U256::from(1u8) << 240).to_compact();
+    ChainParams::from_config(cfg).unwrap()
+}
+
+fn who(i: u8) -> Address {
+    SecretKey::from_seed(&[i; 32]).address()
+}
+
+fn pool_config(share_interval: Duration, start: u64, fee_ppm: u32) -> PoolConfig {
+    let mut vardiff = VardiffConfig::for_interval(share_interval);
+    vardiff.start_difficulty = start;
+    vardiff.min_difficulty = 1;
+    PoolConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        address: who(0xf0),
+        fee_ppm,
+        window_blocks: 2,
+        vardiff,
+        max_connections: 12_000,
+        refresh: Duration::from_millis(500),
+    }
+}
+
+async fn pool_node(params: &ChainParams, config: PoolConfig) -> TestNode {
+    TestNode::start(
+        params,
+        NodeOptions {
+            pool: Some(config),
+            ..NodeOptions::default()
+        },
+    )
+    .await
+}
+
+/// Three miners of hash rates 1 : 2 : 4 share one pool: over at least 2 000 shares
+/// each, each one's pay (coinbase outputs plus carried credit) is within ±10 % of its
+/// hash-rate fraction; and a replay of the stored share log, from the node's store
+/// alone, reproduces every pool coinbase's outputs exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_follows_hash_rate_and_replays_exactly() {
+    let params = pool_params();
+    let config = pool_config(Duration::from_millis(10), 64, 10_000);
+    let fee_ppm = config.fee_ppm;
+    let pool_address = config.address;
+    let mut node = pool_node(&params, config).await;
+    let addr = node.pool_addr();
+    let rates = [(who(1), 12_000.0), (who(2), 24_000.0), (who(3), 48_000.0)];
+    let miners: Vec<_> = rates
+        .iter()
+        .map(|(a, r)| spawn_miner(addr, format!("{a}.rig"), *r))
+        .collect();
+    // Until the slowest miner has 2 000 accepted shares.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let workers = rpc(node.rpc_addr, "pool_getWorkers", json!([]))
+            .await
+            .unwrap();
+        let slowest = workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["address"] == json!(who(1).to_string()))
+            .map(|w| dec(&w["accepted"]))
+            .sum::<u128>();
+        if slowest >= 2_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slowest miner has {slowest} shares: {workers}"
+        );
+    }
+    let mut counts: Vec<Counts> = Vec::new();
+    for (stop, handle) in miners {
+        stop.store(true, Ordering::Relaxed);
+        counts.push(
+            tokio::task::spawn_blocking(move || handle.join().unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+    for c in &counts {
+        assert!(c.accepted >= 1_900, "{counts:?}");
+        assert!(
+            c.refused.values().sum::<u64>() * 100 <= c.accepted,
+            "{counts:?}"
+        );
+    }
+    // Pay per miner: every pool block's output to it, plus its carried credit.
+    let payouts = rpc(node.rpc_addr, "pool_getPayouts", json!({"limit": 1000}))
+        .await
+        .unwrap();
+    let blocks = payouts["blocks"].as_array().unwrap();
+    assert!(
+        blocks.len() >= 5,
+        "too few pool blocks to judge: {}",
+        blocks.len()
+    );
+    let mut paid: BTreeMap<String, u128> = BTreeMap::new();
+    for b in blocks {
+        for o in b["outputs"].as_array().unwrap() {
+            *paid
+                .entry(o["to"].as_str().unwrap().to_owned())
+                .or_default() += dec(&o["amount"]);
+        }
+    }
+    for c in payouts["credits"].as_array().unwrap() {
+        *paid
+            .entry(c["address"].as_str().unwrap().to_owned())
+            .or_default() += dec(&c["amount"]);
+    }
+    let miners_total: u128 = rates
+        .iter()
+        .map(|(a, _)| paid.get(&a.to_string()).copied().unwrap_or(0))
+        .sum();
+    let rate_total: f64 = rates.iter().map(|(_, r)| r).sum();
+    for (a, r) in rates {
+        let got = paid.get(&a.to_string()).copied().unwrap_or(0) as f64 / miners_total as f64;
+        let want = r / rate_total;
+        assert!(
+            (got - want).abs() <= 0.1 * want,
+            "{a}: paid fraction {got:.4}, hash-rate fraction {want:.4} ({paid:?})"
+        );
+    }
+    assert!(node.supply_is_conserved());
+
+    // The replay: the store alone, the node stopped.
+    let datadir = node.datadir().to_path_buf();
+    node.stop().await;
+    let replayed = replay(&datadir, &params, fee_ppm, pool_address);
+    assert_eq!(replayed, blocks.len(), "every pool block replayed");
+}
+
+/// Replays the pool's books from the stopped node's store: for each pool block on
+/// the main chain, lowest first, the window cut from the stored share log at the
+/// job's position, the credits of the replay so far and the PPLNS rule give exactly
+/// the block's coinbase outputs. Returns how many blocks were checked.
+fn replay(datadir: &std::path::Path, params: &ChainParams, fee_ppm: u32, pool: Address) -> usize {
+    use cairn_node::chain::Chain;
+    use cairn_node::store::Store;
+    use cairn_node::store::schema::{PoolJobs, PoolPayouts, PoolShares};
+    let store = Arc::new(Store::open(&datadir.join("db"), params).unwrap());
+    let (chain, _) = Chain::open(params.clone(), store.clone()).unwrap();
+    // Shares as intervals of cumulative work.
+    let mut shares = Vec::new();
+    let mut end = 0u128;
+    for (i, r) in store.iter::<PoolShares>().enumerate() {
+        let (seq, share) = r.unwrap();
+        assert_eq!(seq, i as u64, "the share log has no gaps");
+        end += share.work;
+        shares.push((end, share.work, share.address));
+    }
+    let mut payouts: Vec<_> = store.iter::<PoolPayouts>().map(|r| r.unwrap()).collect();
+    payouts.sort_by_key(|(_, p)| p.height);
+    let mut credits: BTreeMap<Address, Amount> = BTreeMap::new();
+    for (id, payout) in &payouts {
+        assert_eq!(
+            chain.block_id_at(payout.height),
+            Some(*id),
+            "a main-chain block"
+        );
+        let block = chain.block(id).unwrap().unwrap();
+        let coinbase = block.txs[0].as_coinbase().unwrap();
+        let job = store.get::<PoolJobs>(&payout.coinbase).unwrap().unwrap();
+        let start = job.window_end - job.window_work;
+        let work = shares.iter().filter_map(|&(e, w, a)| {
+            let s = e - w;
+            let inside = e.min(job.window_end).saturating_sub(s.max(start));
+            (inside > 0).then_some((a, inside))
+        });
+        let window = Window::from_work(start, work).unwrap();
+        assert_eq!(window.end(), job.window_end, "the window tiles the log");
+        let split = Split::compute(
+            job.reward,
+            fee_ppm,
+            pool,
+            &window,
+            &credits,
+            params.max_coinbase_outputs(),
+        );
+        let outputs: Vec<CoinbaseOutput> = split.outputs.clone();
+        assert_eq!(
+            outputs, coinbase.outputs,
+            "block {id} at height {}",
+            payout.height
+        );
+        credits = split.credits.clone();
+    }
+    payouts.len()
+}
+
+/// A miner a thousand times faster than the start difficulty settles within ±30 %
+/// of the share interval, over 200 shares after settling, within 50 retargets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vardiff_settles_a_fast_miner() {
+    let params = pool_params();
+    let interval = Duration::from_millis(50);
+    let start = 16;
+    let node = pool_node(&params, pool_config(interval, start, 0)).await;
+    let addr = node.pool_addr();
+    let rate = 1_000.0 * start as f64 / interval.as_secs_f64();
+    let (stop, handle) = spawn_miner(addr, format!("{}.fast", who(7)), rate);
+    // 50 retarget periods at most: 50 × 24 intervals; it settles much sooner.
+    let settle = Instant::now();
+    let mut settled = None;
+    while settle.elapsed() < interval * 24 * 50 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let w = rpc(node.rpc_addr, "pool_getWorkers", json!([]))
+            .await
+            .unwrap();
+        let d = dec(&w[0]["difficulty"]) as f64;
+        let ideal = rate * interval.as_secs_f64();
+        if (d / ideal - 1.0).abs() < 0.5 {
+            settled = Some((Instant::now(), dec(&w[0]["accepted"])));
+            break;
+        }
+    }
+    let (t0, n0) = settled.expect("vardiff did not settle within 50 retarget periods");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (t1, n1) = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let w = rpc(node.rpc_addr, "pool_getWorkers", json!([]))
+            .await
+            .unwrap();
+        let n = dec(&w[0]["accepted"]);
+        if n >= n0 + 200 {
+            break (Instant::now(), n);
+        }
+        assert!(Instant::now() < deadline, "{w}");
+    };
+    stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    let mean = (t1 - t0).as_secs_f64() / (n1 - n0) as f64;
+    let want = interval.as_secs_f64();
+    assert!(
+        (mean / want - 1.0).abs() <= 0.3,
+        "mean share interval {mean:.4} s, aimed at {want} s"
+    );
+}
+
+/// Every refusal reason, junk, an oversized line, and ten thousand idle sessions:
+/// each answered with its reason, the node never falls over, and an honest miner
+/// beside them goes on finding shares at its rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_sessions_get_their_reasons_and_change_nothing() {
+    let _ = cairn_node::fsutil::raise_open_file_limit();
+    let params = pool_params();
+    let node = pool_node(&params, pool_config(Duration::from_millis(20), 64, 0)).await;
+    let addr = node.pool_addr();
+    let reasons = tokio::task::spawn_blocking(move || {
+        let reason = |r: std::io::Result<Result<serde_json::Value, serde_json::Value>>| {
+            r.unwrap().unwrap_err()["data"]["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let mut out = BTreeMap::new();
+        let mut c = Client::connect(addr).unwrap();
+        // Before authorising.
+        out.insert("submit first", reason(c.submit(1, 0)));
+        out.insert("bad address", reason(c.authorize("nobody.rig")));
+        c.authorize(&format!("{}.rig", who(9))).unwrap().unwrap();
+        let job = c.job().unwrap().clone();
+        out.insert(
+            "unknown job",
+            reason(c.submit(job.id + 1_000, c.nonce_start)),
+        );
+        out.insert(
+            "other extranonce",
+            reason(c.submit(job.id, c.nonce_last.wrapping_add(1))),
+        );
+        // Find a share and a non-share.
+        let (mut good, mut bad) = (None, None);
+        let mut n = c.nonce_start;
+        while good.is_none() || bad.is_none() {
+            if job
+                .share_target
+                .is_met_by(&cairn_core::pow::pow_hash(&job.pre, n))
+            {
+                good.get_or_insert(n);
+            } else {
+                bad.get_or_insert(n);
+            }
+            n += 1;
+        }
+        out.insert("above target", reason(c.submit(job.id, bad.unwrap())));
+        assert!(c.submit(job.id, good.unwrap()).unwrap().is_ok());
+        out.insert("twice", reason(c.submit(job.id, good.unwrap())));
+        c.send_raw(b"{not json").unwrap();
+        let junk = loop {
+            if let Some(v) = c.read_one().unwrap() {
+                break v;
+            }
+        };
+        out.insert(
+            "junk",
+            junk["error"]["data"]["reason"].as_str().unwrap().to_owned(),
+        );
+        // A 1 MiB line: refused, and the session closed.
+        let mut big = Client::connect(addr).unwrap();
+        let _ = big.send_raw(&vec![b'x'; 1 << 20]);
+        let closed = (0..10).any(|_| big.read_one().is_err());
+        assert!(closed, "a 1 MiB line must close the session");
+        out
+    })
+    .await
+    .unwrap();
+    let want = [
+        ("submit first", "unauthorised"),
+        ("bad address", "unauthorised"),
+        ("unknown job", "stale-job"),
+        ("other extranonce", "out-of-extranonce-range"),
+        ("above target", "above-target"),
+        ("twice", "duplicate"),
+        ("junk", "malformed"),
+    ];
+    for (case, reason) in want {
+        assert_eq!(reasons[case], reason, "{case}: {reasons:?}");
+    }
+
+    // An honest miner's share rate alone, then beside 10 000 idle sessions and a
+    // slow-loris that sends half a line.
+    let honest = who(5);
+    let rate_of = |node: &TestNode| {
+        let a = node.rpc_addr;
+        async move {
+            let w = rpc(a, "pool_getWorkers", json!([])).await.unwrap();
+            w.as_array()
+                .unwrap()
+                .iter()
+                .filter(|w| w["address"] == json!(honest.to_string()))
+                .map(|w| dec(&w["accepted"]))
+                .sum::<u128>()
+        }
+    };
+    let (stop, handle) = spawn_miner(addr, format!("{honest}.honest"), 20_000.0);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let a0 = rate_of(&node).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let alone = rate_of(&node).await - a0;
+    let mut idle = Vec::new();
+    for _ in 0..10_000 {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("idle session {}: {e}", idle.len()),
+        }
+    }
+    let mut loris = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut loris, b"{\"jsonrpc\":\"2.0\",\"id\":1,")
+        .await
+        .unwrap();
+    let b0 = rate_of(&node).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let beside = rate_of(&node).await - b0;
+    stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    assert!(
+        beside as f64 >= 0.7 * alone as f64,
+        "the honest miner's shares fell from {alone} to {beside} in 5 s beside 10 000 idle sessions"
+    );
+    let info = rpc(node.rpc_addr, "pool_getInfo", json!([])).await.unwrap();
+    assert!(dec(&info["connections"]) >= 10_000, "{info}");
+    drop(idle);
+}
