@@ -109,12 +109,12 @@ impl Fixture {
     /// A block holding the pending transfers of senders 0 and 1 (the state is left as
     /// it is, so every round re-checks the same pool).
     fn block(&self) -> Block {
-        let mut txs = vec![Transaction::Coinbase(Coinbase {
-            chain_id: self.chain_id,
-            height: 1,
-            recipient: self.recipient,
-            amount: Amount(1),
-        })];
+        let mut txs = vec![Transaction::Coinbase(Coinbase::single(
+            self.chain_id,
+            1,
+            self.recipient,
+            Amount(1),
+        ))];
         for (i, s) in self.senders[..2].iter().enumerate() {
             let tx = transfer(self, *s, BASE_FEE + i as u64);
             txs.push(Transaction::Transfer(tx));

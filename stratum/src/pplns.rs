@@ -1196,7 +1196,9 @@ mod tests {
     fn credits_are_carried_and_repaid_in_rank_order() {
         // One miner slot: the rest is parked with the pool and owed.
         let w = window(&[(A, 1), (B, 2), (C, 7)]);
-        let expected: [(&[(Address, u64)], &[(Address, u64)]); 5] = [
+        // Per block: (the outputs, the credits after it).
+        type Payouts<'a> = &'a [(Address, u64)];
+        let expected: [(Payouts<'_>, Payouts<'_>); 5] = [
             (&[(POOL, 300), (C, 700)], &[(A, 100), (B, 200)]),
             (&[(POOL, 300), (C, 700)], &[(A, 200), (B, 400)]),
             (&[(POOL, 300), (C, 700)], &[(A, 300), (B, 600)]),

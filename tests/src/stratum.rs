@@ -73,6 +73,11 @@ pub fn dec(v: &Value) -> u128 {
     }
 }
 
+/// A `u64` from a decimal string (or a JSON number).
+pub fn dec64(v: &Value) -> u64 {
+    u64::try_from(dec(v)).unwrap_or_else(|_| panic!("not a u64: {v}"))
+}
+
 fn target_hex(v: &Value) -> Target {
     let s = v.as_str().unwrap_or_else(|| panic!("not hex: {v}"));
     Target(U256::from_str_radix(s, 16).unwrap_or_else(|e| panic!("{s}: {e}")))
@@ -97,8 +102,8 @@ impl Client {
         let r = c
             .call("mining.subscribe", json!({"agent": "cairn-tests"}))?
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        c.nonce_start = dec(&r["nonceStart"]) as u64;
-        c.nonce_last = dec(&r["nonceLast"]) as u64;
+        c.nonce_start = dec64(&r["nonceStart"]);
+        c.nonce_last = dec64(&r["nonceLast"]);
         Ok(c)
     }
 
@@ -165,7 +170,7 @@ impl Client {
                 )
                 .unwrap_or(0);
                 let job = Job {
-                    id: dec(&p["jobId"]) as u64,
+                    id: dec64(&p["jobId"]),
                     pre: p["preHash"]
                         .as_str()
                         .unwrap_or_default()
@@ -175,7 +180,7 @@ impl Client {
                     block_target: cairn_core::CompactTarget(bits)
                         .to_target()
                         .unwrap_or(Target(U256::ZERO)),
-                    difficulty: dec(&p["difficulty"]) as u64,
+                    difficulty: dec64(&p["difficulty"]),
                     notify: p.clone(),
                 };
                 self.current = Some(job.id);
@@ -183,8 +188,7 @@ impl Client {
                 Ok(None)
             }
             Some("mining.set_difficulty") => {
-                self.difficulties
-                    .push(dec(&v["params"]["difficulty"]) as u64);
+                self.difficulties.push(dec64(&v["params"]["difficulty"]));
                 Ok(None)
             }
             Some(_) => Ok(None),
@@ -212,6 +216,9 @@ impl Client {
         let started = Instant::now();
         let mut nonce = self.nonce_start;
         let mut job_id = None;
+        // Where each header's search stands: a new job id for the same header (a new
+        // difficulty) goes on from there instead of finding the same shares again.
+        let mut positions: HashMap<Hash, u64> = HashMap::new();
         const BATCH: u64 = 64;
         while !stop.load(Ordering::Relaxed) {
             let Some(job) = self.job().cloned() else {
@@ -222,7 +229,7 @@ impl Client {
             };
             if job_id != Some(job.id) {
                 job_id = Some(job.id);
-                nonce = self.nonce_start;
+                nonce = positions.get(&job.pre).copied().unwrap_or(self.nonce_start);
             }
             let mut found = Vec::new();
             for _ in 0..BATCH {
@@ -235,6 +242,7 @@ impl Client {
                     .min(self.nonce_last);
             }
             counts.hashes += BATCH;
+            positions.insert(job.pre, nonce);
             for n in found {
                 match self.submit(job.id, n) {
                     Ok(Ok(r)) => {

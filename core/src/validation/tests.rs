@@ -364,7 +364,7 @@ fn rewards_mature_after_coinbase_maturity_blocks() {
             needed: reward
         }
     );
-    assert!(c.state.accounts.get(&miner.address()).is_none());
+    assert!(!c.state.accounts.contains_key(&miner.address()));
     c.extend(vec![], 1_000); // block 2 + m - 1, without the spend
     // Block 2 + m matures it: the same spend now connects in it.
     let before = c.state.clone();
@@ -380,7 +380,7 @@ fn rewards_mature_after_coinbase_maturity_blocks() {
     // A reorganisation past the maturing block leaves no spend of a vanished credit.
     c.disconnect();
     assert_eq!(c.state, before);
-    assert!(c.state.accounts.get(&miner.address()).is_none());
+    assert!(!c.state.accounts.contains_key(&miner.address()));
 }
 
 #[test]

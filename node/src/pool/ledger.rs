@@ -184,7 +184,7 @@ mod tests {
         };
         pool.save_job(&block.txs[0].id(), &job).unwrap();
         a.connect(block.clone()).unwrap();
-        submit(&mut chain, &[block.clone()]);
+        submit(&mut chain, std::slice::from_ref(&block));
         let after = BTreeMap::from([(m3, Amount(40))]);
         assert_eq!(credits(&chain.reader()).unwrap(), after);
         assert_eq!(pool.payouts(10).unwrap().len(), 1);

@@ -133,7 +133,7 @@ struct LineReader {
 }
 
 enum Line {
-    Line(Vec<u8>),
+    Complete(Vec<u8>),
     TooLong,
     Closed,
 }
@@ -147,7 +147,7 @@ impl LineReader {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                return Ok(Line::Line(line));
+                return Ok(Line::Complete(line));
             }
             if self.buf.len() >= MAX_LINE_BYTES {
                 return Ok(Line::TooLong);
@@ -170,8 +170,15 @@ struct Session {
     extranonce: Option<u16>,
     key: Option<SessionKey>,
     vardiff: Option<Vardiff>,
-    /// The difficulty each kept job was notified at, and the nonces accepted on it.
-    jobs: BTreeMap<u64, (u64, HashSet<u64>)>,
+    /// The jobs notified, by the session's own job id (each notify gets a new one,
+    /// so that a job id names one header *and* one difficulty): the pool's job and
+    /// the difficulty.
+    jobs: BTreeMap<u64, (u64, u64)>,
+    /// The session's last job id.
+    last_job: u64,
+    /// Nonces accepted, per pool job (one header): duplicates are refused across
+    /// the session's ids for the same header.
+    seen: BTreeMap<u64, HashSet<u64>>,
     refusals_in_row: u32,
     last_valid: Instant,
 }
@@ -198,6 +205,8 @@ async fn session(
         key: None,
         vardiff: None,
         jobs: BTreeMap::new(),
+        last_job: 0,
+        seen: BTreeMap::new(),
         refusals_in_row: 0,
         last_valid: opened,
     };
@@ -211,7 +220,7 @@ async fn session(
         tokio::select! {
             _ = stop.changed() => break "the pool stops",
             line = lines.next() => match line {
-                Ok(Line::Line(line)) => {
+                Ok(Line::Complete(line)) => {
                     if let Err(why) = s.handle(&line).await {
                         break why;
                     }
@@ -447,16 +456,21 @@ impl Session {
         let clean = self
             .jobs
             .last_key_value()
-            .and_then(|(id, _)| self.pool.job(*id))
+            .and_then(|(_, (global, _))| self.pool.job(*global))
             .is_none_or(|last| last.header.prev != job.header.prev);
         if clean {
             self.jobs.clear();
         }
-        self.jobs.insert(job.id, (difficulty, HashSet::new()));
+        self.last_job += 1;
+        let local = self.last_job;
+        self.jobs.insert(local, (job.id, difficulty));
         while self.jobs.len() > JOBS_KEPT {
             self.jobs.pop_first();
         }
-        let notify = notify_message(&self.pool, job, key.address, difficulty, clean);
+        let kept: HashSet<u64> = self.jobs.values().map(|(g, _)| *g).collect();
+        self.seen.retain(|g, _| kept.contains(g));
+        let mut notify = notify_message(&self.pool, job, key.address, difficulty, clean);
+        notify.job_id = local;
         self.write(messages::notification("mining.notify", &notify))
             .await
     }
@@ -472,7 +486,7 @@ impl Session {
                 )
                 .await;
         };
-        let Some((difficulty, seen)) = self.jobs.get(&p.job_id) else {
+        let Some(&(global, difficulty)) = self.jobs.get(&p.job_id) else {
             return self
                 .refuse(
                     Some(id),
@@ -482,7 +496,6 @@ impl Session {
                 )
                 .await;
         };
-        let difficulty = *difficulty;
         if p.nonce >> NONCE_BITS != u64::from(key.extranonce) {
             return self
                 .refuse(
@@ -493,7 +506,8 @@ impl Session {
                 )
                 .await;
         }
-        if seen.contains(&p.nonce) {
+        let seen = self.seen.get(&global);
+        if seen.is_some_and(|s| s.contains(&p.nonce)) {
             return self
                 .refuse(
                     Some(id),
@@ -503,7 +517,7 @@ impl Session {
                 )
                 .await;
         }
-        if seen.len() >= MAX_NONCES_PER_JOB {
+        if seen.is_some_and(|s| s.len() >= MAX_NONCES_PER_JOB) {
             return self
                 .refuse(
                     Some(id),
@@ -513,7 +527,7 @@ impl Session {
                 )
                 .await;
         }
-        let (job, pow) = match self.pool.check_share(&key, p.job_id, p.nonce, difficulty) {
+        let (job, pow) = match self.pool.check_share(&key, global, p.nonce, difficulty) {
             Ok(x) => x,
             Err(reason) => {
                 let code = reason.code();
@@ -527,9 +541,7 @@ impl Session {
                     .await;
             }
         };
-        if let Some((_, seen)) = self.jobs.get_mut(&p.job_id) {
-            seen.insert(p.nonce);
-        }
+        self.seen.entry(global).or_default().insert(p.nonce);
         let is_block = job.block_target.is_met_by(&pow);
         let accepted = if is_block {
             let (pool, key, job) = (self.pool.clone(), key.clone(), job.clone());
