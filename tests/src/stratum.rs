@@ -62,6 +62,12 @@ pub struct Client {
     pub current: Option<u64>,
     /// Every `mining.set_difficulty` received.
     pub difficulties: Vec<u64>,
+    /// What the shares sent by [`Client::mine`] came to, as their answers arrive.
+    pub counts: Counts,
+    /// Ids of the shares sent and not answered yet.
+    in_flight: std::collections::HashSet<u64>,
+    /// Hashes tried by [`Client::mine`] so far, readable from other threads.
+    pub hashed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// `u64` or `u128` from a decimal string (or a JSON number).
@@ -98,6 +104,9 @@ impl Client {
             jobs: HashMap::new(),
             current: None,
             difficulties: Vec::new(),
+            counts: Counts::default(),
+            in_flight: std::collections::HashSet::new(),
+            hashed: Arc::default(),
         };
         let r = c
             .call("mining.subscribe", json!({"agent": "cairn-tests"}))?
@@ -192,6 +201,7 @@ impl Client {
                 Ok(None)
             }
             Some(_) => Ok(None),
+            None if self.account(&v) => Ok(None),
             None => Ok(Some(v)),
         }
     }
@@ -212,8 +222,8 @@ impl Client {
     /// Mines the newest job at `hashrate` hashes a second until `stop`, submitting
     /// every share, and returns what was counted.
     pub fn mine(&mut self, hashrate: f64, stop: &AtomicBool) -> Counts {
-        let mut counts = Counts::default();
         let started = Instant::now();
+        let mut hashes = 0u64;
         let mut nonce = self.nonce_start;
         let mut job_id = None;
         // Where each header's search stands: a new job id for the same header (a new
@@ -231,45 +241,74 @@ impl Client {
                 job_id = Some(job.id);
                 nonce = positions.get(&job.pre).copied().unwrap_or(self.nonce_start);
             }
-            let mut found = Vec::new();
             for _ in 0..BATCH {
                 if job.share_target.is_met_by(&pow_hash(&job.pre, nonce)) {
-                    found.push(nonce);
+                    // Sent without waiting for the answer, as a real miner does: the
+                    // answers are counted as they come in.
+                    self.next_id += 1;
+                    self.in_flight.insert(self.next_id);
+                    let line = json!({"jsonrpc": "2.0", "id": self.next_id, "method": "mining.submit",
+                        "params": {"jobId": job.id.to_string(), "nonce": nonce.to_string()}});
+                    if self.send_raw(line.to_string().as_bytes()).is_err() {
+                        return self.finish(hashes);
+                    }
                 }
                 nonce = nonce
                     .wrapping_add(1)
                     .max(self.nonce_start)
                     .min(self.nonce_last);
             }
-            counts.hashes += BATCH;
+            hashes += BATCH;
+            self.hashed.store(hashes, Ordering::Relaxed);
             positions.insert(job.pre, nonce);
-            for n in found {
-                match self.submit(job.id, n) {
-                    Ok(Ok(r)) => {
-                        counts.accepted += 1;
-                        counts.work += dec(&r["work"]);
-                        if !r["block"].is_null() {
-                            counts.blocks += 1;
-                        }
-                    }
-                    Ok(Err(e)) => {
-                        let reason = e["data"]["reason"].as_str().unwrap_or("?").to_owned();
-                        *counts.refused.entry(reason).or_insert(0) += 1;
-                    }
-                    Err(_) => return counts,
-                }
-            }
-            // Take in new jobs without blocking.
+            // Take in answers and new jobs without blocking.
             if self.drain().is_err() {
                 break;
             }
             // Throttle to the hash rate.
-            let due = Duration::from_secs_f64(counts.hashes as f64 / hashrate);
+            let due = Duration::from_secs_f64(hashes as f64 / hashrate);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
-        counts
+        self.finish(hashes)
+    }
+
+    /// Waits a little for the last answers, and returns the counts.
+    fn finish(&mut self, hashes: u64) -> Counts {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.in_flight.is_empty() && Instant::now() < deadline {
+            if self.read_one().is_err() {
+                break;
+            }
+        }
+        self.counts.hashes = hashes;
+        self.counts.clone()
+    }
+
+    /// Counts the answer to a share [`Client::mine`] sent; false if `v` is not one.
+    fn account(&mut self, v: &Value) -> bool {
+        let Some(id) = v["id"].as_u64() else {
+            return false;
+        };
+        if !self.in_flight.remove(&id) {
+            return false;
+        }
+        match v.get("error") {
+            Some(e) => {
+                let reason = e["data"]["reason"].as_str().unwrap_or("?").to_owned();
+                *self.counts.refused.entry(reason).or_insert(0) += 1;
+            }
+            None => {
+                let r = &v["result"];
+                self.counts.accepted += 1;
+                self.counts.work += dec(&r["work"]);
+                if !r["block"].is_null() {
+                    self.counts.blocks += 1;
+                }
+            }
+        }
+        true
     }
 
     /// Reads every message already received, without waiting for more.
@@ -290,21 +329,34 @@ impl Client {
     }
 }
 
-/// A test miner on its own thread: connects as `user`, mines at `hashrate` until the
-/// returned flag is set, then yields its counts.
-pub fn spawn_miner(
-    addr: SocketAddr,
-    user: String,
-    hashrate: f64,
-) -> (Arc<AtomicBool>, std::thread::JoinHandle<Counts>) {
+/// A test miner on its own thread: connects as `user`, mines at `hashrate` until
+/// `stop` is set, then yields its counts; `hashed` counts its hashes as it goes.
+#[derive(Debug)]
+pub struct TestMiner {
+    /// Set it to stop the miner.
+    pub stop: Arc<AtomicBool>,
+    /// Hashes tried so far.
+    pub hashed: Arc<std::sync::atomic::AtomicU64>,
+    /// The miner's thread: its counts.
+    pub handle: std::thread::JoinHandle<Counts>,
+}
+
+/// Starts a [`TestMiner`].
+pub fn spawn_miner(addr: SocketAddr, user: String, hashrate: f64) -> TestMiner {
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    let hashed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (flag, counter) = (stop.clone(), hashed.clone());
     let handle = std::thread::spawn(move || {
         let mut c = Client::connect(addr).expect("the pool accepts the session");
+        c.hashed = counter;
         c.authorize(&user)
             .expect("the pool answers")
             .expect("authorised");
         c.mine(hashrate, &flag)
     });
-    (stop, handle)
+    TestMiner {
+        stop,
+        hashed,
+        handle,
+    }
 }

@@ -102,10 +102,10 @@ async fn pay_follows_hash_rate_and_replays_exactly() {
         );
     }
     let mut counts: Vec<Counts> = Vec::new();
-    for (stop, handle) in miners {
-        stop.store(true, Ordering::Relaxed);
+    for m in miners {
+        m.stop.store(true, Ordering::Relaxed);
         counts.push(
-            tokio::task::spawn_blocking(move || handle.join().unwrap())
+            tokio::task::spawn_blocking(move || m.handle.join().unwrap())
                 .await
                 .unwrap(),
         );
@@ -240,12 +240,20 @@ fn replay_with_credits(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vardiff_settles_a_fast_miner() {
     let params = pool_params();
-    let interval = Duration::from_millis(50);
+    // 160 000 hashes a second: little enough that the throttled test miner keeps its
+    // rate on a busy two-core machine.
+    let interval = Duration::from_millis(100);
     let start = 16;
-    let node = pool_node(&params, pool_config(interval, start, 0)).await;
+    // The first retarget jumps to the estimate from `retarget_shares` shares; with the
+    // default 72 its noise (σ ≈ 12 %) inside the [½, 2] band leaves ±30 % a ~97 %
+    // property, which the vardiff unit tests check on seeded simulations. Here, on a
+    // real clock, 288 shares (σ ≈ 6 %) make the bound hold every run.
+    let mut config = pool_config(interval, start, 0);
+    config.vardiff.retarget_shares = 288;
+    let node = pool_node(&params, config).await;
     let addr = node.pool_addr();
     let rate = 1_000.0 * start as f64 / interval.as_secs_f64();
-    let (stop, handle) = spawn_miner(addr, format!("{}.fast", who(7)), rate);
+    let miner = spawn_miner(addr, format!("{}.fast", who(7)), rate);
     // 50 retarget periods at most: 50 × 24 intervals; it settles much sooner.
     let settle = Instant::now();
     let mut settled = None;
@@ -257,31 +265,41 @@ async fn vardiff_settles_a_fast_miner() {
         let d = dec(&w[0]["difficulty"]) as f64;
         let ideal = rate * interval.as_secs_f64();
         if (d / ideal - 1.0).abs() < 0.5 {
-            settled = Some((Instant::now(), dec(&w[0]["accepted"])));
+            settled = Some((
+                Instant::now(),
+                dec(&w[0]["accepted"]),
+                miner.hashed.load(Ordering::Relaxed),
+            ));
             break;
         }
     }
-    let (t0, n0) = settled.expect("vardiff did not settle within 50 retarget periods");
+    let (t0, n0, h0) = settled.expect("vardiff did not settle within 50 retarget periods");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (t1, n1) = loop {
+    let (t1, n1, h1) = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let w = rpc(node.rpc_addr, "pool_getWorkers", json!([]))
             .await
             .unwrap();
         let n = dec(&w[0]["accepted"]);
         if n >= n0 + 200 {
-            break (Instant::now(), n);
+            break (Instant::now(), n, miner.hashed.load(Ordering::Relaxed));
         }
         assert!(Instant::now() < deadline, "{w}");
     };
-    stop.store(true, Ordering::Relaxed);
-    let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-    let mean = (t1 - t0).as_secs_f64() / (n1 - n0) as f64;
+    miner.stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || miner.handle.join()).await;
+    let seconds = (t1 - t0).as_secs_f64();
+    // The test miner is throttled to `rate`, but on a busy two-core machine it may get
+    // less CPU than that: the interval is judged at the rate it really hashed at.
+    let delivered = (h1 - h0) as f64 / seconds;
+    let mean = seconds / (n1 - n0) as f64 * delivered / rate;
     let want = interval.as_secs_f64();
     eprintln!(
-        "settled after {:.1} s; {} shares then, mean interval {mean:.4} s (aimed at {want} s)",
+        "settled after {:.1} s; {} shares then, mean interval {mean:.4} s at the nominal rate \
+         (aimed at {want} s; the miner delivered {:.0} % of it)",
         (t0 - settle).as_secs_f64(),
-        n1 - n0
+        n1 - n0,
+        100.0 * delivered / rate
     );
     assert!(
         (mean / want - 1.0).abs() <= 0.3,
@@ -391,7 +409,7 @@ async fn hostile_sessions_get_their_reasons_and_change_nothing() {
                 .sum::<u128>()
         }
     };
-    let (stop, handle) = spawn_miner(addr, format!("{honest}.honest"), 20_000.0);
+    let miner = spawn_miner(addr, format!("{honest}.honest"), 20_000.0);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let a0 = rate_of(&node).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -419,8 +437,8 @@ async fn hostile_sessions_get_their_reasons_and_change_nothing() {
     let b0 = rate_of(&node).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let beside = rate_of(&node).await - b0;
-    stop.store(true, Ordering::Relaxed);
-    let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    miner.stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || miner.handle.join()).await;
     assert!(
         beside as f64 >= 0.7 * alone as f64,
         "the honest miner's shares fell from {alone} to {beside} in 5 s beside {idle_sessions} idle sessions"
