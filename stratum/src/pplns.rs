@@ -114,6 +114,27 @@ impl ShareLog {
         }
     }
 
+    /// A log whose first `next_seq` shares, of `total` work in all, were pruned: the
+    /// next share pushed gets `next_seq` and starts at `total`. For restoring a stored
+    /// log whose beginning was deleted.
+    pub fn resume(next_seq: u64, total: u128, keep: u128) -> ShareLog {
+        ShareLog {
+            shares: VecDeque::new(),
+            total,
+            next_seq,
+            keep,
+            pruned_to: total,
+        }
+    }
+
+    /// The oldest share held: its sequence number and where it starts in cumulative
+    /// work (everything before it is pruned).
+    pub fn oldest(&self) -> Option<(u64, u128)> {
+        self.shares
+            .front()
+            .map(|l| (l.share.seq, l.end - l.share.work))
+    }
+
     /// Appends a share of `work` for `address` and returns its sequence number.
     pub fn push(&mut self, address: Address, work: u128) -> Result<u64, ShareLogError> {
         let seq = self.next_seq;

@@ -39,6 +39,7 @@ fn pool_config(share_interval: Duration, start: u64, fee_ppm: u32) -> PoolConfig
         address: who(0xf0),
         fee_ppm,
         window_blocks: 2,
+        log_windows: 64,
         vardiff,
         max_connections: 12_000,
         refresh: Duration::from_millis(500),
@@ -187,6 +188,15 @@ fn replay_with_credits(
     use cairn_node::store::schema::{PoolJobs, PoolPayouts, PoolShares};
     let store = Arc::new(Store::open(&datadir.join("db"), params).unwrap());
     let (chain, _) = Chain::open(params.clone(), store.clone()).unwrap();
+    assert_eq!(
+        store
+            .get::<cairn_node::store::schema::PoolLogStart>(
+                &cairn_node::store::schema::PoolLogStart::KEY
+            )
+            .unwrap(),
+        None,
+        "the replay needs the whole share log (none pruned)"
+    );
     // Shares as intervals of cumulative work.
     let mut shares = Vec::new();
     let mut end = 0u128;
@@ -797,4 +807,84 @@ fn rss_bytes() -> u64 {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
+}
+
+/// Shares older than `log_windows` windows are deleted from the store (and memory);
+/// a restarted node resumes the log where the stored part begins, with the same
+/// sequence numbers and cumulative work, and its miner goes on being paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_shares_are_pruned_and_the_log_resumes() {
+    let params = pool_params();
+    let mut config = pool_config(Duration::from_millis(5), 64, 0);
+    config.window_blocks = 1;
+    config.log_windows = 1;
+    config.refresh = Duration::from_millis(200);
+    let mut node = pool_node(&params, config.clone()).await;
+    let miner = spawn_miner(node.pool_addr(), format!("{}.rig", who(4)), 40_000.0);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let start = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let start = node.node().pool_store().log_start().unwrap();
+        if start.seq > 0 {
+            break start;
+        }
+        assert!(Instant::now() < deadline, "no share was ever pruned");
+    };
+    let stored = node.node().pool_store().shares_from(0).unwrap();
+    assert_eq!(
+        stored.first().map(|(seq, _)| *seq),
+        Some(start.seq),
+        "pruned up to the start"
+    );
+    assert!(start.total > 0);
+    miner.stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || miner.handle.join()).await;
+    let before: u128 = {
+        let info = rpc(node.rpc_addr, "pool_getInfo", json!([])).await.unwrap();
+        dec(&info["blocks"])
+    };
+    let datadir = node.datadir().to_path_buf();
+    node.stop().await;
+    let node = pool_node_at(&params, config, datadir).await;
+    // The resumed log goes on from where it stopped: a new share gets the next
+    // sequence number, and the miner is paid again.
+    let miner = spawn_miner(node.pool_addr(), format!("{}.rig", who(4)), 40_000.0);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let info = rpc(node.rpc_addr, "pool_getInfo", json!([])).await.unwrap();
+        if dec(&info["blocks"]) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pool block after the restart (before: {before})"
+        );
+    }
+    miner.stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || miner.handle.join()).await;
+    let stored = node.node().pool_store().shares_from(0).unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|(s, _)| *s).collect();
+    let first = node.node().pool_store().log_start().unwrap().seq;
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gap in the stored log"
+    );
+    assert_eq!(seqs.first().copied(), Some(first));
+}
+
+async fn pool_node_at(
+    params: &ChainParams,
+    config: PoolConfig,
+    datadir: std::path::PathBuf,
+) -> TestNode {
+    TestNode::start(
+        params,
+        NodeOptions {
+            pool: Some(config),
+            datadir: Some(datadir),
+            ..NodeOptions::default()
+        },
+    )
+    .await
 }

@@ -359,6 +359,15 @@ pub struct PoolSettings {
     )]
     pub window_blocks: u64,
 
+    /// Shares older than this many windows are deleted (kept for replays and audits).
+    #[arg(
+        id = "pool.log_windows",
+        long = "pool-log-windows",
+        value_name = "WINDOWS",
+        default_value_t = 64
+    )]
+    pub log_windows: u64,
+
     /// Each miner's share difficulty aims at one share this often (milliseconds).
     #[arg(
         id = "pool.share_interval_ms",
@@ -428,6 +437,7 @@ impl PoolSettings {
             address,
             fee_ppm: self.fee_ppm.min(1_000_000),
             window_blocks: self.window_blocks.max(1),
+            log_windows: self.log_windows.max(1),
             vardiff,
             max_connections: self.max_connections.max(1),
             refresh: interval.clamp(

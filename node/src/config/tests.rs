@@ -166,7 +166,7 @@ fn every_flag_has_a_key_and_every_key_a_flag() {
     assert!(keys.contains(&("no-mine".into(), "mining.enabled".into())));
     assert!(keys.contains(&("offline".into(), "p2p.enabled".into())));
     assert!(keys.contains(&("bootnode".into(), "p2p.bootnodes".into())));
-    assert_eq!(keys.len(), 37);
+    assert_eq!(keys.len(), 38);
 }
 
 #[test]

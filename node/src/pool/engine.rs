@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use super::jobs::{Job, JobBook};
 use super::vardiff::{VardiffConfig, to_target};
 use crate::node::{BlockSource, Node, now_ms};
-use crate::store::schema::ShareRecord;
+use crate::store::schema::{ShareLogStart, ShareRecord};
 use crate::store::{PoolStore, StoreError};
 
 /// How many low bits of a nonce a session searches: the top
@@ -36,6 +36,9 @@ pub struct PoolConfig {
     pub fee_ppm: u32,
     /// The PPLNS window, in blocks' work at the current target.
     pub window_blocks: u64,
+    /// How many windows' worth of shares are kept (in memory and in the store), for
+    /// replays and audits; older ones are deleted.
+    pub log_windows: u64,
     /// Share difficulty per session.
     pub vardiff: VardiffConfig,
     /// Most sessions at once.
@@ -110,6 +113,9 @@ struct State {
 
 type WorkerKey = (Address, String);
 
+/// Stored shares are deleted this many at a time (not on every job).
+const PRUNE_BATCH: u64 = 1_024;
+
 /// The span share and hash rates are measured over.
 const RATE_SPAN_MS: u64 = 60_000;
 /// Most shares kept for the rates (beyond it the rates read low, never high).
@@ -138,8 +144,9 @@ impl Pool {
     /// job.
     pub fn open(node: Arc<Node>, config: PoolConfig) -> Result<Arc<Pool>, PoolError> {
         let store = node.pool_store();
-        let mut log = ShareLog::new(u128::MAX);
-        for (seq, share) in store.shares_from(0)? {
+        let start = store.log_start()?;
+        let mut log = ShareLog::resume(start.seq, start.total, u128::MAX);
+        for (seq, share) in store.shares_from(start.seq)? {
             let got = log
                 .push(share.address, share.work)
                 .map_err(|e| PoolError::ShareLog(e.to_string()))?;
@@ -222,6 +229,9 @@ impl Pool {
         };
         let size = self.window_size();
         let mut s = self.lock();
+        s.log
+            .set_keep(size.saturating_mul(u128::from(self.config.log_windows.max(1))));
+        self.prune_store(&s.log);
         let window = s.log.window(size).unwrap_or_default();
         let split = Split::compute(
             body.reward,
@@ -245,6 +255,27 @@ impl Pool {
             self.connections.fetch_add(1, Ordering::Relaxed);
         } else {
             self.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Deletes the stored shares the log in memory no longer holds, a batch at a time.
+    fn prune_store(&self, log: &ShareLog) {
+        let Some((seq, total)) = log.oldest() else {
+            return;
+        };
+        let stored = match self.store.log_start() {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(target: "pool", "cannot read where the share log starts: {e}");
+                return;
+            }
+        };
+        if seq < stored.seq.saturating_add(PRUNE_BATCH) {
+            return;
+        }
+        match self.store.prune_shares_before(ShareLogStart { seq, total }) {
+            Ok(()) => info!(target: "pool", before = seq, "old shares pruned from the store"),
+            Err(e) => warn!(target: "pool", "cannot prune the share log: {e}"),
         }
     }
 

@@ -95,6 +95,13 @@ impl StoreBatch<'_> {
     pub fn delete<T: Table>(&mut self, key: &T::Key) {
         self.inner.delete_cf(self.store.cf::<T>(), key.to_key());
     }
+
+    /// Queues the removal of the keys of table `T` from `from` (included) to `to`
+    /// (excluded), in key order.
+    pub fn delete_range<T: Table>(&mut self, from: &T::Key, to: &T::Key) {
+        self.inner
+            .delete_range_cf(self.store.cf::<T>(), from.to_key(), to.to_key());
+    }
 }
 
 /// Size of one column family (RocksDB's own estimates).

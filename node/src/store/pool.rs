@@ -8,7 +8,8 @@ use std::sync::Arc;
 use cairn_core::{Address, Amount, TxId};
 
 use super::schema::{
-    JobRecord, PayoutRecord, PoolCredits, PoolJobs, PoolPayouts, PoolShares, ShareRecord,
+    JobRecord, PayoutRecord, PoolCredits, PoolJobs, PoolLogStart, PoolPayouts, PoolShares,
+    ShareLogStart, ShareRecord,
 };
 use super::{Store, StoreError};
 
@@ -45,16 +46,21 @@ impl PoolStore {
         Ok(out)
     }
 
-    /// Deletes the shares before `seq` (no window reaches them any more).
-    pub fn prune_shares_before(&self, seq: u64) -> Result<(), StoreError> {
-        if seq == 0 {
-            return Ok(());
-        }
-        let cf = self.store.cf::<PoolShares>();
-        let mut batch = rocksdb::WriteBatch::default();
-        batch.delete_range_cf(cf, 0u64.to_be_bytes(), seq.to_be_bytes());
-        self.store.db.write(batch)?;
-        Ok(())
+    /// Where the stored log begins (sequence 0 and no work before, until pruned).
+    pub fn log_start(&self) -> Result<ShareLogStart, StoreError> {
+        Ok(self
+            .store
+            .get::<PoolLogStart>(&PoolLogStart::KEY)?
+            .unwrap_or_default())
+    }
+
+    /// Deletes the shares before `start.seq`, and records where the log now begins,
+    /// in one batch.
+    pub fn prune_shares_before(&self, start: ShareLogStart) -> Result<(), StoreError> {
+        let mut b = self.store.batch();
+        b.delete_range::<PoolShares>(&0, &start.seq);
+        b.put::<PoolLogStart>(&PoolLogStart::KEY, &start);
+        self.store.write(b)
     }
 
     /// Records the credit changes of a block the pool found, before it is submitted,

@@ -150,6 +150,10 @@ meta!(
     /// The main-chain tip; moved by the same batch that connects or disconnects a block.
     Tip, b"tip" => BlockId
 );
+meta!(
+    /// Where the stored pool share log begins once its oldest shares were deleted.
+    PoolLogStart, b"pool_log_start" => ShareLogStart
+);
 
 /// All column families, for opening the database.
 pub const COLUMN_FAMILIES: &[&str] = &[
@@ -183,6 +187,7 @@ impl Key for MetaKey {
             GenesisId::KEY,
             NetworkName::KEY,
             Tip::KEY,
+            PoolLogStart::KEY,
         ]
         .into_iter()
         .find(|k| k.0 == bytes)
@@ -405,6 +410,32 @@ impl Value for Body {
         }
         r.finish().map_err(|e| corrupt("body", e))?;
         Ok(Body(txs))
+    }
+}
+
+/// [`PoolLogStart`] value: the first stored share's sequence number and the
+/// cumulative work of all shares before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShareLogStart {
+    /// The first share kept.
+    pub seq: u64,
+    /// The work of the deleted shares before it.
+    pub total: u128,
+}
+
+impl Value for ShareLogStart {
+    fn to_value(&self) -> Vec<u8> {
+        let mut out = self.seq.to_le_bytes().to_vec();
+        put_u128(&mut out, self.total);
+        out
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        decode_all("pool log start", bytes, |r| {
+            Ok(ShareLogStart {
+                seq: r.u64()?,
+                total: read_u128(r)?,
+            })
+        })
     }
 }
 
