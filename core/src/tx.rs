@@ -88,6 +88,11 @@ impl Coinbase {
         Amount::checked_sum(self.outputs.iter().map(|o| o.amount))
     }
 
+    /// The transaction id (the same as of the [`Transaction`] holding it).
+    pub fn id(&self) -> TxId {
+        Hash::digest(&self.to_bytes())
+    }
+
     /// What it pays `address` (zero if nothing).
     pub fn paid_to(&self, address: &Address) -> Amount {
         self.outputs

@@ -269,3 +269,32 @@ fn cross_key_rules_name_their_key() {
         assert_eq!(e.line(), (line > 0).then_some(line), "{e}");
     }
 }
+
+/// The pool's settings: off by default; on, it needs an address (off the dev
+/// network), refuses difficulty bounds out of order, and reads its file keys.
+#[test]
+fn pool_settings_are_checked() {
+    let off = Settings::default().pool;
+    assert!(matches!(off.pool_config(None, false), Ok(None)));
+    let mut on = off.clone();
+    on.enabled = true;
+    let e = on.pool_config(None, false).unwrap_err();
+    assert!(e.contains("pool.address"), "{e}");
+    assert!(
+        on.pool_config(None, true).unwrap().is_some(),
+        "dev: account 0"
+    );
+    let mut bad = on.clone();
+    bad.min_difficulty = 1 << 30; // above the start difficulty
+    let e = bad.pool_config(None, true).unwrap_err();
+    assert!(e.contains("min"), "{e}");
+    let s = parse("[pool]\nenabled = true\nfee_ppm = 10000\nlog_windows = 8\n").unwrap();
+    assert!(s.pool.enabled);
+    assert_eq!((s.pool.fee_ppm, s.pool.log_windows), (10_000, 8));
+    let e = parse("[pool]\nfee_ppm = \"lots\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fee_ppm"), "{e}");
+    let e = parse("[pool]\nwindow = 3\n").unwrap_err().to_string();
+    assert!(e.contains("window"), "{e}");
+}

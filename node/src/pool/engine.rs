@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use cairn_core::{Address, Amount, BlockId, Hash};
+use cairn_core::{Address, BlockId, Hash};
 use cairn_stratum::messages::Reason;
 use cairn_stratum::pplns::{ShareLog, Split, share_work};
 use thiserror::Error;
@@ -20,10 +20,6 @@ use super::vardiff::{VardiffConfig, to_target};
 use crate::node::{BlockSource, Node, now_ms};
 use crate::store::schema::{ShareLogStart, ShareRecord};
 use crate::store::{PoolStore, StoreError};
-
-/// How many low bits of a nonce a session searches: the top
-/// [`cairn_stratum::messages::EXTRANONCE_BITS`] are its extranonce.
-pub const NONCE_BITS: u32 = 64 - cairn_stratum::messages::EXTRANONCE_BITS as u32;
 
 /// What the pool does (`[pool]` settings, resolved).
 #[derive(Debug, Clone)]
@@ -112,6 +108,9 @@ struct State {
 }
 
 type WorkerKey = (Address, String);
+
+/// Most workers (address and name) counted; open sessions are fewer still.
+const MAX_WORKERS: usize = 100_000;
 
 /// Stored shares are deleted this many at a time (not on every job).
 const PRUNE_BATCH: u64 = 1_024;
@@ -296,13 +295,24 @@ impl Pool {
         }
     }
 
-    /// Names the session's worker (once authorised).
+    /// Names the session's worker (once authorised). The table of workers is bounded:
+    /// when it is full, the worker without a session whose last share is oldest makes
+    /// room, so a stranger cycling names cannot grow it.
     pub fn authorise(&self, key: &SessionKey, difficulty: u64) {
         let mut s = self.lock();
-        let w = s
-            .workers
-            .entry((key.address, key.worker.clone()))
-            .or_default();
+        let name = (key.address, key.worker.clone());
+        if !s.workers.contains_key(&name) && s.workers.len() >= MAX_WORKERS {
+            let idle = s
+                .workers
+                .iter()
+                .filter(|(_, w)| w.sessions == 0)
+                .min_by_key(|(_, w)| w.last_share_ms)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = idle {
+                s.workers.remove(&k);
+            }
+        }
+        let w = s.workers.entry(name).or_default();
         w.sessions = w.sessions.saturating_add(1);
         w.difficulty = difficulty;
     }
@@ -340,21 +350,17 @@ impl Pool {
         }
     }
 
-    /// Checks a share of session `key` on job `job_id` at `difficulty` (what the
-    /// session was told for that job). The costs before acceptance: a lookup, a range
-    /// check, and one blake3 compression. Stale, out-of-range and above-target shares
-    /// are refused with their reason; `duplicate` is the session's own check.
+    /// Checks a share on the pool's job `job_id` at `difficulty` (what the session
+    /// was told for that job): the job must still be accepted, and one blake3
+    /// compression must meet the share target. (The session checks the nonce's range
+    /// and duplicates first, in the order of `docs/STRATUM.md` §3.5.)
     pub fn check_share(
         &self,
-        key: &SessionKey,
         job_id: u64,
         nonce: u64,
         difficulty: u64,
     ) -> Result<(Arc<Job>, Hash), Reason> {
         let job = self.job(job_id).ok_or(Reason::StaleJob)?;
-        if nonce >> NONCE_BITS != u64::from(key.extranonce) {
-            return Err(Reason::OutOfExtranonceRange);
-        }
         let pow = cairn_core::pow::pow_hash(&job.pre_hash, nonce);
         if !to_target(difficulty).is_met_by(&pow) {
             return Err(Reason::AboveTarget);
@@ -391,13 +397,12 @@ impl Pool {
                     time_ms: now,
                 },
             )?;
-            let w = s
-                .workers
-                .entry((key.address, key.worker.clone()))
-                .or_default();
-            w.accepted = w.accepted.saturating_add(1);
-            w.work = w.work.saturating_add(work);
-            w.last_share_ms = now;
+            // Only authorised sessions submit, so their worker is in the table.
+            if let Some(w) = s.workers.get_mut(&(key.address, key.worker.clone())) {
+                w.accepted = w.accepted.saturating_add(1);
+                w.work = w.work.saturating_add(work);
+                w.last_share_ms = now;
+            }
             s.recent
                 .push_back((now, work, (key.address, key.worker.clone())));
             while s.recent.len() > MAX_RECENT
@@ -433,15 +438,6 @@ impl Pool {
             block,
             position,
         })
-    }
-
-    /// What a miner checks in a job: its work in the job's window and its credit.
-    pub fn standing(&self, job: &Job, address: &Address) -> (u128, Amount) {
-        let f = job.split.figures.get(address);
-        (
-            f.map_or(0, |f| f.address_work),
-            f.map_or(Amount::ZERO, |f| f.credit_before),
-        )
     }
 
     /// A snapshot of the counts, for the RPC and `/metrics`.

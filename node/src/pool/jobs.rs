@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use cairn_core::merkle::MerkleProof;
 use cairn_core::{Block, BlockHeader, BlockId, Coinbase, Hash, Target, Transaction, TxId};
+use cairn_stratum::messages::{JobCoinbase, MAX_JOBS_KEPT};
 use cairn_stratum::pplns::{Split, Window};
 
 use crate::mining::TemplateBody;
 use crate::store::schema::JobRecord;
-
-/// How many jobs of the current parent are accepted (`docs/STRATUM.md` §3.4).
-pub const JOBS_KEPT: usize = 16;
 
 /// One job.
 #[derive(Debug, Clone)]
@@ -36,9 +34,9 @@ pub struct Job {
     /// The PPLNS split the coinbase carries.
     pub split: Split,
     /// The share-log window the split was computed on.
-    pub window_start: u128,
-    /// Where that window ends (the log's total work when the job was made).
-    pub window_end: u128,
+    pub window: Window,
+    /// The coinbase as `mining.notify` shows it, encoded once for every session.
+    pub coinbase_view: JobCoinbase,
 }
 
 impl Job {
@@ -49,7 +47,8 @@ impl Job {
             height: body.header.height,
             outputs: split.outputs.clone(),
         };
-        let coinbase_id = Transaction::Coinbase(coinbase.clone()).id();
+        let coinbase_id = coinbase.id();
+        let coinbase_view = JobCoinbase::from_coinbase(&coinbase);
         let leaves: Vec<Hash> = std::iter::once(coinbase_id)
             .chain(body.transfers.iter().map(Transaction::id))
             .collect();
@@ -74,8 +73,8 @@ impl Job {
             transfers: body.transfers,
             branch,
             split,
-            window_start: window.start(),
-            window_end: window.end(),
+            window: window.clone(),
+            coinbase_view,
         }
     }
 
@@ -91,11 +90,11 @@ impl Job {
 
     /// What a block of this job does to the credits, for the ledger.
     pub fn record(&self) -> JobRecord {
-        JobRecord::from_split(&self.split, self.header.height, self.window_end)
+        JobRecord::from_split(&self.split, self.header.height, self.window.end())
     }
 }
 
-/// The jobs of the current parent, newest last, at most [`JOBS_KEPT`].
+/// The jobs of the current parent, newest last, at most [`MAX_JOBS_KEPT`].
 #[derive(Debug, Default)]
 pub struct JobBook {
     jobs: VecDeque<Arc<Job>>,
@@ -120,7 +119,7 @@ impl JobBook {
             self.jobs.clear();
         }
         self.jobs.push_back(job);
-        while self.jobs.len() > JOBS_KEPT {
+        while self.jobs.len() > MAX_JOBS_KEPT {
             self.jobs.pop_front();
         }
         clean

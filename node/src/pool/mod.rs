@@ -16,8 +16,6 @@ pub mod ledger;
 pub mod server;
 pub mod vardiff;
 
-pub use self::engine::{
-    Accepted, NONCE_BITS, Pool, PoolConfig, PoolError, PoolStats, SessionKey, WorkerStats,
-};
+pub use self::engine::{Accepted, Pool, PoolConfig, PoolError, PoolStats, SessionKey, WorkerStats};
 
 pub use cairn_stratum::pplns;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use cairn_core::Address;
 use cairn_stratum::messages::{
-    self, AuthorizeParams, AuthorizeResult, Id, JobCoinbase, JobHeader, MAX_LINE_BYTES, Notify,
-    PayoutFigures, Ranked, Reason, Refusal, Request, SessionId, SetDifficulty, ShareTarget,
-    SubmitParams, SubmitResult, SubscribeResult, You,
+    self, AuthorizeParams, AuthorizeResult, Id, JobHeader, MAX_LINE_BYTES, NonceSpan, Notify,
+    PayoutFigures, Reason, Refusal, Request, SessionId, SetDifficulty, ShareTarget, SubmitParams,
+    SubmitResult, SubscribeResult, Username,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -24,8 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::engine::{NONCE_BITS, Pool, SessionKey};
-use super::jobs::{JOBS_KEPT, Job};
+use super::engine::{Pool, SessionKey};
+use super::jobs::Job;
 use super::vardiff::Vardiff;
 use crate::node::NodeEvent;
 
@@ -226,7 +226,7 @@ async fn session(
                     }
                 }
                 Ok(Line::TooLong) => {
-                    let _ = s.refuse(None, Reason::Malformed, -32600, format!("line longer than {MAX_LINE_BYTES} bytes")).await;
+                    let _ = s.refuse(Refusal::line_too_long(MAX_LINE_BYTES)).await;
                     break "line too long";
                 }
                 Ok(Line::Closed) => break "closed by the miner",
@@ -273,22 +273,11 @@ impl Session {
         }
     }
 
-    async fn refuse(
-        &mut self,
-        id: Option<Id>,
-        reason: Reason,
-        code: i64,
-        message: String,
-    ) -> Result<(), &'static str> {
-        self.pool.refused(self.key.as_ref(), reason);
+    /// Answers a refusal, counts it, and closes the session after too many in a row.
+    async fn refuse(&mut self, refusal: Refusal) -> Result<(), &'static str> {
+        self.pool.refused(self.key.as_ref(), refusal.reason);
         self.refusals_in_row += 1;
-        let line = messages::error_response(&Refusal {
-            id,
-            reason,
-            code,
-            message,
-        });
-        self.write(line).await?;
+        self.write(messages::error_response(&refusal)).await?;
         if self.refusals_in_row >= MAX_REFUSALS_IN_ROW {
             return Err("too many refusals in a row");
         }
@@ -298,15 +287,7 @@ impl Session {
     async fn handle(&mut self, line: &[u8]) -> Result<(), &'static str> {
         let (id, request) = match messages::parse_request(line) {
             Ok(r) => r,
-            Err(refusal) => {
-                self.pool.refused(self.key.as_ref(), refusal.reason);
-                self.refusals_in_row += 1;
-                self.write(messages::error_response(&refusal)).await?;
-                if self.refusals_in_row >= MAX_REFUSALS_IN_ROW {
-                    return Err("too many refusals in a row");
-                }
-                return Ok(());
-            }
+            Err(refusal) => return self.refuse(refusal).await,
         };
         match request {
             Request::Subscribe(_) => self.subscribe(id).await,
@@ -318,17 +299,16 @@ impl Session {
     async fn subscribe(&mut self, id: Id) -> Result<(), &'static str> {
         if self.extranonce.is_some() {
             return self
-                .refuse(
+                .refuse(Refusal::malformed(
                     Some(id),
-                    Reason::Malformed,
-                    -32600,
-                    "already subscribed".into(),
-                )
+                    messages::code::INVALID_REQUEST,
+                    "already subscribed",
+                ))
                 .await;
         }
         let Some(e) = self.pool.open_session() else {
             return self
-                .refuse(Some(id), Reason::Busy, -32022, "no free extranonce".into())
+                .refuse(Refusal::new(Some(id), Reason::Busy, "no free extranonce"))
                 .await;
         };
         self.extranonce = Some(e);
@@ -340,36 +320,29 @@ impl Session {
     async fn authorize(&mut self, id: Id, p: AuthorizeParams) -> Result<(), &'static str> {
         let Some(extranonce) = self.extranonce else {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::Unauthorised,
-                    -32020,
-                    "subscribe first".into(),
-                )
+                    "subscribe first",
+                ))
                 .await;
         };
         if self.key.is_some() {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::Unauthorised,
-                    -32020,
-                    "already authorised".into(),
-                )
+                    "already authorised",
+                ))
                 .await;
         }
-        let Some((address, worker)) = parse_user(&p.username) else {
-            return self
-                .refuse(
-                    Some(id),
-                    Reason::Unauthorised,
-                    -32020,
-                    format!(
-                        "`{}` is not <address>[.<worker>]",
-                        p.username.chars().take(120).collect::<String>()
-                    ),
-                )
-                .await;
+        let Username { address, worker } = match p.username.parse::<Username>() {
+            Ok(u) => u,
+            Err(e) => {
+                return self
+                    .refuse(Refusal::new(Some(id), Reason::Unauthorised, e.to_string()))
+                    .await;
+            }
         };
         let key = SessionKey {
             extranonce,
@@ -464,12 +437,12 @@ impl Session {
         self.last_job += 1;
         let local = self.last_job;
         self.jobs.insert(local, (job.id, difficulty));
-        while self.jobs.len() > JOBS_KEPT {
+        while self.jobs.len() > messages::MAX_JOBS_KEPT {
             self.jobs.pop_first();
         }
         let kept: HashSet<u64> = self.jobs.values().map(|(g, _)| *g).collect();
         self.seen.retain(|g, _| kept.contains(g));
-        let mut notify = notify_message(&self.pool, job, key.address, difficulty, clean);
+        let mut notify = notify_message(job, key.address, difficulty, clean);
         notify.job_id = local;
         self.write(messages::notification("mining.notify", &notify))
             .await
@@ -478,67 +451,55 @@ impl Session {
     async fn submit(&mut self, id: Id, p: SubmitParams) -> Result<(), &'static str> {
         let Some(key) = self.key.clone() else {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::Unauthorised,
-                    -32020,
-                    "authorize first".into(),
-                )
+                    "authorize first",
+                ))
                 .await;
         };
         let Some(&(global, difficulty)) = self.jobs.get(&p.job_id) else {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::StaleJob,
-                    -32030,
                     format!("job {} is not accepted", p.job_id),
-                )
+                ))
                 .await;
         };
-        if p.nonce >> NONCE_BITS != u64::from(key.extranonce) {
+        if !NonceSpan::for_extranonce(key.extranonce).contains(p.nonce) {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::OutOfExtranonceRange,
-                    -32602,
-                    "nonce outside the session's range".into(),
-                )
+                    "nonce outside the session's range",
+                ))
                 .await;
         }
         let seen = self.seen.get(&global);
         if seen.is_some_and(|s| s.contains(&p.nonce)) {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::Duplicate,
-                    -32031,
-                    "nonce already submitted".into(),
-                )
+                    "nonce already submitted",
+                ))
                 .await;
         }
         if seen.is_some_and(|s| s.len() >= MAX_NONCES_PER_JOB) {
             return self
-                .refuse(
+                .refuse(Refusal::new(
                     Some(id),
                     Reason::Busy,
-                    -32022,
-                    "too many shares on one job".into(),
-                )
+                    "too many shares on one job",
+                ))
                 .await;
         }
-        let (job, pow) = match self.pool.check_share(&key, global, p.nonce, difficulty) {
+        let (job, pow) = match self.pool.check_share(global, p.nonce, difficulty) {
             Ok(x) => x,
             Err(reason) => {
-                let code = reason.code();
-                return self
-                    .refuse(
-                        Some(id),
-                        reason,
-                        code,
-                        format!("share refused: {}", reason.as_str()),
-                    )
-                    .await;
+                let message = format!("share refused: {}", reason.as_str());
+                return self.refuse(Refusal::new(Some(id), reason, message)).await;
             }
         };
         self.seen.entry(global).or_default().insert(p.nonce);
@@ -585,22 +546,6 @@ impl Session {
     }
 }
 
-/// `<address>` or `<address>.<worker>`, the worker 1–32 of `[A-Za-z0-9_-]`.
-fn parse_user(user: &str) -> Option<(Address, String)> {
-    let (address, worker) = match user.split_once('.') {
-        Some((a, w)) => (a, w),
-        None => (user, "default"),
-    };
-    let ok = (1..=32).contains(&worker.len())
-        && worker
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !ok {
-        return None;
-    }
-    Some((address.parse().ok()?, worker.to_owned()))
-}
-
 fn rand_session() -> u64 {
     let mut b = [0u8; 8];
     let _ = getrandom::fill(&mut b);
@@ -608,54 +553,16 @@ fn rand_session() -> u64 {
 }
 
 /// The `mining.notify` of `job` for the session paying `address` at `difficulty`.
-pub fn notify_message(
-    pool: &Pool,
-    job: &Job,
-    address: Address,
-    difficulty: u64,
-    clean: bool,
-) -> Notify {
-    let (address_work, credit) = pool.standing(job, &address);
-    let split = &job.split;
+pub fn notify_message(job: &Job, address: Address, difficulty: u64, clean: bool) -> Notify {
     Notify {
         job_id: job.id,
         clean,
         difficulty,
         share_target: ShareTarget::from_difficulty(difficulty),
-        header: JobHeader {
-            version: job.header.version,
-            height: job.header.height,
-            prev: job.header.prev,
-            tx_root: job.header.tx_root,
-            timestamp: job.header.timestamp_ms,
-            target: job.header.target,
-        },
+        header: JobHeader::from_header(&job.header),
         pre_hash: job.pre_hash,
-        coinbase: JobCoinbase::from_coinbase(&job.coinbase),
+        coinbase: job.coinbase_view.clone(),
         merkle_branch: job.branch.clone(),
-        payout: PayoutFigures {
-            rule: messages::RULE.to_owned(),
-            reward: split.reward,
-            fee_ppm: split.fee_ppm,
-            pool_address: split.pool_address,
-            max_outputs: u32::try_from(split.max_outputs).unwrap_or(u32::MAX),
-            window_start: job.window_start,
-            window_end: job.window_end,
-            window_work: split.window_work,
-            dust: split.dust,
-            ranked: split
-                .ranked
-                .iter()
-                .map(|r| Ranked {
-                    address: r.address,
-                    owed: r.owed,
-                })
-                .collect(),
-            you: You {
-                address,
-                address_work,
-                credit,
-            },
-        },
+        payout: PayoutFigures::new(&job.split, &job.window, address),
     }
 }
