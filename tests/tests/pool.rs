@@ -112,11 +112,13 @@ async fn pay_follows_hash_rate_and_replays_exactly() {
         );
     }
     for c in &counts {
-        assert!(c.accepted >= 1_900, "{counts:?}");
-        assert!(
-            c.refused.values().sum::<u64>() * 100 <= c.accepted,
-            "{counts:?}"
-        );
+        assert!(c.accepted >= 2_000, "{counts:?}");
+        // Only shares a new block made stale while they were on their way (the test
+        // miner pipelines its submits, as real miners do): no other refusal at all.
+        let refused: u64 = c.refused.values().sum();
+        let stale = c.refused.get("stale-job").copied().unwrap_or(0);
+        assert_eq!(refused, stale, "{counts:?}");
+        assert!(stale * 20 <= c.accepted, "{counts:?}");
     }
     // Pay per miner: every pool block's output to it, plus its carried credit.
     let payouts = rpc(node.rpc_addr, "pool_getPayouts", json!({"limit": 1000}))
