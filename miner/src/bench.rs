@@ -37,6 +37,11 @@ pub struct KernelRate {
     pub threads: usize,
     /// Nonces tried per second.
     pub hashes_per_second: f64,
+    /// blake3's own compressions a second on one thread with the same instruction set
+    /// (its SIMD path hashing many 1 KiB chunks side by side; chunk compressions only),
+    /// when measured: what a kernel on this instruction set is compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blake3_same_isa: Option<f64>,
 }
 
 /// Everything `cairn-miner bench` reports.
@@ -91,10 +96,13 @@ pub fn run(
     let mut backends = Vec::new();
     for b in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
         progress(&format!("kernel {b}, 1 thread"));
+        let hashes_per_second = measure_kernel(b, 1, secs)?;
+        progress(&format!("blake3 crate on {b}, 1 thread"));
         backends.push(KernelRate {
             backend: b.to_string(),
             threads: 1,
-            hashes_per_second: measure_kernel(b, 1, secs)?,
+            hashes_per_second,
+            blake3_same_isa: measure_limit_on(b, secs),
         });
     }
     let mut scaling = Vec::new();
@@ -113,6 +121,7 @@ pub fn run(
             backend: config.backend.to_string(),
             threads: t,
             hashes_per_second: rate,
+            blake3_same_isa: None,
         });
     }
     let one = scaling[0].hashes_per_second;
@@ -186,6 +195,61 @@ pub fn measure_limit(duration: Duration) -> f64 {
     }
     std::hint::black_box(sink);
     (n * LIMIT_BUFFER as u64) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Chunks hashed per call by [`measure_limit_on`] (256 KiB, as [`measure_limit`]).
+const LIMIT_CHUNKS: usize = LIMIT_BUFFER / blake3::CHUNK_LEN;
+
+/// blake3's own chunk compressions a second on one thread, through its SIMD path for
+/// the instruction set of `backend` (`None` where blake3 has none on this CPU): like
+/// against like, so a kernel is judged against blake3 on the same registers.
+///
+/// This uses `blake3::platform`, which blake3 exports for benchmarks only (hidden and
+/// unstable); `Cargo.lock` pins the version.
+pub fn measure_limit_on(backend: Backend, duration: Duration) -> Option<f64> {
+    use blake3::platform::Platform;
+    let platform = match backend {
+        Backend::Portable => Some(Platform::portable()),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Sse41 => Platform::sse41(),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 => Platform::avx2(),
+        // Its 16-lane path is the one `detect` picks when the CPU has AVX-512.
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 => Some(Platform::detect()).filter(|p| p.simd_degree() == 16),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    }?;
+    let chunks: Vec<[u8; blake3::CHUNK_LEN]> = (0..LIMIT_CHUNKS)
+        .map(|c| std::array::from_fn(|i| ((c * 7 + i) * 31 % 251).to_le_bytes()[0]))
+        .collect();
+    let inputs: Vec<&[u8; blake3::CHUNK_LEN]> = chunks.iter().collect();
+    let mut out = vec![0u8; blake3::OUT_LEN * LIMIT_CHUNKS];
+    // blake3's chunk flags: CHUNK_START on the first block, CHUNK_END on the last.
+    let hash_all = |out: &mut [u8]| {
+        platform.hash_many(
+            &inputs,
+            &[0; 8],
+            0,
+            blake3::IncrementCounter::Yes,
+            0,
+            1,
+            2,
+            out,
+        );
+    };
+    for _ in 0..8 {
+        hash_all(&mut out);
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < duration {
+        hash_all(&mut out);
+        n += 1;
+    }
+    std::hint::black_box(&out);
+    let blocks_per_chunk = (blake3::CHUNK_LEN / blake3::BLOCK_LEN) as u64;
+    Some((n * LIMIT_CHUNKS as u64 * blocks_per_chunk) as f64 / start.elapsed().as_secs_f64())
 }
 
 /// One `blake3::hash` of `pre ‖ nonce` per attempt, one thread.

@@ -275,11 +275,14 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
                 seconds,
                 backend,
             };
-            let steps = 2 + Backend::ALL.iter().filter(|b| b.is_supported()).count() + threads - 1;
+            // The limit, the naive rate, each backend and blake3 on its instruction set, then
+            // the scaling runs.
+            let steps =
+                2 + 2 * Backend::ALL.iter().filter(|b| b.is_supported()).count() + threads - 1;
             let mut step = 0;
             let report = bench::run(&config, &mut |what| {
                 step += 1;
-                let left = (steps + 1 - step) as f64 * seconds;
+                let left = (steps + 1).saturating_sub(step) as f64 * seconds;
                 eprintln!(
                     "[{step}/{steps}] measuring {what} for {seconds} s (about {left:.0} s left)"
                 );
@@ -374,8 +377,16 @@ fn print_table(r: &BenchReport) {
         mh(r.naive_hashes_per_second)
     );
     for b in &r.backends {
+        let same_isa = b.blake3_same_isa.map_or_else(String::new, |l| {
+            format!(
+                "; {:.2}x blake3 on {} ({})",
+                b.hashes_per_second / l,
+                b.backend,
+                mh(l).trim()
+            )
+        });
         println!(
-            "kernel {:<9} 1 thread: {} hashes ({:.2}x limit)",
+            "kernel {:<9} 1 thread: {} hashes ({:.2}x limit{same_isa})",
             b.backend,
             mh(b.hashes_per_second),
             b.hashes_per_second / r.limit_compressions_per_second_per_core
