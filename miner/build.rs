@@ -63,30 +63,45 @@ impl Op {
     }
 }
 
-/// G functions `(a, b, c, d, x, y)` run interleaved step by step, so every step has as
-/// many independent operations as there are G functions.
+/// G functions `(a, b, c, d, x, y)` run interleaved: G function `j`'s `i`-th operation
+/// goes at slot `i + j · STAGGER`, so every stretch of the stream has independent work
+/// of several kinds (shifts and shuffles share two pipes on the CPUs measured, adds and
+/// xors have four).
 fn g_group(ops: &mut Vec<Op>, gs: &[(usize, usize, usize, usize, usize, usize)]) {
-    for (second, mask, bits) in [(false, "rot16", 12), (true, "rot8", 7)] {
-        for g in gs {
-            let w = if second { g.5 } else { g.4 };
+    let mut slotted = Vec::new();
+    for (j, g) in gs.iter().enumerate() {
+        let mut one = Vec::new();
+        for (w, mask, bits) in [(g.4, "rot16", 12), (g.5, "rot8", 7)] {
             if w < NONZERO_WORDS {
-                ops.push(Op::AddMsg { a: g.0, w });
+                one.push(Op::AddMsg { a: g.0, w });
             }
+            one.push(Op::Add { dst: g.0, src: g.1 });
+            one.push(Op::XorShuffle {
+                dst: g.3,
+                src: g.0,
+                mask,
+            });
+            one.push(Op::Add { dst: g.2, src: g.3 });
+            one.push(Op::XorShift {
+                dst: g.1,
+                src: g.2,
+                bits,
+            });
         }
-        ops.extend(gs.iter().map(|g| Op::Add { dst: g.0, src: g.1 }));
-        ops.extend(gs.iter().map(|g| Op::XorShuffle {
-            dst: g.3,
-            src: g.0,
-            mask,
-        }));
-        ops.extend(gs.iter().map(|g| Op::Add { dst: g.2, src: g.3 }));
-        ops.extend(gs.iter().map(|g| Op::XorShift {
-            dst: g.1,
-            src: g.2,
-            bits,
-        }));
+        slotted.extend(
+            one.into_iter()
+                .enumerate()
+                .map(|(i, op)| (i + j * STAGGER, j, op)),
+        );
     }
+    slotted.sort_by_key(|&(slot, j, _)| (slot, j));
+    ops.extend(slotted.into_iter().map(|(_, _, op)| op));
 }
+
+/// How many operations apart the G functions of a half-round start. Staggers 0 to 3
+/// measured the same (1.21–1.26 × blake3's AVX2 rate, BENCHMARKS.md); 1 needs fewer
+/// spill stores than 0.
+const STAGGER: usize = 1;
 
 /// Every operation from the midstate (round 1's column step and three of its diagonal
 /// G functions done) to the end of round 7.
