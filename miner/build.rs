@@ -103,6 +103,14 @@ fn g_group(ops: &mut Vec<Op>, gs: &[(usize, usize, usize, usize, usize, usize)])
 /// spill stores than 0.
 const STAGGER: usize = 1;
 
+/// The state words `(a, b, c, d)` of the G functions of a round: the column step, then
+/// the diagonal step. G function `i` of the round takes message words `2i` and `2i + 1`
+/// of the round's schedule.
+const ROUND: [[(usize, usize, usize, usize); 4]; 2] = [
+    [(0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15)],
+    [(0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14)],
+];
+
 /// Every operation from the midstate (round 1's column step and three of its diagonal
 /// G functions done) to the end of round 7.
 fn program() -> Vec<Op> {
@@ -110,24 +118,17 @@ fn program() -> Vec<Op> {
     let s = &MSG_SCHEDULE[0];
     g_group(&mut ops, &[(0, 5, 10, 15, s[8], s[9])]);
     for s in &MSG_SCHEDULE[1..] {
-        g_group(
-            &mut ops,
-            &[
-                (0, 4, 8, 12, s[0], s[1]),
-                (1, 5, 9, 13, s[2], s[3]),
-                (2, 6, 10, 14, s[4], s[5]),
-                (3, 7, 11, 15, s[6], s[7]),
-            ],
-        );
-        g_group(
-            &mut ops,
-            &[
-                (0, 5, 10, 15, s[8], s[9]),
-                (1, 6, 11, 12, s[10], s[11]),
-                (2, 7, 8, 13, s[12], s[13]),
-                (3, 4, 9, 14, s[14], s[15]),
-            ],
-        );
+        for (step, gs) in ROUND.iter().enumerate() {
+            let group: Vec<_> = gs
+                .iter()
+                .enumerate()
+                .map(|(i, &(a, b, c, d))| {
+                    let g = 4 * step + i;
+                    (a, b, c, d, s[2 * g], s[2 * g + 1])
+                })
+                .collect();
+            g_group(&mut ops, &group);
+        }
     }
     ops
 }

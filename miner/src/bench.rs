@@ -182,19 +182,24 @@ pub fn measure_limit(duration: Duration) -> f64 {
     let buf: Vec<u8> = (0..LIMIT_BUFFER)
         .map(|i| (i * 31 % 251).to_le_bytes()[0])
         .collect();
-    let mut sink = 0u8;
-    // Warm up caches and the CPU's clock.
+    let calls_per_second = calls_per_second(duration, || {
+        std::hint::black_box(blake3::hash(&buf));
+    });
+    calls_per_second * LIMIT_BUFFER as f64
+}
+
+/// How many times a second `f` runs, after 8 calls to warm caches and the CPU's clock.
+fn calls_per_second(duration: Duration, mut f: impl FnMut()) -> f64 {
     for _ in 0..8 {
-        sink ^= blake3::hash(&buf).as_bytes()[0];
+        f();
     }
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < duration {
-        sink ^= blake3::hash(&buf).as_bytes()[0];
+        f();
         n += 1;
     }
-    std::hint::black_box(sink);
-    (n * LIMIT_BUFFER as u64) as f64 / start.elapsed().as_secs_f64()
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Chunks hashed per call by [`measure_limit_on`] (256 KiB, as [`measure_limit`]).
@@ -226,7 +231,7 @@ pub fn measure_limit_on(backend: Backend, duration: Duration) -> Option<f64> {
     let inputs: Vec<&[u8; blake3::CHUNK_LEN]> = chunks.iter().collect();
     let mut out = vec![0u8; blake3::OUT_LEN * LIMIT_CHUNKS];
     // blake3's chunk flags: CHUNK_START on the first block, CHUNK_END on the last.
-    let hash_all = |out: &mut [u8]| {
+    let calls_per_second = calls_per_second(duration, || {
         platform.hash_many(
             &inputs,
             &[0; 8],
@@ -235,21 +240,12 @@ pub fn measure_limit_on(backend: Backend, duration: Duration) -> Option<f64> {
             0,
             1,
             2,
-            out,
+            &mut out,
         );
-    };
-    for _ in 0..8 {
-        hash_all(&mut out);
-    }
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < duration {
-        hash_all(&mut out);
-        n += 1;
-    }
-    std::hint::black_box(&out);
-    let blocks_per_chunk = (blake3::CHUNK_LEN / blake3::BLOCK_LEN) as u64;
-    Some((n * LIMIT_CHUNKS as u64 * blocks_per_chunk) as f64 / start.elapsed().as_secs_f64())
+        std::hint::black_box(&out);
+    });
+    let blocks_per_chunk = blake3::CHUNK_LEN / blake3::BLOCK_LEN;
+    Some(calls_per_second * (LIMIT_CHUNKS * blocks_per_chunk) as f64)
 }
 
 /// One `blake3::hash` of `pre ‖ nonce` per attempt, one thread.
