@@ -13,6 +13,7 @@
 pub mod address;
 pub mod amount;
 pub mod block;
+pub mod compact;
 pub mod difficulty;
 pub mod encoding;
 pub mod genesis;

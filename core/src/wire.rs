@@ -7,6 +7,7 @@
 
 use crate::encoding::{DecodeError, Reader};
 use crate::genesis::NetworkId;
+use crate::tx::{TRANSFER_LEN, Transaction, Transfer, TxId};
 use crate::{Block, BlockHeader, BlockId, Decode, Encode, Work};
 
 /// Most block ids in a locator.
@@ -15,6 +16,13 @@ pub const MAX_LOCATOR: usize = 64;
 pub const MAX_HEADERS: usize = 2_000;
 /// Most blocks asked for in one request.
 pub const MAX_BLOCKS: usize = 128;
+/// Most block positions asked for in one [`SyncRequest::BlockTransfers`] (a receiver
+/// that lacks more asks for the whole block).
+pub const MAX_TX_INDEXES: usize = 3_000;
+/// Most transfer ids in a [`SyncResponse::TxIds`] answer.
+pub const MAX_TX_IDS: usize = 5_000;
+/// Most transfers asked for by id in one [`SyncRequest::Transfers`].
+pub const MAX_TRANSFERS: usize = 400;
 /// A peer's view of its chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainStatus {
@@ -47,6 +55,24 @@ pub enum SyncRequest {
         /// Wanted block ids.
         ids: Vec<BlockId>,
     },
+    /// "The transfers at these positions of this block" (completing a compact block
+    /// that peer announced).
+    BlockTransfers {
+        /// The block.
+        block: BlockId,
+        /// Positions in the block, increasing.
+        indexes: Vec<u32>,
+    },
+    /// "The ids of your pending transfers, best fee first, at most `max`."
+    MempoolIds {
+        /// Most ids wanted.
+        max: u32,
+    },
+    /// "These pending transfers."
+    Transfers {
+        /// Their ids.
+        ids: Vec<TxId>,
+    },
 }
 
 /// Encoded length of a [`SyncResponse::Status`].
@@ -63,6 +89,10 @@ pub enum ResponseKind {
     Headers,
     /// [`SyncResponse::Blocks`].
     Blocks,
+    /// [`SyncResponse::Transfers`].
+    Transfers,
+    /// [`SyncResponse::TxIds`].
+    TxIds,
 }
 
 /// What the answer to one request may be: its kind, its most elements and its most
@@ -110,7 +140,27 @@ impl SyncRequest {
                     max_bytes: LIST_OVERHEAD + body,
                 }
             }
+            SyncRequest::BlockTransfers { indexes: list, .. } => {
+                transfers_limit(list.len().min(MAX_TX_INDEXES))
+            }
+            SyncRequest::Transfers { ids } => transfers_limit(ids.len().min(MAX_TRANSFERS)),
+            SyncRequest::MempoolIds { max } => {
+                let n = usize::try_from(*max).unwrap_or(MAX_TX_IDS).min(MAX_TX_IDS);
+                ResponseLimit {
+                    kind: ResponseKind::TxIds,
+                    max_items: n,
+                    max_bytes: LIST_OVERHEAD + 32 * n,
+                }
+            }
         }
+    }
+}
+
+fn transfers_limit(n: usize) -> ResponseLimit {
+    ResponseLimit {
+        kind: ResponseKind::Transfers,
+        max_items: n,
+        max_bytes: LIST_OVERHEAD + n * TRANSFER_LEN,
     }
 }
 
@@ -131,6 +181,8 @@ impl SyncResponse {
             ResponseKind::Status => 0,
             ResponseKind::Headers => 1,
             ResponseKind::Blocks => 2,
+            ResponseKind::Transfers => 3,
+            ResponseKind::TxIds => 4,
         };
         if tag != expected {
             return Err(DecodeError::UnknownTag {
@@ -138,6 +190,8 @@ impl SyncResponse {
                     ResponseKind::Status => "response to a status request",
                     ResponseKind::Headers => "response to a headers request",
                     ResponseKind::Blocks => "response to a blocks request",
+                    ResponseKind::Transfers => "response to a transfers request",
+                    ResponseKind::TxIds => "response to a mempool request",
                 },
                 tag,
             });
@@ -152,6 +206,10 @@ impl SyncResponse {
                 let n = r.count(limit.max_items.min(MAX_BLOCKS), crate::header::HEADER_LEN)?;
                 SyncResponse::Blocks(decode_n(&mut r, n)?)
             }
+            ResponseKind::Transfers => {
+                SyncResponse::Transfers(decode_transfers(&mut r, limit.max_items)?)
+            }
+            ResponseKind::TxIds => SyncResponse::TxIds(decode_ids(&mut r, limit.max_items)?),
         };
         r.finish()?;
         Ok(response)
@@ -165,6 +223,22 @@ fn decode_status(r: &mut Reader<'_>) -> Result<ChainStatus, DecodeError> {
         height: r.u64()?,
         work: Work::from_be_bytes(r.array()?),
     })
+}
+
+fn decode_transfers(r: &mut Reader<'_>, max: usize) -> Result<Vec<Transfer>, DecodeError> {
+    let n = r.count(max.min(MAX_TX_INDEXES.max(MAX_TRANSFERS)), TRANSFER_LEN)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        match Transaction::decode_from(r)? {
+            Transaction::Transfer(t) => out.push(t),
+            Transaction::Coinbase(_) => {
+                return Err(DecodeError::NonCanonical(
+                    "a coinbase where transfers belong",
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn decode_n<T: Decode>(r: &mut Reader<'_>, n: usize) -> Result<Vec<T>, DecodeError> {
@@ -186,6 +260,12 @@ pub enum SyncResponse {
     /// A prefix of the asked blocks, in the order asked (the responder stops at the
     /// first one it lacks or when the response is full).
     Blocks(Vec<Block>),
+    /// Transfers: all the positions asked for (or none, when the responder does not
+    /// have the block or a position holds the coinbase), or the asked pending
+    /// transfers the responder still has, in the order asked.
+    Transfers(Vec<Transfer>),
+    /// Pending transfer ids, best fee first.
+    TxIds(Vec<TxId>),
 }
 
 impl Encode for SyncRequest {
@@ -201,6 +281,22 @@ impl Encode for SyncRequest {
                 out.push(2);
                 encode_ids(ids, out);
             }
+            SyncRequest::BlockTransfers { block, indexes } => {
+                out.push(3);
+                block.encode_to(out);
+                encode_count(indexes.len(), out);
+                for i in indexes {
+                    out.extend_from_slice(&i.to_le_bytes());
+                }
+            }
+            SyncRequest::MempoolIds { max } => {
+                out.push(4);
+                out.extend_from_slice(&max.to_le_bytes());
+            }
+            SyncRequest::Transfers { ids } => {
+                out.push(5);
+                encode_ids(ids, out);
+            }
         }
     }
 
@@ -209,6 +305,9 @@ impl Encode for SyncRequest {
             SyncRequest::Status => 1,
             SyncRequest::Headers { locator, .. } => 1 + 4 + 32 * locator.len() + 4,
             SyncRequest::Blocks { ids } => 1 + 4 + 32 * ids.len(),
+            SyncRequest::BlockTransfers { indexes, .. } => 1 + 32 + 4 + 4 * indexes.len(),
+            SyncRequest::MempoolIds { .. } => 1 + 4,
+            SyncRequest::Transfers { ids } => 1 + 4 + 32 * ids.len(),
         }
     }
 }
@@ -224,6 +323,23 @@ impl Decode for SyncRequest {
             }
             2 => Ok(SyncRequest::Blocks {
                 ids: decode_ids(r, MAX_BLOCKS)?,
+            }),
+            3 => {
+                let block = BlockId::decode_from(r)?;
+                let n = r.count(MAX_TX_INDEXES, 4)?;
+                let mut indexes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let i = r.u32()?;
+                    if indexes.last().is_some_and(|last| i <= *last) {
+                        return Err(DecodeError::NonCanonical("block positions must increase"));
+                    }
+                    indexes.push(i);
+                }
+                Ok(SyncRequest::BlockTransfers { block, indexes })
+            }
+            4 => Ok(SyncRequest::MempoolIds { max: r.u32()? }),
+            5 => Ok(SyncRequest::Transfers {
+                ids: decode_ids(r, MAX_TRANSFERS)?,
             }),
             tag => Err(DecodeError::UnknownTag {
                 what: "sync request",
@@ -257,6 +373,17 @@ impl Encode for SyncResponse {
                     b.encode_to(out);
                 }
             }
+            SyncResponse::Transfers(txs) => {
+                out.push(3);
+                encode_count(txs.len(), out);
+                for t in txs {
+                    t.encode_to(out);
+                }
+            }
+            SyncResponse::TxIds(ids) => {
+                out.push(4);
+                encode_ids(ids, out);
+            }
         }
     }
 
@@ -265,6 +392,8 @@ impl Encode for SyncResponse {
             SyncResponse::Status(_) => STATUS_RESPONSE_LEN,
             SyncResponse::Headers(h) => 1 + 4 + h.iter().map(Encode::encoded_len).sum::<usize>(),
             SyncResponse::Blocks(b) => 1 + 4 + b.iter().map(Encode::encoded_len).sum::<usize>(),
+            SyncResponse::Transfers(t) => 1 + 4 + TRANSFER_LEN * t.len(),
+            SyncResponse::TxIds(ids) => 1 + 4 + 32 * ids.len(),
         }
     }
 }
@@ -281,6 +410,11 @@ impl Decode for SyncResponse {
                 let n = r.count(MAX_BLOCKS, crate::header::HEADER_LEN)?;
                 Ok(SyncResponse::Blocks(decode_n::<Block>(r, n)?))
             }
+            3 => Ok(SyncResponse::Transfers(decode_transfers(
+                r,
+                MAX_TX_INDEXES.max(MAX_TRANSFERS),
+            )?)),
+            4 => Ok(SyncResponse::TxIds(decode_ids(r, MAX_TX_IDS)?)),
             tag => Err(DecodeError::UnknownTag {
                 what: "sync response",
                 tag,
@@ -360,6 +494,42 @@ mod tests {
             chain.blocks.iter().map(|b| b.header).collect(),
         ));
         round_trip(&SyncResponse::Blocks(chain.blocks.clone()));
+        round_trip(&SyncRequest::BlockTransfers {
+            block: ids[1],
+            indexes: vec![1, 4, 9],
+        });
+        round_trip(&SyncRequest::MempoolIds { max: 77 });
+        round_trip(&SyncRequest::Transfers { ids: ids.clone() });
+        let to = crate::genesis::dev_keys()[1].address();
+        let txs = vec![chain.transfer(0, to, 5, 1), chain.transfer(2, to, 6, 1)];
+        round_trip(&SyncResponse::Transfers(txs.clone()));
+        round_trip(&SyncResponse::TxIds(ids.clone()));
+        // Block positions must increase.
+        let unordered = SyncRequest::BlockTransfers {
+            block: ids[1],
+            indexes: vec![4, 4],
+        };
+        assert!(SyncRequest::from_bytes(&unordered.to_bytes()).is_err());
+        // Answers to transfer requests are held to the count asked.
+        let one = SyncRequest::Transfers { ids: vec![ids[0]] }.response_limit(1 << 20, 4 << 20);
+        assert!(
+            SyncResponse::decode_limited(&SyncResponse::Transfers(txs.clone()).to_bytes(), &one)
+                .is_err()
+        );
+        let two = SyncRequest::BlockTransfers {
+            block: ids[0],
+            indexes: vec![1, 2],
+        }
+        .response_limit(1 << 20, 4 << 20);
+        assert_eq!(
+            SyncResponse::decode_limited(&SyncResponse::Transfers(txs.clone()).to_bytes(), &two),
+            Ok(SyncResponse::Transfers(txs))
+        );
+        let few = SyncRequest::MempoolIds { max: 2 }.response_limit(1 << 20, 4 << 20);
+        assert!(
+            SyncResponse::decode_limited(&SyncResponse::TxIds(ids.clone()).to_bytes(), &few)
+                .is_err()
+        );
     }
 
     #[test]

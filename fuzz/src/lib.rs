@@ -7,6 +7,7 @@
 //! `fuzz_targets/*.rs` hand these to libFuzzer; `tests/corpus.rs` replays the
 //! committed corpus through them on a stable toolchain.
 
+use cairn_core::compact::CompactBlock;
 use cairn_core::validation::{validate_body, validate_header_standalone};
 use cairn_core::wire::{SyncRequest, SyncResponse};
 use cairn_core::{Block, BlockHeader, ChainParams, Decode, Encode, Transaction};
@@ -64,11 +65,24 @@ pub fn gossip(data: &[u8]) {
     let Some((&topic, payload)) = data.split_first() else {
         return;
     };
-    if topic % 2 == 0 {
-        block(payload);
-    } else {
-        transaction(payload);
+    match topic % 3 {
+        0 => block(payload),
+        1 => transaction(payload),
+        _ => compact_block(payload),
     }
+}
+
+/// A compact block, as announced on the compact blocks topic: canonical if it
+/// decodes, and rebuilding it from an empty mempool leaves exactly its short-id
+/// positions missing (completing it without them fails cleanly, never panics).
+pub fn compact_block(data: &[u8]) {
+    let Some(compact) = canonical::<CompactBlock>(data) else {
+        return;
+    };
+    let partial = compact.rebuild(&std::collections::HashMap::new(), |_| None);
+    assert_eq!(partial.missing().len(), compact.short_ids.len());
+    let complete = partial.complete(Vec::new());
+    assert!(compact.short_ids.is_empty() || complete.is_err());
 }
 
 /// A sync request (Status, Headers, Blocks), as a peer sends it to be served.

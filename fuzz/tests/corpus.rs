@@ -85,6 +85,12 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut g = vec![0];
     g.extend(tip.to_bytes());
     out.push(("gossip", g));
+    // The tip as a compact block, its first transfer prefilled.
+    let first = tip.txs[1].id();
+    let compact = cairn_core::compact::CompactBlock::new(&tip, |id| *id == first, 1_000);
+    let mut g = vec![2];
+    g.extend(compact.to_bytes());
+    out.push(("gossip", g));
     let ids: Vec<_> = blocks.iter().map(Block::id).collect();
     out.push(("sync_request", SyncRequest::Status.to_bytes()));
     out.push((
@@ -99,6 +105,32 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         "sync_request",
         SyncRequest::Blocks { ids: ids.clone() }.to_bytes(),
     ));
+    out.push((
+        "sync_request",
+        SyncRequest::BlockTransfers {
+            block: ids[1],
+            indexes: vec![1, 2],
+        }
+        .to_bytes(),
+    ));
+    out.push((
+        "sync_request",
+        SyncRequest::MempoolIds { max: 5_000 }.to_bytes(),
+    ));
+    out.push((
+        "sync_request",
+        SyncRequest::Transfers { ids: ids.clone() }.to_bytes(),
+    ));
+    let transfers: Vec<_> = tip
+        .txs
+        .iter()
+        .filter_map(|t| t.as_transfer().cloned())
+        .collect();
+    out.push((
+        "sync_response",
+        SyncResponse::Transfers(transfers).to_bytes(),
+    ));
+    out.push(("sync_response", SyncResponse::TxIds(ids.clone()).to_bytes()));
     out.push((
         "sync_response",
         SyncResponse::Status(ChainStatus {

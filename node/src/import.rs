@@ -8,17 +8,21 @@
 //! forwarded by gossipsub once validated here). The path reads network → import →
 //! node → chain → store.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use cairn_core::compact::CompactBlock;
 use cairn_core::validation::RejectReason;
-use cairn_core::{Block, BlockHeader, BlockId, Encode, Transfer};
+use cairn_core::wire::MAX_TX_INDEXES;
+use cairn_core::{Block, BlockHeader, BlockId, Encode, Transaction, Transfer, TxId};
 use libp2p::PeerId;
 use tracing::{debug, warn};
 
 use crate::Node;
 use crate::chain::{ChainError, Known, SubmitOutcome};
 use crate::mempool::MempoolError;
-use crate::network::{ChainAccess, ChainStatus, Client, PeerStore, Verdict};
+use crate::network::{ChainAccess, ChainStatus, Client, CompactOutcome, PeerStore, Verdict};
 use crate::node::{BlockSource, NodeEvent, TxSource};
 use crate::store::BanStore;
 
@@ -26,11 +30,52 @@ use crate::store::BanStore;
 /// branches come through headers-first sync, which only fetches heavier ones.
 pub const MAX_GOSSIP_FORK_DEPTH: u64 = 6;
 
-/// Gossips what this node produced: blocks it mined or was given over RPC, and
-/// transfers its users sent. Blocks and transfers from peers are forwarded by
-/// gossipsub itself once validated.
+/// Transfers that reached this node within this long are sent whole in the compact
+/// blocks it announces: its peers are the likeliest to lack them.
+pub const PREFILL_WINDOW: Duration = Duration::from_secs(1);
+/// Most bytes of prefilled transfers in one compact block (about 110 transfers).
+pub const PREFILL_BUDGET: usize = 16 * 1024;
+/// Most arrivals remembered for prefilling (a full second of a busy node).
+const MAX_RECENT: usize = 20_000;
+
+/// The transfers that reached this node lately, oldest first.
+#[derive(Debug, Default)]
+struct Recent {
+    order: VecDeque<(Instant, TxId)>,
+    ids: HashSet<TxId>,
+}
+
+impl Recent {
+    fn add(&mut self, id: TxId, now: Instant) {
+        self.expire(now);
+        if self.order.len() >= MAX_RECENT
+            && let Some((_, old)) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        if self.ids.insert(id) {
+            self.order.push_back((now, id));
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((t, id)) = self.order.front().copied() {
+            if now.duration_since(t) <= PREFILL_WINDOW {
+                break;
+            }
+            self.order.pop_front();
+            self.ids.remove(&id);
+        }
+    }
+}
+
+/// Gossips what this node produced: blocks it mined or was given over RPC (as
+/// compact blocks, prefilled with the transfers that reached it within
+/// [`PREFILL_WINDOW`], unless compact relay is off), and transfers its users sent.
+/// Blocks and transfers from peers are forwarded by gossipsub itself once validated.
 pub async fn announce(node: Arc<Node>, client: Client) {
     let mut events = node.subscribe();
+    let mut recent = Recent::default();
     loop {
         match events.recv().await {
             Ok(NodeEvent::TipChanged { bodies, source, .. }) => {
@@ -38,16 +83,27 @@ pub async fn announce(node: Arc<Node>, client: Client) {
                     source,
                     BlockSource::Miner | BlockSource::Rpc | BlockSource::Pool
                 ) {
+                    recent.expire(Instant::now());
                     for block in bodies {
-                        client.publish_block(block);
+                        if client.compact_blocks() {
+                            let compact = CompactBlock::new(
+                                &block,
+                                |id| recent.ids.contains(id),
+                                PREFILL_BUDGET,
+                            );
+                            client.publish_compact(Arc::new(compact));
+                        } else {
+                            client.publish_block(block);
+                        }
                     }
                 }
             }
-            Ok(NodeEvent::TransferAdded {
-                tx,
-                source: TxSource::Local,
-            }) => client.publish_transfer(tx),
-            Ok(NodeEvent::TransferAdded { .. }) => {}
+            Ok(NodeEvent::TransferAdded { tx, source }) => {
+                recent.add(tx.id(), Instant::now());
+                if source == TxSource::Local {
+                    client.publish_transfer(tx);
+                }
+            }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 warn!(target: "net", "relay fell behind; {n} events not gossiped");
             }
@@ -82,33 +138,45 @@ fn transfer_is_malformed(reason: &RejectReason) -> bool {
     )
 }
 
-impl ChainAccess for NodeAccess {
-    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
-        let id = block.id();
+impl NodeAccess {
+    /// The verdict on a gossiped block that its header alone decides (no proof of
+    /// work, known, invalid, unconnected, a stale side branch); `None` when the block
+    /// is worth validating.
+    fn judge_header(&self, header: &BlockHeader) -> Option<Verdict> {
+        let id = header.id();
         // Proof of work first: nothing else is worth doing for a block without it.
         if let Err(reason) =
-            cairn_core::validation::validate_header_standalone(&block.header, self.node.params())
+            cairn_core::validation::validate_header_standalone(header, self.node.params())
         {
-            return Verdict::Reject(format!("block {id}: {reason}"));
+            return Some(Verdict::Reject(format!("block {id}: {reason}")));
         }
         let (this, parent, tip_height) = self
             .node
-            .with_chain(|c| (c.known(&id), c.known(&block.header.prev), c.tip().height));
+            .with_chain(|c| (c.known(&id), c.known(&header.prev), c.tip().height));
         match (this, parent) {
-            (Known::Stored { .. }, _) => return Verdict::Ignore,
+            (Known::Stored { .. }, _) => Some(Verdict::Ignore),
             // Peers forward only blocks that became their tip, after every rule
             // (state included): an invalid one is the sender's fault.
-            (Known::Invalid, _) => return Verdict::Reject(format!("block {id} is invalid")),
-            (_, Known::Invalid) => {
-                return Verdict::Reject(format!("block {id} extends an invalid block"));
-            }
-            (_, Known::Unknown) => return Verdict::Unconnected,
+            (Known::Invalid, _) => Some(Verdict::Reject(format!("block {id} is invalid"))),
+            (_, Known::Invalid) => Some(Verdict::Reject(format!(
+                "block {id} extends an invalid block"
+            ))),
+            (_, Known::Unknown) => Some(Verdict::Unconnected),
             (_, Known::Stored { height, .. }) => {
                 if height.saturating_add(MAX_GOSSIP_FORK_DEPTH) < tip_height {
                     debug!(target: "net", %id, height = height + 1, "stale side-branch block ignored");
-                    return Verdict::Ignore;
+                    return Some(Verdict::Ignore);
                 }
+                None
             }
+        }
+    }
+}
+
+impl ChainAccess for NodeAccess {
+    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
+        if let Some(verdict) = self.judge_header(&block.header) {
+            return verdict;
         }
         match self
             .node
@@ -154,6 +222,65 @@ impl ChainAccess for NodeAccess {
             warn!(target: "net", "cannot read headers to serve: {e}");
             Vec::new()
         })
+    }
+
+    fn on_compact(&self, compact: &CompactBlock, from: PeerId) -> CompactOutcome {
+        if let Some(verdict) = self.judge_header(&compact.header) {
+            return CompactOutcome::Judged(verdict);
+        }
+        // Short ids of the whole mempool, hashed under its lock (about 0.1 µs a
+        // transfer), and the transfers the block names copied out.
+        let partial = self.node.with_mempool(|m| {
+            let index = compact.index(m.ids().copied());
+            compact.rebuild(&index, |id| m.get(id).cloned())
+        });
+        let missing = partial.missing().len();
+        if missing > MAX_TX_INDEXES {
+            return CompactOutcome::Fetch;
+        }
+        if missing > 0 {
+            return CompactOutcome::Missing(Box::new(partial));
+        }
+        match partial.complete(Vec::new()) {
+            Ok(block) => {
+                let block_bytes = block.encoded_len();
+                CompactOutcome::Rebuilt {
+                    verdict: self.on_block(block, from),
+                    block_bytes,
+                }
+            }
+            // A short-id collision in our mempool: the whole block settles it.
+            Err(_) => CompactOutcome::Fetch,
+        }
+    }
+
+    fn block_transfers(&self, block: &BlockId, indexes: &[u32]) -> Vec<Transfer> {
+        let snapshot = self.node.reader().snapshot();
+        let Ok(Some(block)) = snapshot.block(block) else {
+            return Vec::new();
+        };
+        let picked: Option<Vec<Transfer>> = indexes
+            .iter()
+            .map(|i| match block.txs.get(*i as usize) {
+                Some(Transaction::Transfer(t)) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        picked.unwrap_or_default()
+    }
+
+    fn pending_ids(&self, max: usize) -> Vec<TxId> {
+        self.node.with_mempool(|m| m.top_ids(max))
+    }
+
+    fn pending_transfers(&self, ids: &[TxId]) -> Vec<Transfer> {
+        self.node
+            .with_mempool(|m| ids.iter().filter_map(|id| m.get(id).cloned()).collect())
+    }
+
+    fn unknown_transfers(&self, ids: &[TxId]) -> Vec<TxId> {
+        self.node
+            .with_mempool(|m| ids.iter().filter(|id| !m.contains(id)).copied().collect())
     }
 
     fn blocks(&self, ids: &[BlockId], max_bytes: usize) -> Vec<Block> {

@@ -556,6 +556,20 @@ pub struct NetCounters {
     pub inbound_refused: Dec,
     /// Peers banned.
     pub bans: Dec,
+    /// Compact blocks received, before validation.
+    pub compact_in: Dec,
+    /// Compact blocks rebuilt from the mempool with no round trip (and accepted).
+    pub compact_rebuilt: Dec,
+    /// Compact blocks completed by asking their sender for missing transfers.
+    pub compact_completed: Dec,
+    /// Compact blocks for which the whole block was fetched.
+    pub compact_fetched: Dec,
+    /// Bytes of the compact blocks rebuilt or completed.
+    pub compact_bytes: Dec,
+    /// Bytes of the blocks those compact blocks stood for.
+    pub compact_block_bytes: Dec,
+    /// Pending transfers admitted from peers' mempools when they connected.
+    pub mempool_synced: Dec,
 }
 
 /// Which side opened a connection.

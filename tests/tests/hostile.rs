@@ -116,7 +116,7 @@ impl Hostile {
             held: Vec::new(),
             headers_asked: 0,
         };
-        for topic in [h.blocks(), h.txs()] {
+        for topic in [h.blocks(), h.txs(), h.compact()] {
             h.swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
         }
         h.swarm.dial(node.addr.clone()).unwrap();
@@ -145,6 +145,41 @@ impl Hostile {
 
     fn txs(&self) -> IdentTopic {
         IdentTopic::new(self.names.txs_topic.clone())
+    }
+
+    fn compact(&self) -> IdentTopic {
+        IdentTopic::new(self.names.compact_topic.clone())
+    }
+
+    /// Sends `request` to the node; its answer, or `None` if the request failed or
+    /// went unanswered for `timeout`.
+    async fn ask(&mut self, request: SyncRequest, timeout: Duration) -> Option<SyncResponse> {
+        let node = self.node;
+        let id = self.swarm.behaviour_mut().sync.send_request(&node, request);
+        let mut answer = None;
+        let mut failed = false;
+        self.drive(timeout, |e| match e {
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            })) if *request_id == id => {
+                answer = Some(response.clone());
+                true
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(
+                request_response::Event::OutboundFailure { request_id, .. },
+            )) if *request_id == id => {
+                failed = true;
+                true
+            }
+            _ => false,
+        })
+        .await;
+        if failed { None } else { answer }
     }
 
     /// Publishes without insisting (a flood may fill gossipsub's send queue).
@@ -243,6 +278,10 @@ impl Hostile {
             (Answers::Oversized(h), SyncRequest::Status) => SyncResponse::Headers(vec![*h, *h]),
             (_, SyncRequest::Headers { .. }) => SyncResponse::Headers(vec![]),
             (_, SyncRequest::Blocks { .. }) => SyncResponse::Blocks(vec![]),
+            (_, SyncRequest::MempoolIds { .. }) => SyncResponse::TxIds(vec![]),
+            (_, SyncRequest::BlockTransfers { .. } | SyncRequest::Transfers { .. }) => {
+                SyncResponse::Transfers(vec![])
+            }
         }
     }
 
@@ -798,4 +837,56 @@ async fn a_peer_claiming_the_most_work_with_headers_from_the_future_cannot_stop_
         start.elapsed()
     );
     watch.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mempool_request_floods_cost_points_and_a_bad_compact_block_bans_its_sender() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    let tx = cairn_tests::dev_transfer(a.node(), 0, dev_keys()[3].address(), 5_000);
+    let pending = a.node().submit_transfer(tx).unwrap();
+    let mut h = Hostile::connect(&params, &a, Answers::Honest(genesis_status(&params))).await;
+
+    // Two mempool id lists a minute are served (a connection and a reconnection);
+    // the third is refused, and costs points but not a ban.
+    for i in 0..3 {
+        let answer = h
+            .ask(SyncRequest::MempoolIds { max: 10 }, Duration::from_secs(5))
+            .await;
+        if i < 2 {
+            assert_eq!(
+                answer,
+                Some(SyncResponse::TxIds(vec![pending])),
+                "request {i}"
+            );
+        } else {
+            assert_eq!(answer, None, "request {i} was served");
+        }
+    }
+    let s = a.stats().await;
+    assert_eq!((s.penalties, s.bans), (1, 0), "{s:?}");
+    // Transfers by id: served within the quota.
+    let answer = h
+        .ask(
+            SyncRequest::Transfers { ids: vec![pending] },
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(
+        matches!(answer, Some(SyncResponse::Transfers(t)) if t.len() == 1 && t[0].id() == pending)
+    );
+
+    // A compact block whose header lacks proof of work gets its sender banned, and
+    // the node's tip does not move.
+    let tip = a.tip().id;
+    let bad = block_on_tip(&a, |_| {}, true);
+    let compact = cairn_core::compact::CompactBlock::new(&bad, |_| false, 0);
+    let topic = h.compact();
+    h.publish(topic, compact.to_bytes());
+    assert!(
+        h.disconnected(Duration::from_secs(10)).await,
+        "the sender of a compact block without proof of work was kept"
+    );
+    assert!(h.redial_refused(&a.addr).await);
+    assert_eq!(a.tip().id, tip);
 }

@@ -170,6 +170,12 @@ pub struct P2pSettings {
         default_value_t = 86_400
     )]
     pub ban_seconds: u64,
+
+    /// Announce blocks as compact blocks (header, coinbase, short transfer ids),
+    /// which peers rebuild from their mempools; --no-compact-blocks
+    /// (compact_blocks = false) sends whole blocks, for comparison.
+    #[arg(id = "p2p.compact_blocks", long = "no-compact-blocks", action = ArgAction::SetFalse)]
+    pub compact_blocks: bool,
 }
 
 impl Default for P2pSettings {

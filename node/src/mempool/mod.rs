@@ -662,6 +662,16 @@ impl Mempool {
             .collect()
     }
 
+    /// The ids of the `limit` best-paying transfers, highest fee first.
+    pub fn top_ids(&self, limit: usize) -> Vec<TxId> {
+        self.by_fee
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(_, _, id)| *id)
+            .collect()
+    }
+
     /// The fee of the `rank`-th best-paying transfer (0 is the best), if there are
     /// that many.
     pub fn fee_at_rank(&self, rank: usize) -> Option<Amount> {

@@ -33,11 +33,12 @@ pub(crate) struct Behaviour {
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
-/// The two gossip topics.
+/// The gossip topics: whole blocks, transfers, compact blocks.
 #[derive(Debug, Clone)]
 pub(crate) struct Topics {
     pub(crate) blocks: IdentTopic,
     pub(crate) txs: IdentTopic,
+    pub(crate) compact: IdentTopic,
 }
 
 impl Topics {
@@ -45,6 +46,7 @@ impl Topics {
         Topics {
             blocks: IdentTopic::new(names.blocks_topic.clone()),
             txs: IdentTopic::new(names.txs_topic.clone()),
+            compact: IdentTopic::new(names.compact_topic.clone()),
         }
     }
 }
@@ -119,6 +121,7 @@ impl Behaviour {
         };
         score.topics.insert(topics.blocks.hash(), topic_score());
         score.topics.insert(topics.txs.hash(), topic_score());
+        score.topics.insert(topics.compact.hash(), topic_score());
         let thresholds = gossipsub::PeerScoreThresholds {
             graylist_threshold: BAN_GOSSIP_SCORE,
             ..gossipsub::PeerScoreThresholds::default()
@@ -128,6 +131,9 @@ impl Behaviour {
             .map_err(|e| build(&e))?;
         gossipsub.subscribe(&topics.blocks).map_err(|e| build(&e))?;
         gossipsub.subscribe(&topics.txs).map_err(|e| build(&e))?;
+        gossipsub
+            .subscribe(&topics.compact)
+            .map_err(|e| build(&e))?;
 
         let sync = request_response::Behaviour::with_codec(
             SyncCodec::new(max_block_bytes),

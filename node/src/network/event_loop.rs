@@ -6,6 +6,7 @@
 
 mod discovery;
 mod inbound;
+mod relay;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use crate::network::{
 };
 use crate::node::now_ms;
 
-/// Penalty for a peer of another network.
+/// Penalty for a peer of another network, or an answer that breaks the protocol.
 const WRONG_NETWORK_POINTS: u32 = 100;
 /// Most peers remembered from Kademlia queries as candidates to dial.
 const MAX_FOUND: usize = 1_024;
@@ -59,6 +60,11 @@ pub struct EventLoop {
     validating: usize,
     serving: HashMap<PeerId, usize>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetworkError>>>,
+    /// The loop's own requests (completing compact blocks, mempool sync): to whom,
+    /// and what for.
+    fetches: HashMap<OutboundRequestId, (PeerId, relay::Fetch)>,
+    /// What each peer asked of our mempool lately.
+    quota: HashMap<PeerId, relay::Quota>,
     peers: HashMap<PeerId, Connected>,
     book: PeerBook,
     stats: NetworkStats,
@@ -135,6 +141,8 @@ impl EventLoop {
             validating: 0,
             serving: HashMap::new(),
             pending: HashMap::new(),
+            fetches: HashMap::new(),
+            quota: HashMap::new(),
             peers: HashMap::new(),
             book,
             stats: NetworkStats::default(),
@@ -188,6 +196,7 @@ impl EventLoop {
         if ticks.is_multiple_of(60) {
             self.book.decay();
         }
+        self.expire_quotas(now);
         let every = self.config.discovery_interval.as_secs().max(1);
         if ticks.is_multiple_of(every) {
             self.discover();
@@ -243,9 +252,17 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::PublishBlock(block) => self.publish(true, block.to_bytes()),
+            Command::PublishBlock(block) => {
+                let topic = self.topics.blocks.clone();
+                self.publish(topic, block.to_bytes());
+            }
+            Command::PublishCompact(compact) => {
+                let topic = self.topics.compact.clone();
+                self.publish(topic, compact.to_bytes());
+            }
             Command::PublishTransfer(tx) => {
-                self.publish(false, Transaction::Transfer((*tx).clone()).to_bytes());
+                let topic = self.topics.txs.clone();
+                self.publish(topic, Transaction::Transfer((*tx).clone()).to_bytes());
             }
             Command::Request {
                 peer,
@@ -305,16 +322,12 @@ impl EventLoop {
         }
     }
 
-    fn publish(&mut self, block: bool, data: Vec<u8>) {
-        let topic = if block {
-            self.topics.blocks.clone()
-        } else {
-            self.topics.txs.clone()
-        };
+    fn publish(&mut self, topic: gossipsub::IdentTopic, data: Vec<u8>) {
+        let what = topic.to_string();
         match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
             Ok(id) => {
                 self.stats.gossip_published += 1;
-                debug!(target: "net", %id, block, "published");
+                debug!(target: "net", %id, topic = %what, "published");
             }
             Err(gossipsub::PublishError::Duplicate) => {}
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
@@ -386,6 +399,8 @@ impl EventLoop {
                         peer: peer_id,
                         inbound,
                     });
+                    // A node that joins late gets the transfers still pending.
+                    self.ask_mempool(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -426,7 +441,9 @@ impl EventLoop {
                         request_id,
                         response,
                     } => {
-                        if let Some(reply) = self.pending.remove(&request_id) {
+                        if let Some((peer, fetch)) = self.fetches.remove(&request_id) {
+                            self.on_fetched(peer, fetch, Ok(response));
+                        } else if let Some(reply) = self.pending.remove(&request_id) {
                             let _ = reply.send(Ok(response));
                         }
                     }
@@ -447,6 +464,13 @@ impl EventLoop {
                     }
                     other => RequestFailure::Unreachable(other.to_string()),
                 };
+                if let Some((peer, fetch)) = self.fetches.remove(&request_id) {
+                    if let RequestFailure::BadResponse(e) = &reason {
+                        self.penalize(peer, WRONG_NETWORK_POINTS, &format!("bad response: {e}"));
+                    }
+                    self.on_fetched(peer, fetch, Err(reason.to_string()));
+                    return;
+                }
                 if let Some(reply) = self.pending.remove(&request_id) {
                     let _ = reply.send(Err(NetworkError::Request { peer, reason }));
                 }

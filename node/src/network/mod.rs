@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_core::{Block, BlockHeader, ChainParams, Transfer};
+use cairn_core::compact::{CompactBlock, PartialBlock};
+use cairn_core::{Block, BlockHeader, BlockId, ChainParams, Transfer, TxId};
 use libp2p::{Multiaddr, PeerId, identity};
 use tokio::sync::{mpsc, oneshot};
 
@@ -101,6 +102,25 @@ pub enum Verdict {
     Unconnected,
 }
 
+/// What the chain side makes of a compact block.
+#[derive(Debug)]
+pub enum CompactOutcome {
+    /// Judged on its header alone (known, unconnected, invalid proof of work, …).
+    Judged(Verdict),
+    /// Rebuilt from the mempool with no round trip, and validated.
+    Rebuilt {
+        /// The block's verdict.
+        verdict: Verdict,
+        /// The rebuilt block's encoded size.
+        block_bytes: usize,
+    },
+    /// Worth completing: these positions are missing.
+    Missing(Box<PartialBlock>),
+    /// Worth having, but not rebuildable here (too much missing, or a short-id
+    /// collision): fetch the whole block.
+    Fetch,
+}
+
 /// What the network needs from the chain: gossip validation and sync data. Every
 /// method may block (locks, disk, signature checks) and is called on a blocking
 /// thread, never on the async executor.
@@ -116,6 +136,19 @@ pub trait ChainAccess: Send + Sync + 'static {
     fn headers_after(&self, locator: &[cairn_core::BlockId], max: usize) -> Vec<BlockHeader>;
     /// The longest prefix of `ids` whose blocks we store, within about `max_bytes`.
     fn blocks(&self, ids: &[cairn_core::BlockId], max_bytes: usize) -> Vec<Block>;
+    /// Judges a gossiped compact block, rebuilding it from the mempool; a block
+    /// rebuilt whole is validated (and imported) as [`on_block`](Self::on_block)
+    /// does.
+    fn on_compact(&self, compact: &CompactBlock, from: PeerId) -> CompactOutcome;
+    /// The transfers at `indexes` of a stored block: all of them, or none (unknown
+    /// block, a position out of range or holding the coinbase).
+    fn block_transfers(&self, block: &BlockId, indexes: &[u32]) -> Vec<Transfer>;
+    /// Ids of pending transfers, best fee first, at most `max`.
+    fn pending_ids(&self, max: usize) -> Vec<TxId>;
+    /// The pending transfers among `ids`, in that order.
+    fn pending_transfers(&self, ids: &[TxId]) -> Vec<Transfer>;
+    /// Those of `ids` the mempool does not hold.
+    fn unknown_transfers(&self, ids: &[TxId]) -> Vec<TxId>;
 }
 
 /// Where the network keeps what must outlive a restart about its peers: their bans.
@@ -155,6 +188,8 @@ pub struct NetworkConfig {
     pub request_timeout: Duration,
     /// How often the node looks for more peers while below `target_outbound`.
     pub discovery_interval: Duration,
+    /// Announce blocks as compact blocks (otherwise whole).
+    pub compact_blocks: bool,
 }
 
 impl NetworkConfig {
@@ -178,6 +213,7 @@ impl NetworkConfig {
             ban_duration: Duration::from_secs(p2p.ban_seconds),
             request_timeout: Duration::from_secs(20),
             discovery_interval: Duration::from_secs(10),
+            compact_blocks: p2p.compact_blocks,
         }
     }
 }
@@ -218,6 +254,20 @@ pub struct NetworkStats {
     pub bans: u64,
     /// Inbound connections refused by the per-address limits.
     pub inbound_refused: u64,
+    /// Compact blocks received (before validation).
+    pub compact_in: u64,
+    /// Compact blocks rebuilt from the mempool with no round trip.
+    pub compact_rebuilt: u64,
+    /// Compact blocks completed by asking their sender for missing transfers.
+    pub compact_completed: u64,
+    /// Compact blocks for which the whole block was fetched.
+    pub compact_fetched: u64,
+    /// Bytes of the compact blocks received.
+    pub compact_bytes: u64,
+    /// Bytes of the blocks they stood for (those rebuilt or fetched).
+    pub compact_block_bytes: u64,
+    /// Pending transfers admitted from peers' mempools when they connected.
+    pub mempool_synced: u64,
 }
 
 /// What the network reports to the node.
@@ -256,6 +306,7 @@ pub enum NetworkEvent {
 
 pub(crate) enum Command {
     PublishBlock(Arc<Block>),
+    PublishCompact(Arc<CompactBlock>),
     PublishTransfer(Arc<Transfer>),
     Request {
         peer: PeerId,
@@ -282,6 +333,7 @@ pub(crate) enum Command {
 pub struct Client {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
+    compact_blocks: bool,
 }
 
 impl fmt::Debug for Client {
@@ -302,6 +354,17 @@ impl Client {
     /// dropped with a warning if the network is overloaded.
     pub fn publish_block(&self, block: Arc<Block>) {
         self.try_send(Command::PublishBlock(block));
+    }
+
+    /// Whether blocks are announced as compact blocks ([`Client::publish_compact`])
+    /// rather than whole.
+    pub fn compact_blocks(&self) -> bool {
+        self.compact_blocks
+    }
+
+    /// Gossips a block as a compact block. Never blocks.
+    pub fn publish_compact(&self, compact: Arc<CompactBlock>) {
+        self.try_send(Command::PublishCompact(compact));
     }
 
     /// Gossips a transfer submitted to this node. Never blocks.
@@ -405,6 +468,8 @@ pub struct Names {
     pub blocks_topic: String,
     /// The transfers topic.
     pub txs_topic: String,
+    /// The compact blocks topic.
+    pub compact_topic: String,
 }
 
 impl Names {
@@ -425,6 +490,7 @@ impl Names {
             gossip_prefix: format!("{net}/meshsub"),
             blocks_topic: format!("{net}/blocks/1"),
             txs_topic: format!("{net}/txs/1"),
+            compact_topic: format!("{net}/cblocks/1"),
         }
     }
 }
@@ -471,6 +537,7 @@ pub fn start(
     let local_peer_id = key.public().to_peer_id();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+    let compact_blocks = config.compact_blocks;
     let event_loop = EventLoop::new(params, config, key, chain, peers, commands_rx, events_tx)?;
 
     let task = tokio::spawn(event_loop.run());
@@ -478,6 +545,7 @@ pub fn start(
         Client {
             commands: commands_tx,
             local_peer_id,
+            compact_blocks,
         },
         events_rx,
         task,

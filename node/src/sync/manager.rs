@@ -185,6 +185,10 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
                 };
                 Outcome::Blocks(peer, ids, r, bad)
             }),
+            // Compact blocks and mempools are the network's own business.
+            SyncRequest::BlockTransfers { .. }
+            | SyncRequest::MempoolIds { .. }
+            | SyncRequest::Transfers { .. } => return,
         };
         self.tasks.push(task);
     }

@@ -236,6 +236,9 @@ impl SyncNetwork for ScriptedNet {
                     };
                     (r.bodies_delay, answer)
                 }
+                SyncRequest::BlockTransfers { .. }
+                | SyncRequest::MempoolIds { .. }
+                | SyncRequest::Transfers { .. } => return Err(unreachable(peer)),
             }
         };
         tokio::time::sleep(delay).await;

@@ -3,7 +3,8 @@
 //!
 //! [`ChainAccess`]: crate::network::ChainAccess
 
-use cairn_core::{Block, Decode, Transaction};
+use cairn_core::compact::CompactBlock;
+use cairn_core::{Block, BlockHeader, Decode, Transaction, TxId};
 use libp2p::PeerId;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
 use libp2p::request_response::ResponseChannel;
@@ -11,7 +12,9 @@ use tracing::debug;
 
 use super::EventLoop;
 use crate::network::codec::{MAX_BLOCKS, MAX_HEADERS, SOFT_RESPONSE_BYTES};
-use crate::network::{NetworkEvent, SyncRequest, SyncResponse, Verdict};
+use crate::network::{CompactOutcome, SyncRequest, SyncResponse, Verdict};
+use crate::node::now_ms;
+use cairn_core::wire::{MAX_TRANSFERS, MAX_TX_IDS};
 
 /// Most gossip validations being worked on at once; beyond this, gossip is ignored.
 const MAX_VALIDATING: usize = 128;
@@ -22,7 +25,7 @@ const MAX_SERVING_PER_PEER: usize = 4;
 /// Capacity of the channel that brings blocking work back to the loop.
 pub(super) const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
 /// Penalty for an invalid (or undecodable) block or transfer.
-const INVALID_POINTS: u32 = 100;
+pub(super) const INVALID_POINTS: u32 = 100;
 
 /// Work finished on a blocking thread.
 pub(super) enum Done {
@@ -37,11 +40,43 @@ pub(super) enum Done {
         channel: ResponseChannel<SyncResponse>,
         response: SyncResponse,
     },
+    /// A compact block judged by the chain side.
+    Compact {
+        id: MessageId,
+        source: PeerId,
+        header: BlockHeader,
+        bytes: usize,
+        outcome: CompactOutcome,
+    },
+    /// A compact block completed with the transfers its announcer sent.
+    Completed {
+        id: MessageId,
+        source: PeerId,
+        header: BlockHeader,
+        verdict: Verdict,
+        compact_bytes: usize,
+        block_bytes: usize,
+    },
+    /// The announcer's transfers did not complete the block (`blame`: whose fault).
+    Incomplete {
+        id: MessageId,
+        source: PeerId,
+        header: BlockHeader,
+        blame: Option<String>,
+    },
+    /// The pending transfers a new peer has and we lack.
+    WantTransfers { peer: PeerId, ids: Vec<TxId> },
+    /// A peer's pending transfers went through the mempool.
+    Synced {
+        peer: PeerId,
+        admitted: u64,
+        rejected: Option<String>,
+    },
 }
 
 impl EventLoop {
     /// Runs `work` on a blocking thread, sending its result back to the loop.
-    fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static) {
+    pub(super) fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static) {
         let tx = self.done_tx.clone();
         tokio::task::spawn_blocking(move || {
             // Capacity equals the number of tasks allowed at once, so this never waits.
@@ -50,7 +85,10 @@ impl EventLoop {
     }
 
     /// Validates gossip on a blocking thread if there is room; false when full.
-    fn spawn_validation(&mut self, work: impl FnOnce() -> Done + Send + 'static) -> bool {
+    pub(super) fn spawn_validation(
+        &mut self,
+        work: impl FnOnce() -> Done + Send + 'static,
+    ) -> bool {
         if self.validating >= MAX_VALIDATING {
             return false;
         }
@@ -83,31 +121,45 @@ impl EventLoop {
                 source,
                 verdict,
                 header,
+            } => self.finish_gossip(id, source, verdict, header),
+            Done::Compact {
+                id,
+                source,
+                header,
+                bytes,
+                outcome,
+            } => {
+                self.on_compact_outcome(id, source, header, bytes, outcome);
+            }
+            Done::Completed {
+                id,
+                source,
+                header,
+                verdict,
+                compact_bytes,
+                block_bytes,
+            } => self.on_completed(id, source, header, verdict, (compact_bytes, block_bytes)),
+            Done::Incomplete {
+                id,
+                source,
+                header,
+                blame,
+            } => self.on_incomplete(id, source, header, blame),
+            Done::WantTransfers { peer, ids } => {
+                self.validating = self.validating.saturating_sub(1);
+                self.want_transfers(peer, ids);
+            }
+            Done::Synced {
+                peer,
+                admitted,
+                rejected,
             } => {
                 self.validating = self.validating.saturating_sub(1);
-                debug!(target: "net", %id, peer = %source, ?verdict, "gossip validated");
-                let acceptance = match &verdict {
-                    Verdict::Accept => MessageAcceptance::Accept,
-                    Verdict::Ignore => MessageAcceptance::Ignore,
-                    Verdict::Unconnected => {
-                        if let Some(header) = header {
-                            self.emit(NetworkEvent::UnconnectedBlock {
-                                peer: source,
-                                header,
-                            });
-                        }
-                        MessageAcceptance::Ignore
-                    }
-                    Verdict::Reject(reason) => {
-                        self.stats.gossip_rejected += 1;
-                        self.penalize(source, INVALID_POINTS, reason);
-                        MessageAcceptance::Reject
-                    }
-                };
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&id, &source, acceptance);
+                self.stats.mempool_synced += admitted;
+                debug!(target: "net", %peer, admitted, "pending transfers synced");
+                if let Some(reason) = rejected {
+                    self.penalize(peer, INVALID_POINTS, &reason);
+                }
             }
             Done::Served {
                 peer,
@@ -137,6 +189,35 @@ impl EventLoop {
         self.stats.gossip_in += 1;
         let chain = self.chain.clone();
         let blocks = message.topic == self.topics.blocks.hash();
+        if message.topic == self.topics.compact.hash() {
+            self.stats.compact_in += 1;
+            let mid = id.clone();
+            let spawned = self.spawn_validation(move || {
+                let bytes = message.data.len();
+                match CompactBlock::from_bytes(&message.data) {
+                    Ok(compact) => Done::Compact {
+                        id: mid,
+                        source,
+                        header: compact.header,
+                        bytes,
+                        outcome: chain.on_compact(&compact, source),
+                    },
+                    Err(e) => Done::Gossip {
+                        id: mid,
+                        source,
+                        verdict: Verdict::Reject(format!("undecodable compact block: {e}")),
+                        header: None,
+                    },
+                }
+            });
+            if !spawned {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+            }
+            return;
+        }
         if !blocks && message.topic != self.topics.txs.hash() {
             // We only subscribe to our two topics; anything else is noise.
             self.swarm
@@ -187,6 +268,10 @@ impl EventLoop {
         request: SyncRequest,
         channel: ResponseChannel<SyncResponse>,
     ) {
+        if !self.within_quota(peer, &request, now_ms()) {
+            debug!(target: "net", %peer, "mempool request over the quota dropped");
+            return;
+        }
         let chain = self.chain.clone();
         let accepted = self.spawn_serving(peer, move || {
             let response = match request {
@@ -199,6 +284,16 @@ impl EventLoop {
                     let ids = &ids[..ids.len().min(MAX_BLOCKS)];
                     SyncResponse::Blocks(chain.blocks(ids, SOFT_RESPONSE_BYTES))
                 }
+                SyncRequest::BlockTransfers { block, indexes } => {
+                    SyncResponse::Transfers(chain.block_transfers(&block, &indexes))
+                }
+                SyncRequest::MempoolIds { max } => {
+                    let max = usize::try_from(max).unwrap_or(MAX_TX_IDS).min(MAX_TX_IDS);
+                    SyncResponse::TxIds(chain.pending_ids(max))
+                }
+                SyncRequest::Transfers { ids } => SyncResponse::Transfers(
+                    chain.pending_transfers(&ids[..ids.len().min(MAX_TRANSFERS)]),
+                ),
             };
             Done::Served {
                 peer,

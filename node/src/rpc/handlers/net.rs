@@ -47,6 +47,13 @@ impl HandleAsync for NetGetInfo {
                 penalties: stats.penalties.into(),
                 inbound_refused: stats.inbound_refused.into(),
                 bans: stats.bans.into(),
+                compact_in: stats.compact_in.into(),
+                compact_rebuilt: stats.compact_rebuilt.into(),
+                compact_completed: stats.compact_completed.into(),
+                compact_fetched: stats.compact_fetched.into(),
+                compact_bytes: stats.compact_bytes.into(),
+                compact_block_bytes: stats.compact_block_bytes.into(),
+                mempool_synced: stats.mempool_synced.into(),
             }),
         })
     }
