@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: node test lint bench deps test-deps vectors docs fuzz
+.PHONY: node test lint bench deps test-deps vectors docs fuzz testnet
 
 ## Run a node on the built-in dev chain (mining, embedded RocksDB). Uses the same
 ## build profile as the tests (dependencies and the miner fully optimised), so the
@@ -27,6 +27,17 @@ fuzz:
 	cd fuzz && for t in $$($(CARGO) +nightly fuzz list); do \
 		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 || exit 1; \
 	done
+
+## The network lab (docs/NETWORK.md, "The lab"): NODES real node processes, each in
+## its own network namespace (needs root, iproute2, nftables), blocks on a schedule
+## and a transfer load; prints block propagation, stale blocks, bytes, CPU, memory,
+## a late joiner's time to the tip and peer strikes. LAB_ARGS adds cairn-lab flags
+## (`cargo run -p cairn-tests --bin cairn-lab -- --help`).
+NODES ?= 100
+LAB_ARGS ?= --latency-ms 50 --jitter-ms 10 --peers 4 --seconds 300
+testnet: deps test-deps
+	$(CARGO) build -p cairn-node
+	$(CARGO) run -p cairn-tests --bin cairn-lab -- --nodes $(NODES) $(LAB_ARGS)
 
 ## Regenerate docs/RPC.md from the node's OpenRPC document, and the node's part of
 ## docs/CONFIGURATION.md from its settings' definitions.

@@ -25,6 +25,7 @@ use cairn_node::{BlockSource, Node, NodeConfig, Service, ServiceConfig};
 use cairn_rpc::{Client, ClientError, Method};
 use libp2p::{Multiaddr, PeerId};
 
+pub mod lab;
 pub mod netlab;
 pub mod stratum;
 pub mod webdriver;
@@ -381,14 +382,17 @@ pub fn dev_transfer(node: &Node, from: usize, to: Address, amount: u64) -> Trans
 }
 
 /// Where `cargo test` put the workspace binary `name` (next to the test executable's
-/// `deps/` directory). `cargo test --workspace` builds every binary whose package
-/// has integration tests, which all three have.
+/// `deps/` directory, or next to this binary when it is one, like `cairn-lab`).
+/// `cargo test --workspace` builds every binary whose package has integration
+/// tests, which all three have.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>/deps/<test>");
+    let parent = exe.parent().expect("target/<profile>/…");
+    let dir = if parent.ends_with("deps") {
+        parent.parent().expect("target/<profile>/deps/<test>")
+    } else {
+        parent
+    };
     let bin = dir.join(name);
     assert!(
         bin.exists(),

@@ -227,6 +227,18 @@ impl Lab {
         }
     }
 
+    /// Bytes host `i` has sent and received on its link (its veth pair's counters).
+    pub fn link_bytes(&self, i: usize) -> (u64, u64) {
+        let read = |what: &str| {
+            std::fs::read_to_string(format!("/sys/class/net/{}o{i}/statistics/{what}", self.tag))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // The outer end sits on the bridge: what it receives, the host sent.
+        (read("rx_bytes"), read("tx_bytes"))
+    }
+
     /// Removes every fault.
     pub fn heal(&self) {
         for i in 0..self.hosts {
