@@ -100,6 +100,10 @@ fn run(loaded: Loaded) -> anyhow::Result<()> {
             datadir: datadir.clone(),
             mempool: cfg.mempool.mempool_config(),
             min_free_disk: cfg.min_free_disk_mb.saturating_mul(1024 * 1024),
+            store: cairn_node::store::StoreConfig {
+                cache_bytes: cfg.db_cache_mb.saturating_mul(1 << 20),
+                write_buffer_bytes: cfg.db_write_buffer_mb.saturating_mul(1 << 20),
+            },
         },
         network: cfg.p2p.network_config(&datadir),
         sync: SyncConfig {

@@ -102,6 +102,8 @@ pub struct NodeConfig {
     /// Free space (bytes) the data directory's file system must keep: below it the
     /// node refuses to open, and a running service stops (0: no floor).
     pub min_free_disk: u64,
+    /// The store's memory budget.
+    pub store: crate::store::StoreConfig,
 }
 
 impl NodeConfig {
@@ -168,7 +170,11 @@ impl Node {
         std::fs::create_dir_all(&config.datadir)
             .map_err(|e| NodeError::DataDir(config.datadir.clone(), e))?;
         crate::disk::check(&config.datadir, config.min_free_disk)?;
-        let store = Arc::new(Store::open(&config.datadir.join("db"), &config.params)?);
+        let store = Arc::new(Store::open_with(
+            &config.datadir.join("db"),
+            &config.params,
+            &config.store,
+        )?);
         let bans = BanStore::new(store.clone());
         let pool_store = PoolStore::new(store.clone());
         // The pool's credits move with the chain, in its batches.

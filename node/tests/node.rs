@@ -22,6 +22,7 @@ fn open_with(dir: &std::path::Path, params: ChainParams) -> std::sync::Arc<Node>
         datadir: dir.to_path_buf(),
         mempool: MempoolConfig::default(),
         min_free_disk: NodeConfig::DEFAULT_MIN_FREE_DISK,
+        store: cairn_node::store::StoreConfig::default(),
     })
     .unwrap()
 }

@@ -141,6 +141,7 @@ async fn run(time: Duration) {
             datadir: dir.path().to_path_buf(),
             mempool: cairn_node::mempool::MempoolConfig::default(),
             min_free_disk: cairn_node::NodeConfig::DEFAULT_MIN_FREE_DISK,
+            store: cairn_node::store::StoreConfig::default(),
         },
         network: None,
         sync: cairn_node::sync::SyncConfig::default(),

@@ -185,6 +185,7 @@ impl TestNode {
                 datadir: datadir.clone(),
                 mempool: MempoolConfig::default(),
                 min_free_disk: NodeConfig::DEFAULT_MIN_FREE_DISK,
+                store: cairn_node::store::StoreConfig::default(),
             },
             network: Some(network),
             sync: SyncConfig {

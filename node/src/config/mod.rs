@@ -74,6 +74,17 @@ pub struct Settings {
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MIN_FREE_DISK_MB)]
     pub min_free_disk_mb: u64,
 
+    /// RocksDB's block cache in MiB, shared by every column family (reads of
+    /// blocks and state that miss it go to disk; more helps explorers and RPC-heavy
+    /// nodes).
+    #[arg(long, value_name = "MIB", default_value_t = crate::store::StoreConfig::DEFAULT_CACHE_MB)]
+    pub db_cache_mb: usize,
+
+    /// RocksDB's write buffers (memtables) in MiB, all column families together
+    /// (more means fewer flushes during a long sync, at that much more memory).
+    #[arg(long, value_name = "MIB", default_value_t = crate::store::StoreConfig::DEFAULT_WRITE_BUFFER_MB)]
+    pub db_write_buffer_mb: usize,
+
     /// Development network only: transfers per second generated between the dev
     /// accounts, as a load for trying things out and for tests (0: none).
     #[arg(long, value_name = "PER_SECOND", default_value_t = 0)]

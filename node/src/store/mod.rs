@@ -17,7 +17,10 @@ pub use self::reader::{ReadSnapshot, StoreReader};
 
 use cairn_core::state::genesis_writes;
 use cairn_core::{Account, AccountView, Address, BlockId, ChainParams, Hash};
-use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch,
+    WriteOptions,
+};
 
 use self::schema::{
     Accounts, BlockIndex, BlockStatus, Bodies, Body, COLUMN_FAMILIES, GenesisId, Headers, Heights,
@@ -118,6 +121,32 @@ pub struct ColumnStats {
     pub estimated_keys: u64,
 }
 
+/// How much memory the store may use for caching and buffering writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The block cache shared by every column family.
+    pub cache_bytes: usize,
+    /// All write buffers (memtables) together; each column family gets an equal
+    /// share, at least 1 MiB.
+    pub write_buffer_bytes: usize,
+}
+
+impl StoreConfig {
+    /// The default block cache, 8 MiB.
+    pub const DEFAULT_CACHE_MB: usize = 8;
+    /// The default write-buffer budget, 16 MiB.
+    pub const DEFAULT_WRITE_BUFFER_MB: usize = 16;
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            cache_bytes: StoreConfig::DEFAULT_CACHE_MB << 20,
+            write_buffer_bytes: StoreConfig::DEFAULT_WRITE_BUFFER_MB << 20,
+        }
+    }
+}
+
 impl Store {
     /// Per-column-family sizes.
     pub fn column_stats(&self) -> Vec<ColumnStats> {
@@ -142,18 +171,42 @@ impl Store {
             .collect()
     }
 
-    /// Opens (creating if needed) the store at `path` for the network `params`.
-    /// A new store is initialised with the genesis block in one batch. A store of
-    /// another network or of a newer schema is refused.
+    /// Opens (creating if needed) the store at `path` for the network `params`,
+    /// with the default memory budget. A new store is initialised with the genesis
+    /// block in one batch. A store of another network or of a newer schema is
+    /// refused.
     pub fn open(path: &Path, params: &ChainParams) -> Result<Store, StoreError> {
-        let mut opts = Options::default();
+        Store::open_with(path, params, &StoreConfig::default())
+    }
+
+    /// [`Store::open`] within `config`'s memory budget: one block cache shared by
+    /// every column family, and one cap on all their write buffers (RocksDB's own
+    /// defaults are a cache per column family and 64 MiB of write buffer each).
+    pub fn open_with(
+        path: &Path,
+        params: &ChainParams,
+        config: &StoreConfig,
+    ) -> Result<Store, StoreError> {
+        let cache = Cache::new_lru_cache(config.cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        let per_cf = (config.write_buffer_bytes / COLUMN_FAMILIES.len()).max(1 << 20);
+        let cf_options = || {
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&table);
+            o.set_write_buffer_size(per_cf);
+            o.set_max_write_buffer_number(2);
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            o
+        };
+        let mut opts = cf_options();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_keep_log_file_num(4);
+        opts.set_db_write_buffer_size(config.write_buffer_bytes);
         let cfs = COLUMN_FAMILIES
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         let store = Store { db };
         match store.get::<GenesisId>(&GenesisId::KEY)? {

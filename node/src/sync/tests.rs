@@ -329,6 +329,7 @@ impl Harness {
             datadir: dir.path().to_path_buf(),
             mempool: MempoolConfig::default(),
             min_free_disk: 0,
+            store: crate::store::StoreConfig::default(),
         })
         .expect("node");
         let (tx, events) = mpsc::channel(1_024);

@@ -15,6 +15,7 @@ fn open(dir: &Path) -> Arc<Node> {
         datadir: dir.to_path_buf(),
         mempool: MempoolConfig::default(),
         min_free_disk: 0,
+        store: crate::store::StoreConfig::default(),
     })
     .unwrap()
 }
