@@ -210,7 +210,7 @@ impl EventLoop {
     }
 
     fn penalize(&mut self, peer: PeerId, points: u32, reason: &str) {
-        debug!(target: "net", %peer, points, "penalty: {reason}");
+        info!(target: "net", %peer, points, "penalty: {reason}");
         self.stats.penalties += 1;
         if self.book.penalize(peer, points) {
             self.ban(peer, reason.to_string());

@@ -31,6 +31,9 @@ pub(super) struct Peer {
     /// The highest block it gossiped that we could not place (unknown parent): its
     /// next status must show a chain at least that high.
     pub(super) claimed: Option<u64>,
+    /// Such a block that arrived while a status request was in flight: that answer
+    /// may predate the block, so the status after it judges this claim.
+    pub(super) late_claim: Option<u64>,
 }
 
 impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
@@ -59,7 +62,11 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
                 if let Some(p) = self.peers.get_mut(&peer)
                     && header.height > tip
                 {
-                    p.claimed = p.claimed.max(Some(header.height));
+                    if p.asking {
+                        p.late_claim = p.late_claim.max(Some(header.height));
+                    } else {
+                        p.claimed = p.claimed.max(Some(header.height));
+                    }
                     if !p.asking
                         && p.status_at
                             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
@@ -137,6 +144,12 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
                     return;
                 };
                 p.status = Some(s);
+                // A block gossiped while this answer was on its way is judged by a
+                // status asked for now.
+                if let Some(late) = p.late_claim.take() {
+                    p.claimed = Some(late);
+                    p.status_at = None;
+                }
                 if let Ok(mut h) = self.heights.lock() {
                     h.insert(peer, s.height);
                 }

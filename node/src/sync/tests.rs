@@ -805,3 +805,45 @@ async fn the_node_is_behind_only_on_checked_headers_with_more_work() {
     h.run_for(Duration::from_millis(100)).await;
     assert!(!h.node.is_behind());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_gossiped_while_a_status_was_in_flight_is_judged_by_the_next_status() {
+    let blocks = chain(8);
+    let mut h = Harness::new(config());
+    let honest = h.connect(Remote::new(&blocks[..4]));
+    let liar = h.connect(Remote::new(&blocks[..4]));
+    let want = blocks[3].id();
+    h.run_until("the tip", LIMIT, |h| h.tip() == want).await;
+    for peer in [honest, liar] {
+        // Its block 5 arrives by gossip while a status request, asked before it had
+        // the block, is still on its way; that answer shows height 3.
+        h.manager.peers.get_mut(&peer).expect("connected").asking = true;
+        h.manager.on_event(NetworkEvent::UnconnectedBlock {
+            peer,
+            header: blocks[5].header,
+        });
+        let old = h.net.lock().remotes[&peer].status();
+        h.manager.on_status(peer, Ok(SyncResponse::Status(old)));
+        assert!(h.penalties(peer).is_empty(), "a stale answer cost a strike");
+    }
+    // The honest peer's chain holds the block; the liar's never will.
+    h.net
+        .lock()
+        .remotes
+        .get_mut(&honest)
+        .expect("honest")
+        .switch_to(&blocks[..6]);
+    let want = blocks[5].id();
+    h.run_until("the honest peer's tip", LIMIT, |h| h.tip() == want)
+        .await;
+    h.run_until("the liar judged", LIMIT, |h| !h.penalties(liar).is_empty())
+        .await;
+    assert!(h.penalties(honest).is_empty());
+    assert_eq!(
+        h.penalties(liar),
+        vec![(
+            STRIKE,
+            "gossiped a block at height 5 above its chain (3)".into()
+        )]
+    );
+}

@@ -18,9 +18,10 @@ use crate::network::{CompactOutcome, NetworkEvent, SyncRequest, SyncResponse, Ve
 
 /// The window of the mempool-request quotas.
 const QUOTA_WINDOW_MS: u64 = 60_000;
-/// Mempool id lists a peer may ask for per window (one per connection, and a
-/// reconnection).
-const ID_LISTS_PER_WINDOW: u32 = 2;
+/// Mempool id lists a peer may ask for per window (one per connection: room for a
+/// few reconnections of a flapping link, which the lab saw cost an honest peer
+/// points when this was 2).
+const ID_LISTS_PER_WINDOW: u32 = 4;
 /// Pending transfers a peer may ask for by id per window.
 const TRANSFERS_PER_WINDOW: usize = 2 * MAX_TX_IDS;
 /// Points for asking for more than the quotas allow (a flood, as on gossip).
