@@ -571,13 +571,15 @@ pub async fn run(config: LabConfig) -> Result<Report, String> {
             let t0 = tokio::time::Instant::now();
             let mut k = 0usize;
             let mut tick = 0u32;
+            // Transfers due but not yet sent.
+            let mut owed = 0.0f64;
             while !stop.load(Ordering::Relaxed) {
                 tick += 1;
                 tokio::time::sleep_until(t0 + period * tick).await;
-                // Transfers due by now.
-                let due = (rate * (period * tick).as_secs_f64()) as usize;
+                owed += rate * period.as_secs_f64();
                 let mut batch = Vec::new();
-                while k < due {
+                while owed >= 1.0 {
+                    owed -= 1.0;
                     let s = k % ACCOUNTS;
                     k += 1;
                     let tx = cairn_core::Transfer::new_signed(

@@ -166,7 +166,9 @@ fn every_flag_has_a_key_and_every_key_a_flag() {
     assert!(keys.contains(&("no-mine".into(), "mining.enabled".into())));
     assert!(keys.contains(&("offline".into(), "p2p.enabled".into())));
     assert!(keys.contains(&("bootnode".into(), "p2p.bootnodes".into())));
-    assert_eq!(keys.len(), 38);
+    assert!(keys.contains(&("no-compact-blocks".into(), "p2p.compact_blocks".into())));
+    assert!(keys.contains(&("db-cache-mb".into(), "db_cache_mb".into())));
+    assert_eq!(keys.len(), 41);
 }
 
 #[test]
