@@ -228,6 +228,16 @@ impl ChainAccess for NodeAccess {
         if let Some(verdict) = self.judge_header(&compact.header) {
             return CompactOutcome::Judged(verdict);
         }
+        // More transactions than the largest block can hold: no such block exists
+        // (and rebuilding it would allocate for all of them).
+        let most = self.node.params().max_block_bytes() / cairn_core::tx::TRANSFER_LEN + 1;
+        if compact.tx_count() > most {
+            return CompactOutcome::Judged(Verdict::Reject(format!(
+                "compact block {} names {} transactions; a block holds at most {most}",
+                compact.id(),
+                compact.tx_count()
+            )));
+        }
         // Short ids of the whole mempool, hashed under its lock (about 0.1 µs a
         // transfer), and the transfers the block names copied out.
         let partial = self.node.with_mempool(|m| {

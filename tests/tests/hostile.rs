@@ -876,17 +876,27 @@ async fn mempool_request_floods_cost_points_and_a_bad_compact_block_bans_its_sen
         matches!(answer, Some(SyncResponse::Transfers(t)) if t.len() == 1 && t[0].id() == pending)
     );
 
-    // A compact block whose header lacks proof of work gets its sender banned, and
-    // the node's tip does not move.
+    // A compact block that names more transactions than any block can hold (with a
+    // valid header on the tip) gets its sender banned; so does one whose header
+    // lacks proof of work. The node's tip does not move.
     let tip = a.tip().id;
-    let bad = block_on_tip(&a, |_| {}, true);
-    let compact = cairn_core::compact::CompactBlock::new(&bad, |_| false, 0);
-    let topic = h.compact();
-    h.publish(topic, compact.to_bytes());
-    assert!(
-        h.disconnected(Duration::from_secs(10)).await,
-        "the sender of a compact block without proof of work was kept"
-    );
-    assert!(h.redial_refused(&a.addr).await);
-    assert_eq!(a.tip().id, tip);
+    let mut too_many =
+        cairn_core::compact::CompactBlock::new(&block_on_tip(&a, |_| {}, false), |_| false, 0);
+    too_many.short_ids = vec![[7; 6]; params.max_block_bytes() / 145 + 10];
+    let bad_pow =
+        cairn_core::compact::CompactBlock::new(&block_on_tip(&a, |_| {}, true), |_| false, 0);
+    for (what, compact) in [
+        ("too many transactions", too_many),
+        ("no proof of work", bad_pow),
+    ] {
+        let topic = h.compact();
+        h.publish(topic, compact.to_bytes());
+        assert!(
+            h.disconnected(Duration::from_secs(10)).await,
+            "{what}: the sender of the compact block was kept"
+        );
+        assert!(h.redial_refused(&a.addr).await, "{what}");
+        assert_eq!(a.tip().id, tip, "{what}");
+        h = Hostile::connect(&params, &a, Answers::Honest(genesis_status(&params))).await;
+    }
 }
