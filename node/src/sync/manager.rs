@@ -220,7 +220,12 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             self.order.pop_front();
             self.slots.remove(&id);
         }
-        if self.order.is_empty() && !self.headers_more {
+        // The queue is done once its blocks are stored: not while the last of them
+        // are still being imported, nor while a headers request that continues it is
+        // in flight (its answer starts after the cursor, which we may not store yet:
+        // without the cursor it would look like headers that do not connect).
+        if self.order.is_empty() && !self.headers_more && !self.importing && !self.headers_inflight
+        {
             self.cursor = None;
         }
         // A queue that is not heavier than our tip and can grow no more (its header

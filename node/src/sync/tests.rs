@@ -847,3 +847,49 @@ async fn a_block_gossiped_while_a_status_was_in_flight_is_judged_by_the_next_sta
         )]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_continuing_a_queue_whose_last_blocks_are_being_imported_cost_nothing() {
+    let blocks = chain(10);
+    let mut h = Harness::new(config());
+    h.import(&blocks[1..6]);
+    let peer = h.connect(Remote::new(&blocks));
+    h.run_until("its status", LIMIT, |h| {
+        h.manager
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.status.is_some())
+    })
+    .await;
+    // The queue ran to block 8; blocks 6–8 have left the queue for the import, which
+    // has not stored them yet; a headers request (asked after block 8) is in flight.
+    let params = easy_params();
+    let mut cursor = h
+        .node
+        .with_chain(|c| c.header_cursor(&blocks[5].id(), u64::MAX / 2))
+        .expect("block 5 is stored");
+    for (i, b) in blocks[6..9].iter().enumerate() {
+        cursor.advance(&b.header, &params, i).expect("valid header");
+    }
+    let m = &mut h.manager;
+    m.order.clear();
+    m.slots.clear();
+    m.cursor = Some(cursor);
+    m.header_peer = Some(peer);
+    m.headers_more = false;
+    m.headers_inflight = true;
+    m.importing = true;
+    m.schedule();
+    // Its answer continues after block 8.
+    let generation = m.generation;
+    m.on_headers_outcome(
+        peer,
+        generation,
+        Ok(SyncResponse::Headers(vec![
+            blocks[9].header,
+            blocks[10].header,
+        ])),
+    );
+    assert!(h.penalties(peer).is_empty(), "{:?}", h.penalties(peer));
+    assert_eq!(h.manager.order.len(), 2, "blocks 9 and 10 queued");
+}
