@@ -20,7 +20,7 @@ use libp2p::PeerId;
 use tracing::{debug, warn};
 
 use crate::Node;
-use crate::chain::{ChainError, Known, SubmitOutcome};
+use crate::chain::{ChainError, HeaderError, Known, SubmitOutcome};
 use crate::mempool::MempoolError;
 use crate::network::{ChainAccess, ChainStatus, Client, CompactOutcome, PeerStore, Verdict};
 use crate::node::{BlockSource, NodeEvent, TxSource};
@@ -167,7 +167,23 @@ impl NodeAccess {
                     debug!(target: "net", %id, height = height + 1, "stale side-branch block ignored");
                     return Some(Verdict::Ignore);
                 }
-                None
+                // Every header rule in its parent's context (difficulty, height, time)
+                // before anything is fetched or rebuilt for it: a header mined at the
+                // easiest target must not cost a round trip.
+                let now = crate::node::now_ms();
+                let params = self.node.params();
+                let checked = self.node.with_chain(|c| {
+                    c.header_cursor(&header.prev, now)
+                        .map(|mut cursor| cursor.advance(header, params, 0))
+                });
+                match checked {
+                    Some(Err(HeaderError::Invalid {
+                        reason: RejectReason::TimestampTooFarInFuture { .. },
+                        ..
+                    })) => Some(Verdict::Ignore),
+                    Some(Err(e)) => Some(Verdict::Reject(format!("block {id}: {e}"))),
+                    _ => None,
+                }
             }
         }
     }

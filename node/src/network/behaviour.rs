@@ -97,6 +97,11 @@ impl Behaviour {
                 gossipsub::MessageId::from(h.finalize().as_bytes().to_vec())
             })
             .heartbeat_interval(Duration::from_millis(700))
+            // A message waiting for validation leaves the cache after this many
+            // heartbeats and is then never forwarded: a compact block completed with
+            // a round trip (a request may take up to its 20 s timeout) must still be
+            // there. 30 × 700 ms = 21 s.
+            .history_length(30)
             // One frame carries the message envelope (topic, ids) and any control
             // messages piggybacked on it (IHAVE/IWANT lists of 32-byte ids): a
             // maximum-size block must still fit, or it would be dropped unvalidated

@@ -97,6 +97,13 @@ impl EventLoop {
         true
     }
 
+    /// Whether a request of `peer` would be served now.
+    fn has_serving_room(&self, peer: PeerId) -> bool {
+        let total: usize = self.serving.values().sum();
+        let mine = self.serving.get(&peer).copied().unwrap_or(0);
+        total < MAX_SERVING && mine < MAX_SERVING_PER_PEER
+    }
+
     /// Serves a request on a blocking thread if there is room overall and for this
     /// peer; false when full.
     fn spawn_serving(
@@ -268,6 +275,11 @@ impl EventLoop {
         request: SyncRequest,
         channel: ResponseChannel<SyncResponse>,
     ) {
+        // Room first: a request dropped for want of room must not use up the quota.
+        if !self.has_serving_room(peer) {
+            debug!(target: "net", %peer, "busy: sync request dropped");
+            return;
+        }
         if !self.within_quota(peer, &request, now_ms()) {
             debug!(target: "net", %peer, "mempool request over the quota dropped");
             return;

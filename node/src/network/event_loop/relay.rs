@@ -28,6 +28,10 @@ const TRANSFERS_PER_WINDOW: usize = 2 * MAX_TX_IDS;
 const FLOOD_POINTS: u32 = 20;
 /// Points for completing a compact block with transfers that do not fit it.
 const BAD_COMPLETION_POINTS: u32 = 100;
+/// Compact blocks from one peer being completed at once; beyond this its compact
+/// blocks are left to sync, so no one peer can hold the validation slots with
+/// announcements it never completes.
+const MAX_COMPACT_FETCHES_PER_PEER: usize = 2;
 
 /// What an outbound request of the loop's own was for.
 pub(super) enum Fetch {
@@ -46,8 +50,9 @@ pub(super) enum Fetch {
     },
     /// A newly connected peer's pending transfer ids.
     MempoolIds,
-    /// Pending transfers, by id.
-    Transfers { ids: Vec<TxId> },
+    /// Pending transfers, by id; `rest` is asked for once this answer is in (one
+    /// request at a time, so the peer serves them all).
+    Transfers { ids: Vec<TxId>, rest: Vec<TxId> },
 }
 
 /// How much of our mempool one peer asked for in the current window.
@@ -83,6 +88,12 @@ impl EventLoop {
                 }
                 self.finish_gossip(id, source, verdict, Some(header));
             }
+            CompactOutcome::Missing(_) | CompactOutcome::Fetch
+                if self.compact_fetches(source) >= MAX_COMPACT_FETCHES_PER_PEER =>
+            {
+                debug!(target: "net", peer = %source, "compact block left to sync: the peer has others being completed");
+                self.give_up(id, source, header);
+            }
             CompactOutcome::Missing(partial) => {
                 let indexes = partial.missing();
                 debug!(target: "net", block = %header.id(), missing = indexes.len(), "compact block: asking for transfers");
@@ -110,6 +121,16 @@ impl EventLoop {
             }
             CompactOutcome::Fetch => self.fetch_whole(id, source, header),
         }
+    }
+
+    /// Compact blocks from `source` being completed.
+    fn compact_fetches(&self, source: PeerId) -> usize {
+        self.fetches
+            .values()
+            .filter(|(p, f)| {
+                *p == source && matches!(f, Fetch::Missing { .. } | Fetch::Whole { .. })
+            })
+            .count()
     }
 
     fn fetch_whole(&mut self, id: MessageId, source: PeerId, header: BlockHeader) {
@@ -239,13 +260,14 @@ impl EventLoop {
                     ids: chain.unknown_transfers(&ids),
                 });
             }
-            (Fetch::Transfers { ids }, Ok(SyncResponse::Transfers(txs))) => {
+            (Fetch::Transfers { ids, rest }, Ok(SyncResponse::Transfers(txs))) => {
                 let asked: HashSet<TxId> = ids.into_iter().collect();
                 if let Some(t) = txs.iter().find(|t| !asked.contains(&t.id())) {
                     let reason = format!("sent transfer {} that was not asked for", t.id());
                     self.penalize(peer, BAD_COMPLETION_POINTS, &reason);
                     return;
                 }
+                self.want_transfers(peer, rest);
                 let chain = self.chain.clone();
                 self.spawn_validation(move || {
                     let mut admitted = 0u64;
@@ -326,20 +348,20 @@ impl EventLoop {
         self.fetches.insert(rid, (peer, Fetch::MempoolIds));
     }
 
-    /// Asks `peer` for the pending transfers `ids` we lack.
-    pub(super) fn want_transfers(&mut self, peer: PeerId, ids: Vec<TxId>) {
-        if !self.peers.contains_key(&peer) {
+    /// Asks `peer` for the pending transfers `ids` we lack, [`MAX_TRANSFERS`] at a
+    /// time.
+    pub(super) fn want_transfers(&mut self, peer: PeerId, mut ids: Vec<TxId>) {
+        if ids.is_empty() || !self.peers.contains_key(&peer) {
             return;
         }
-        for chunk in ids.chunks(MAX_TRANSFERS) {
-            let ids = chunk.to_vec();
-            let rid = self
-                .swarm
-                .behaviour_mut()
-                .sync
-                .send_request(&peer, SyncRequest::Transfers { ids: ids.clone() });
-            self.fetches.insert(rid, (peer, Fetch::Transfers { ids }));
-        }
+        let rest = ids.split_off(ids.len().min(MAX_TRANSFERS));
+        let rid = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, SyncRequest::Transfers { ids: ids.clone() });
+        self.fetches
+            .insert(rid, (peer, Fetch::Transfers { ids, rest }));
     }
 
     /// Whether `peer` may be served `request` now, counting it; a request over the
