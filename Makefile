@@ -34,7 +34,7 @@ fuzz:
 ## a late joiner's time to the tip and peer strikes. LAB_ARGS adds cairn-lab flags
 ## (`cargo run -p cairn-tests --bin cairn-lab -- --help`).
 NODES ?= 100
-LAB_ARGS ?= --latency-ms 50 --jitter-ms 10 --peers 4 --seconds 300
+LAB_ARGS ?= --latency-ms 50 --jitter-ms 10 --peers 4 --tx-rate 10 --seconds 150
 testnet: deps test-deps
 	$(CARGO) build -p cairn-node
 	$(CARGO) run -p cairn-tests --bin cairn-lab -- --nodes $(NODES) $(LAB_ARGS)

@@ -19,6 +19,7 @@ async fn sixteen_nodes_share_every_block_quickly_and_never_strike_each_other() {
         nodes: 16,
         miners: 4,
         block_interval: Duration::from_secs(4),
+        warmup: Duration::from_secs(8),
         duration: Duration::from_secs(60),
         tx_rate: 20.0,
         ..LabConfig::default()

@@ -25,7 +25,11 @@ struct Args {
     /// Seconds between blocks.
     #[arg(long, default_value_t = 10.0)]
     block_interval: f64,
-    /// Seconds of blocks and transfers, after the network formed.
+    /// Seconds of blocks, not measured, once the network formed (meshes and
+    /// discovery settle).
+    #[arg(long, default_value_t = 30.0)]
+    warmup: f64,
+    /// Seconds of blocks and transfers, measured, after the warm-up.
     #[arg(long, default_value_t = 60.0)]
     seconds: f64,
     /// Transfers per second over the whole network.
@@ -64,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         nodes: a.nodes,
         miners: a.miners,
         block_interval: Duration::from_secs_f64(a.block_interval),
+        warmup: Duration::from_secs_f64(a.warmup),
         duration: Duration::from_secs_f64(a.seconds),
         tx_rate: a.tx_rate,
         latency: Duration::from_millis(a.latency_ms),
