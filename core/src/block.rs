@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::{Decode, DecodeError, Encode, Reader, put_count};
+use crate::encoding::{Decode, DecodeError, Encode, Reader, decode_capped, put_count};
 use crate::hash::Hash;
 use crate::header::{BlockHeader, BlockId, HEADER_LEN};
 use crate::merkle::merkle_root;
@@ -59,16 +59,7 @@ impl Encode for Block {
 impl Decode for Block {
     /// Refuses inputs over [`MAX_BLOCK_BYTES_LIMIT`] before reading anything.
     fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_BLOCK_BYTES_LIMIT {
-            return Err(DecodeError::LengthTooLarge {
-                len: bytes.len() as u64,
-                max: MAX_BLOCK_BYTES_LIMIT as u64,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let block = Self::decode_from(&mut r)?;
-        r.finish()?;
-        Ok(block)
+        decode_capped(bytes, MAX_BLOCK_BYTES_LIMIT)
     }
 
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

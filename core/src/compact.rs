@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use crate::encoding::{Decode, DecodeError, Encode, Reader, put_count};
+use crate::encoding::{Decode, DecodeError, Encode, Reader, decode_capped, put_count};
 use crate::header::{BlockHeader, BlockId, HEADER_LEN};
 use crate::tx::{COINBASE_LEN, TRANSFER_LEN, Transaction, Transfer, TxId};
 use crate::{Block, block::MAX_BLOCK_BYTES_LIMIT};
@@ -262,16 +262,7 @@ impl Encode for CompactBlock {
 impl Decode for CompactBlock {
     /// Refuses inputs over [`MAX_BLOCK_BYTES_LIMIT`] before reading anything.
     fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_BLOCK_BYTES_LIMIT {
-            return Err(DecodeError::LengthTooLarge {
-                len: bytes.len() as u64,
-                max: MAX_BLOCK_BYTES_LIMIT as u64,
-            });
-        }
-        let mut r = Reader::new(bytes);
-        let block = Self::decode_from(&mut r)?;
-        r.finish()?;
-        Ok(block)
+        decode_capped(bytes, MAX_BLOCK_BYTES_LIMIT)
     }
 
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

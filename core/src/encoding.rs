@@ -151,6 +151,21 @@ pub trait Decode: Sized {
     }
 }
 
+/// Decodes a whole byte string of at most `max` bytes, refusing longer inputs before
+/// reading anything (for the decoders of inputs that may be megabytes).
+pub(crate) fn decode_capped<T: Decode>(bytes: &[u8], max: usize) -> Result<T, DecodeError> {
+    if bytes.len() > max {
+        return Err(DecodeError::LengthTooLarge {
+            len: bytes.len() as u64,
+            max: max as u64,
+        });
+    }
+    let mut r = Reader::new(bytes);
+    let value = T::decode_from(&mut r)?;
+    r.finish()?;
+    Ok(value)
+}
+
 /// Appends a sequence count. Counts are bounded by the decoders' limits, which are far
 /// below `u32::MAX`, so the conversion cannot fail for any value a decoder accepts.
 pub(crate) fn put_count(out: &mut Vec<u8>, n: usize) {

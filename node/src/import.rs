@@ -84,17 +84,24 @@ pub async fn announce(node: Arc<Node>, client: Client) {
                     BlockSource::Miner | BlockSource::Rpc | BlockSource::Pool
                 ) {
                     recent.expire(Instant::now());
-                    for block in bodies {
-                        if client.compact_blocks() {
-                            let compact = CompactBlock::new(
-                                &block,
-                                |id| recent.ids.contains(id),
-                                PREFILL_BUDGET,
-                            );
-                            client.publish_compact(Arc::new(compact));
-                        } else {
-                            client.publish_block(block);
-                        }
+                    if !client.compact_blocks() {
+                        bodies.into_iter().for_each(|b| client.publish_block(b));
+                        continue;
+                    }
+                    // Hashing every transfer of a full block takes milliseconds: off the
+                    // runtime, with the prefill set as it is now.
+                    let prefill = recent.ids.clone();
+                    let built = tokio::task::spawn_blocking(move || {
+                        bodies
+                            .iter()
+                            .map(|b| {
+                                CompactBlock::new(b, |id| prefill.contains(id), PREFILL_BUDGET)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await;
+                    for compact in built.unwrap_or_default() {
+                        client.publish_compact(Arc::new(compact));
                     }
                 }
             }
@@ -187,13 +194,10 @@ impl NodeAccess {
             }
         }
     }
-}
 
-impl ChainAccess for NodeAccess {
-    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
-        if let Some(verdict) = self.judge_header(&block.header) {
-            return verdict;
-        }
+    /// Submits a block whose header [`judge_header`](Self::judge_header) passed, and
+    /// says how its sender did.
+    fn submit(&self, block: Block, from: PeerId) -> Verdict {
         match self
             .node
             .submit_block(block, BlockSource::Peer(from.to_string()))
@@ -210,6 +214,15 @@ impl ChainAccess for NodeAccess {
             | Err(ChainError::Store(_)) => Verdict::Ignore,
             Err(e) => Verdict::Reject(e.to_string()),
         }
+    }
+}
+
+impl ChainAccess for NodeAccess {
+    fn on_block(&self, block: Block, from: PeerId) -> Verdict {
+        if let Some(verdict) = self.judge_header(&block.header) {
+            return verdict;
+        }
+        self.submit(block, from)
     }
 
     fn on_transfer(&self, tx: Transfer, _from: PeerId) -> Verdict {
@@ -271,7 +284,8 @@ impl ChainAccess for NodeAccess {
             Ok(block) => {
                 let block_bytes = block.encoded_len();
                 CompactOutcome::Rebuilt {
-                    verdict: self.on_block(block, from),
+                    // Its header was judged above.
+                    verdict: self.submit(block, from),
                     block_bytes,
                 }
             }

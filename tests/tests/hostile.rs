@@ -876,21 +876,24 @@ async fn mempool_request_floods_cost_points_and_a_bad_compact_block_bans_its_sen
         matches!(answer, Some(SyncResponse::Transfers(t)) if t.len() == 1 && t[0].id() == pending)
     );
 
-    // A compact block that names more transactions than any block can hold (with a
-    // valid header on the tip) gets its sender banned; so does one whose header
-    // lacks proof of work. The node's tip does not move.
+    // Garbage on the compact topic, a compact block that names more transactions
+    // than any block can hold (with a valid header on the tip), and one whose header
+    // lacks proof of work each get their sender banned. The node's tip does not move.
     let tip = a.tip().id;
     let mut too_many =
         cairn_core::compact::CompactBlock::new(&block_on_tip(&a, |_| {}, false), |_| false, 0);
     too_many.short_ids = vec![[7; 6]; params.max_block_bytes() / 145 + 10];
     let bad_pow =
         cairn_core::compact::CompactBlock::new(&block_on_tip(&a, |_| {}, true), |_| false, 0);
-    for (what, compact) in [
-        ("too many transactions", too_many),
-        ("no proof of work", bad_pow),
+    let mut garbage = vec![0xde, 0xad, 0xbe, 0xef];
+    garbage.extend_from_slice(&[7u8; 300]);
+    for (what, bytes) in [
+        ("undecodable", garbage),
+        ("too many transactions", too_many.to_bytes()),
+        ("no proof of work", bad_pow.to_bytes()),
     ] {
         let topic = h.compact();
-        h.publish(topic, compact.to_bytes());
+        h.publish(topic, bytes);
         assert!(
             h.disconnected(Duration::from_secs(10)).await,
             "{what}: the sender of the compact block was kept"

@@ -198,6 +198,13 @@ fn bad_values_name_their_key() {
         ("[p2p]\noutbound = 99999999999\n", "p2p.outbound", 2),
         ("[p2p]\nban_seconds = true\n", "p2p.ban_seconds", 2),
         ("[p2p]\nmdns = \"no\"\n", "p2p.mdns", 2),
+        ("[p2p]\ncompact_blocks = \"yes\"\n", "p2p.compact_blocks", 2),
+        ("log_level = \"info\"\ndb_cache_mb = -8\n", "db_cache_mb", 2),
+        (
+            "log_level = \"info\"\ndb_write_buffer_mb = \"lots\"\n",
+            "db_write_buffer_mb",
+            2,
+        ),
         (
             "[mining]\ncoinbase = \"cairn1nope\"\n",
             "mining.coinbase",

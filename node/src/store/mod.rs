@@ -203,7 +203,8 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(4);
-        opts.set_db_write_buffer_size(config.write_buffer_bytes);
+        // 0 would mean no cap at all to RocksDB.
+        opts.set_db_write_buffer_size(config.write_buffer_bytes.max(1 << 20));
         let cfs = COLUMN_FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options()));
