@@ -566,6 +566,7 @@ pub fn replay_check(datadir: &Path, params: &ChainParams) -> Replayed {
     for h in 1..=tip.height {
         let id = chain
             .block_id_at(h)
+            .expect("the height index reads")
             .expect("a main-chain block at every height");
         let block = chain.block(&id).expect("readable").expect("stored body");
         assert_eq!(

@@ -213,7 +213,7 @@ fn replay_with_credits(
     let mut credits: BTreeMap<Address, Amount> = BTreeMap::new();
     for (id, payout) in &payouts {
         assert_eq!(
-            chain.block_id_at(payout.height),
+            chain.block_id_at(payout.height).unwrap(),
             Some(*id),
             "a main-chain block"
         );

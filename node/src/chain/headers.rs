@@ -108,56 +108,93 @@ impl HeaderCursor {
 
 impl Chain {
     /// Main-chain ids from the tip back to genesis: the last ten one by one, then
-    /// exponentially spaced (Bitcoin's block locator).
-    pub fn locator(&self) -> Vec<BlockId> {
+    /// exponentially spaced (Bitcoin's block locator). Below the window the heights
+    /// are rounded down to a multiple of the step, so that block after block the
+    /// same few deep ids are named (and read from the store once).
+    pub fn locator(&mut self) -> Vec<BlockId> {
+        let genesis = self.params.genesis_id();
         let mut out = Vec::new();
-        let mut i = self.main.len().saturating_sub(1);
-        let mut step = 1usize;
+        let mut height = self.tip().height;
+        let mut step = 1u64;
         loop {
-            out.push(self.main[i]);
-            if i == 0 || out.len() == LOCATOR_LEN - 1 {
+            match self.locator_id(height) {
+                Ok(Some(id)) => out.push(id),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: "chain", height, "cannot read the height index: {e}");
+                    break;
+                }
+            }
+            if height == 0 || out.len() == LOCATOR_LEN - 1 {
                 break;
             }
             if out.len() >= 10 {
                 step = step.saturating_mul(2);
             }
-            i = i.saturating_sub(step);
+            height = height.saturating_sub(step);
+            if height < self.base {
+                height -= height % step;
+            }
         }
-        if out.last() != self.main.first() {
-            out.push(self.main[0]);
+        if out.last() != Some(&genesis) {
+            out.push(genesis);
         }
         out
     }
 
+    /// A main-chain id for the locator, remembering those below the window.
+    fn locator_id(&mut self, height: u64) -> Result<Option<BlockId>, crate::store::StoreError> {
+        if height >= self.base || self.deep.contains_key(&height) {
+            return self.main_id(height);
+        }
+        let id = self.main_id(height)?;
+        if let Some(id) = id {
+            if self.deep.len() >= super::MAX_DEEP_IDS {
+                self.deep.clear();
+            }
+            self.deep.insert(height, id);
+        }
+        Ok(id)
+    }
+
     /// Main-chain headers after the first locator entry that is on our main chain (or
-    /// after genesis if none is), at most `max`, from memory. Peers are served from a
-    /// store snapshot (`ReadSnapshot::headers_after`); this is the tests' reference.
+    /// after genesis if none is), at most `max`. Peers are served from a store
+    /// snapshot (`ReadSnapshot::headers_after`); this is the tests' reference.
     #[cfg(test)]
     pub(crate) fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
-        let start = locator
-            .iter()
-            .find_map(|id| {
-                let n = self.index.get(id)?;
-                let h = usize::try_from(n.header.height).ok()?;
-                (self.main.get(h) == Some(id)).then_some(h)
-            })
-            .unwrap_or(0);
-        self.main
-            .iter()
-            .skip(start + 1)
+        let on_main = |id: &BlockId| {
+            let n = self.entry(id).ok()??;
+            (self.main_id(n.header.height).ok()? == Some(*id)).then_some(n.header.height)
+        };
+        let start = locator.iter().find_map(on_main).unwrap_or(0);
+        let tip = self.tip().height;
+        (start + 1..=tip)
             .take(max)
-            .map(|id| self.index[id].header)
+            .map(|h| {
+                let id = self.main_id(h).unwrap().unwrap();
+                self.entry(&id).unwrap().unwrap().header
+            })
             .collect()
     }
 
-    /// The header of a stored block (from memory: no disk read).
+    /// The header of a stored block (`None` also if the store could not be read).
     pub fn header(&self, id: &BlockId) -> Option<BlockHeader> {
-        self.index.get(id).map(|n| n.header)
+        match self.entry(id) {
+            Ok(n) => n.map(|n| n.header),
+            Err(e) => {
+                tracing::warn!(target: "chain", %id, "cannot read the block index: {e}");
+                None
+            }
+        }
     }
 
-    /// What is known about `id`.
+    /// What is known about `id` (`Unknown` also if the store could not be read).
     pub fn known(&self, id: &BlockId) -> Known {
-        match self.index.get(id) {
+        let entry = self.entry(id).unwrap_or_else(|e| {
+            tracing::warn!(target: "chain", %id, "cannot read the block index: {e}");
+            None
+        });
+        match entry {
             Some(n) if n.status == BlockStatus::Invalid => Known::Invalid,
             Some(n) => Known::Stored {
                 height: n.header.height,
@@ -171,7 +208,7 @@ impl Chain {
     /// A cursor just after the stored valid block `id`, for checking its would-be
     /// descendants at local time `now_ms`.
     pub fn header_cursor(&self, id: &BlockId, now_ms: u64) -> Option<HeaderCursor> {
-        let n = self.index.get(id)?;
+        let n = self.entry(id).ok()??;
         if n.status == BlockStatus::Invalid {
             return None;
         }
@@ -209,7 +246,7 @@ mod tests {
 
     #[test]
     fn locator_starts_at_the_tip_and_ends_at_genesis() {
-        let (_d, chain, b) = chain_of(100);
+        let (_d, mut chain, b) = chain_of(100);
         let loc = chain.locator();
         assert_eq!(loc[0], b.tip().id());
         assert_eq!(*loc.last().expect("non-empty"), b.blocks[0].id());

@@ -7,6 +7,12 @@
 //! down to the fork point and connects the new branch, each step one atomic write batch
 //! that moves the tip pointer. A block that fails a state rule while being connected is
 //! marked invalid with all its descendants, and the best remaining chain is activated.
+//!
+//! Memory does not grow with the chain: the manager keeps in memory the entries of the
+//! last [`WINDOW`] main-chain blocks, of every block off the main chain it met since it
+//! opened, and of the candidates (the `candidates` table); every other entry is read
+//! from the store when it is needed (a deep fork, a peer's old locator). Opening reads
+//! the window and the candidates, never the whole index.
 
 mod headers;
 mod hooks;
@@ -32,13 +38,21 @@ pub use self::orphans::OrphanPool;
 pub use self::verified::VerifiedTransfers;
 pub use self::view::{ChainView, ViewReader};
 use crate::store::schema::{
-    Accounts, BlockIndex, BlockStatus, Bodies, Body, Headers, Heights, IndexEntry, Rewards, Tip,
-    TxIndex, TxLocation, Undo,
+    Accounts, BlockIndex, BlockStatus, Bodies, Body, Candidates, Headers, Heights, IndexEntry,
+    NextSeq, Rewards, SCHEMA_VERSION, SchemaVersion, Tip, TxIndex, TxLocation, Undo,
 };
 use crate::store::{Store, StoreError, StoreReader};
 
 /// Most block ids remembered as invalid without being stored.
 const MAX_REMEMBERED_INVALID: usize = 10_000;
+
+/// Main-chain blocks below the tip whose entries stay in memory (about 200 bytes
+/// each): every block a peer is likely to build on or ask about, and far more than
+/// the median-time span.
+pub const WINDOW: usize = 4_096;
+
+/// Most deep main-chain ids (below the window) remembered for block locators.
+const MAX_DEEP_IDS: usize = 256;
 
 /// Why a block was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +106,9 @@ pub struct TipChange {
     pub lost_credits: BTreeSet<Address>,
 }
 
-/// An in-memory block-tree entry.
-#[derive(Debug, Clone)]
+/// A block-tree entry: in memory for recent and side blocks, read from the store
+/// otherwise.
+#[derive(Debug, Clone, Copy)]
 struct BlockEntry {
     header: BlockHeader,
     work: Work,
@@ -130,9 +145,20 @@ pub struct TipInfo {
 pub struct Chain {
     params: ChainParams,
     store: Arc<Store>,
+    /// The entries held in memory: the window, blocks off the main chain met since
+    /// opening, and the candidates. Every other stored block is read on demand.
     index: HashMap<BlockId, BlockEntry>,
+    /// Children of blocks held in memory (those whose parent is held too).
     children: HashMap<BlockId, Vec<BlockId>>,
-    main: Vec<BlockId>,
+    /// Main-chain ids from height `base` to the tip (at most [`WINDOW`] + 1); lower
+    /// heights are read from the `heights` table.
+    window: VecDeque<BlockId>,
+    base: u64,
+    /// [`WINDOW`], but for tests.
+    window_len: usize,
+    /// Main-chain ids below the window that block locators name (rounded heights,
+    /// so the same few are asked for block after block).
+    deep: HashMap<u64, BlockId>,
     orphans: OrphanPool,
     invalid: HashMap<BlockId, Invalidity>,
     invalid_order: VecDeque<BlockId>,
@@ -172,66 +198,37 @@ impl Chain {
         store: Arc<Store>,
         hooks: BlockHooks,
     ) -> Result<(Chain, TipChange), ChainError> {
-        let mut index = HashMap::new();
-        let mut children: HashMap<BlockId, Vec<BlockId>> = HashMap::new();
-        let mut next_seq = 0;
-        for item in store.iter::<BlockIndex>() {
-            let (id, entry) = item?;
-            let header = store
-                .get::<Headers>(&id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("index entry without header {id}")))?;
-            next_seq = next_seq.max(entry.seq + 1);
-            if id != params.genesis_id() {
-                children.entry(header.prev).or_default().push(id);
-            }
-            index.insert(
-                id,
-                BlockEntry {
-                    header,
-                    work: entry.cumulative_work,
-                    status: entry.status,
-                    seq: entry.seq,
-                    anchor_ts: 0,
-                },
-            );
+        Chain::open_windowed(params, store, hooks, WINDOW)
+    }
+
+    /// [`Chain::open_with`], holding `window_len` main-chain blocks below the tip.
+    pub(crate) fn open_windowed(
+        params: ChainParams,
+        store: Arc<Store>,
+        hooks: BlockHooks,
+        window_len: usize,
+    ) -> Result<(Chain, TipChange), ChainError> {
+        if store.get::<NextSeq>(&NextSeq::KEY)?.is_none() {
+            upgrade_store(&store)?;
         }
-        // Anchors: block 1's timestamp, inherited down each branch.
-        let mut stack: Vec<(BlockId, u64)> = vec![(params.genesis_id(), 0)];
-        while let Some((id, anchor)) = stack.pop() {
-            let Some(n) = index.get_mut(&id) else {
-                continue;
-            };
-            n.anchor_ts = if n.header.height == 1 {
-                n.header.timestamp_ms
-            } else {
-                anchor
-            };
-            let a = n.anchor_ts;
-            stack.extend(children.get(&id).into_iter().flatten().map(|c| (*c, a)));
-        }
+        let next_seq = store
+            .get::<NextSeq>(&NextSeq::KEY)?
+            .ok_or_else(|| StoreError::Corrupt("no next_seq".into()))?;
         let tip = store.tip()?;
-        let tip_height = index
-            .get(&tip)
-            .ok_or_else(|| StoreError::Corrupt(format!("tip {tip} not in the block index")))?
-            .header
-            .height;
-        let mut main =
-            Vec::with_capacity(usize::try_from(tip_height).unwrap_or(0).saturating_add(1));
-        for h in 0..=tip_height {
-            let id = store
-                .get::<Heights>(&h)?
-                .ok_or_else(|| StoreError::Corrupt(format!("no main-chain block at height {h}")))?;
-            main.push(id);
-        }
-        if main.last() != Some(&tip) {
-            return Err(StoreError::Corrupt("height index does not end at the tip".into()).into());
-        }
+        let tip_header = store
+            .get::<Headers>(&tip)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tip {tip} has no header")))?;
+        let tip_height = tip_header.height;
+        let reserve = usize::try_from(tip_height).map_or(window_len, |h| h.min(window_len) + 1);
         let mut chain = Chain {
             params: params.clone(),
             store: store.clone(),
-            index,
-            children,
-            main,
+            index: HashMap::with_capacity(reserve),
+            children: HashMap::with_capacity(reserve),
+            window: VecDeque::with_capacity(reserve + 1),
+            base: tip_height.saturating_sub(u64::try_from(window_len).unwrap_or(u64::MAX)),
+            window_len,
+            deep: HashMap::new(),
             orphans: OrphanPool::new(256, 32 * 1024 * 1024),
             invalid: HashMap::new(),
             invalid_order: VecDeque::new(),
@@ -245,20 +242,175 @@ impl Chain {
             reader: StoreReader::new(store.clone()),
             verified: Arc::new(VerifiedTransfers::default()),
         };
-        // Descendants of invalid blocks are invalid.
-        let invalid: Vec<BlockId> = chain
-            .index
-            .iter()
-            .filter(|(_, n)| n.status == BlockStatus::Invalid)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in invalid {
-            chain.mark_invalid_in_memory(&id);
+        // The window: the last main-chain blocks, each with the anchor of the main
+        // chain (block 1's timestamp).
+        let anchor = match store.get::<Heights>(&1)? {
+            Some(id) if tip_height >= 1 => {
+                store
+                    .get::<Headers>(&id)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no header for {id}")))?
+                    .timestamp_ms
+            }
+            _ => 0,
+        };
+        for h in chain.base..=tip_height {
+            let id = store
+                .get::<Heights>(&h)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no main-chain block at height {h}")))?;
+            let mut entry = chain
+                .read_entry(&id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("main-chain block {id} not stored")))?;
+            entry.anchor_ts = if h == 0 { 0 } else { anchor };
+            chain.hold(id, entry);
+            chain.window.push_back(id);
         }
+        if chain.window.back() != Some(&tip) {
+            return Err(StoreError::Corrupt("height index does not end at the tip".into()).into());
+        }
+        // The candidates: valid blocks off the main chain with more work than the tip.
+        let tip_work = chain.tip().work;
+        let mut stale = store.batch();
+        for item in store.iter::<Candidates>() {
+            let (id, ()) = item?;
+            let entry = match chain.entry(&id)? {
+                Some(e)
+                    if e.status == BlockStatus::Valid
+                        && e.work > tip_work
+                        && chain.main_id(e.header.height)? != Some(id) =>
+                {
+                    e
+                }
+                _ => {
+                    stale.delete::<Candidates>(&id);
+                    continue;
+                }
+            };
+            chain.hold(id, entry);
+        }
+        store.write(stale)?;
         chain.activate_best_chain(None)?;
         chain.publish();
         let change = chain.take_change();
         Ok((chain, change))
+    }
+
+    /// Holds `entry` in memory, linked to its parent if that is held too.
+    fn hold(&mut self, id: BlockId, entry: BlockEntry) {
+        if self.index.insert(id, entry).is_none() && self.index.contains_key(&entry.header.prev) {
+            self.children.entry(entry.header.prev).or_default().push(id);
+        }
+    }
+
+    /// The entry of a stored block: from memory, or read from the store.
+    fn entry(&self, id: &BlockId) -> Result<Option<BlockEntry>, StoreError> {
+        if let Some(n) = self.index.get(id) {
+            return Ok(Some(*n));
+        }
+        let Some(mut entry) = self.read_entry(id)? else {
+            return Ok(None);
+        };
+        entry.anchor_ts = self.stored_anchor(id, &entry.header)?;
+        Ok(Some(entry))
+    }
+
+    /// A stored block's entry as the store has it (its anchor left 0).
+    fn read_entry(&self, id: &BlockId) -> Result<Option<BlockEntry>, StoreError> {
+        let Some(stored) = self.store.get::<BlockIndex>(id)? else {
+            return Ok(None);
+        };
+        let header = self
+            .store
+            .get::<Headers>(id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("index entry without header {id}")))?;
+        Ok(Some(BlockEntry {
+            header,
+            work: stored.cumulative_work,
+            status: stored.status,
+            seq: stored.seq,
+            anchor_ts: 0,
+        }))
+    }
+
+    /// The anchor (block 1's timestamp) of a block not held in memory: that of the
+    /// main chain if it is on it, else found by walking down its branch.
+    fn stored_anchor(&self, id: &BlockId, header: &BlockHeader) -> Result<u64, StoreError> {
+        let (mut id, mut header) = (*id, *header);
+        loop {
+            match header.height {
+                0 => return Ok(0),
+                1 => return Ok(header.timestamp_ms),
+                h => {
+                    if let Some(n) = self.index.get(&id) {
+                        return Ok(n.anchor_ts);
+                    }
+                    if self.main_id(h)? == Some(id) {
+                        return Ok(self.tip_entry().anchor_ts);
+                    }
+                }
+            }
+            id = header.prev;
+            header = self
+                .store
+                .get::<Headers>(&id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no header for {id}")))?;
+        }
+    }
+
+    /// The main-chain block at `height`: from the window, or read from the store.
+    fn main_id(&self, height: u64) -> Result<Option<BlockId>, StoreError> {
+        if height >= self.base {
+            return Ok(usize::try_from(height - self.base)
+                .ok()
+                .and_then(|i| self.window.get(i))
+                .copied());
+        }
+        match self.deep.get(&height) {
+            Some(id) => Ok(Some(*id)),
+            None => self.store.get::<Heights>(&height),
+        }
+    }
+
+    /// Appends a connected block to the window, letting the oldest entry go.
+    fn push_main(&mut self, id: BlockId) {
+        self.window.push_back(id);
+        if self.window.len() > self.window_len + 1
+            && let Some(old) = self.window.pop_front()
+        {
+            self.base += 1;
+            self.index.remove(&old);
+            self.children.remove(&old);
+        }
+    }
+
+    /// Takes the disconnected tip off the window (its entry stays: it is now off the
+    /// main chain), reading the block below back in if the window ran out.
+    fn pop_main(&mut self, prev: &BlockId) -> Result<(), StoreError> {
+        // Read while the tip (whose anchor the block below shares) is still held.
+        let below = if self.window.len() == 1 {
+            Some(
+                self.entry(prev)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("parent {prev} not stored")))?,
+            )
+        } else {
+            None
+        };
+        self.window.pop_back();
+        if let Some(entry) = below {
+            self.hold(*prev, entry);
+            self.window.push_back(*prev);
+            self.base = entry.header.height;
+            let base = self.base;
+            self.deep.retain(|h, _| *h < base);
+        }
+        Ok(())
+    }
+
+    fn tip_entry(&self) -> &BlockEntry {
+        let id = self
+            .window
+            .back()
+            .expect("the main chain holds at least genesis");
+        &self.index[id]
     }
 
     /// The network parameters.
@@ -285,20 +437,21 @@ impl Chain {
 
     /// Publishes the view of the current tip. Called after every write that moves the
     /// tip, so the published tip's block and state are always readable.
-    fn publish(&self) {
+    fn publish(&mut self) {
         let tip = self.tip();
         let child = self
             .child_context(&tip.id, 0)
             .expect("the tip is in the index");
-        let view = ChainView::new(&self.params, tip, child, self.locator(), self.orphans.len());
+        let locator = self.locator();
+        let view = ChainView::new(&self.params, tip, child, locator, self.orphans.len());
         self.view.send_replace(Arc::new(view));
     }
 
     /// The main-chain tip.
     pub fn tip(&self) -> TipInfo {
         let id = *self
-            .main
-            .last()
+            .window
+            .back()
             .expect("the main chain holds at least genesis");
         let node = &self.index[&id];
         TipInfo {
@@ -310,13 +463,13 @@ impl Chain {
     }
 
     /// Main-chain block id at `height`.
-    pub fn block_id_at(&self, height: u64) -> Option<BlockId> {
-        self.main.get(usize::try_from(height).ok()?).copied()
+    pub fn block_id_at(&self, height: u64) -> Result<Option<BlockId>, ChainError> {
+        Ok(self.main_id(height)?)
     }
 
     /// A stored block.
     pub fn block(&self, id: &BlockId) -> Result<Option<Block>, ChainError> {
-        let Some(node) = self.index.get(id) else {
+        let Some(node) = self.entry(id)? else {
             return Ok(None);
         };
         let body = self
@@ -334,31 +487,46 @@ impl Chain {
         self.orphans.len()
     }
 
-    /// The context in which a child of `parent` is validated, at local time `now_ms`.
+    /// The context in which a child of `parent` is validated, at local time `now_ms`
+    /// (`None` if `parent` is not stored, or the store could not be read).
     pub fn child_context(&self, parent: &BlockId, now_ms: u64) -> Option<HeaderContext> {
-        let p = self.index.get(parent)?;
+        match self.try_child_context(parent, now_ms) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                warn!(target: "chain", %parent, "cannot read the block index: {e}");
+                None
+            }
+        }
+    }
+
+    fn try_child_context(
+        &self,
+        parent: &BlockId,
+        now_ms: u64,
+    ) -> Result<Option<HeaderContext>, StoreError> {
+        let Some(p) = self.entry(parent)? else {
+            return Ok(None);
+        };
         let mut recent = Vec::with_capacity(MEDIAN_TIME_SPAN);
-        let mut cur = Some(p);
-        while let Some(n) = cur {
-            recent.push(n.header.timestamp_ms);
-            if recent.len() == MEDIAN_TIME_SPAN || n.header.height == 0 {
+        let mut cur = Some(p.header);
+        while let Some(h) = cur {
+            recent.push(h.timestamp_ms);
+            if recent.len() == MEDIAN_TIME_SPAN || h.height == 0 {
                 break;
             }
-            cur = self.index.get(&n.header.prev);
+            cur = match self.index.get(&h.prev) {
+                Some(n) => Some(n.header),
+                None => self.store.get::<Headers>(&h.prev)?,
+            };
         }
         recent.reverse();
-        Some(HeaderContext {
+        Ok(Some(HeaderContext {
             parent_height: p.header.height,
             recent_timestamps_ms: recent,
             parent_timestamp_ms: p.header.timestamp_ms,
-            anchor_timestamp_ms: self.anchor_timestamp(parent)?,
+            anchor_timestamp_ms: p.anchor_ts,
             now_ms,
-        })
-    }
-
-    /// Timestamp of block 1 on the chain ending at `id` (0 if `id` is genesis).
-    fn anchor_timestamp(&self, id: &BlockId) -> Option<u64> {
-        self.index.get(id).map(|n| n.anchor_ts)
+        }))
     }
 
     /// Takes the main-chain moves not yet reported, with blocks that were both
@@ -435,7 +603,7 @@ impl Chain {
     /// Validates and stores one block, and activates it if it has the most work.
     fn submit_one(&mut self, mut block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
         let id = block.id();
-        if let Some(n) = self.index.get(&id) {
+        if let Some(n) = self.entry(&id)? {
             return if n.status == BlockStatus::Invalid {
                 Err(ChainError::KnownInvalid(id))
             } else {
@@ -458,7 +626,7 @@ impl Chain {
         validate_header_standalone(&block.header, &self.params)
             .map_err(|reason| ChainError::Rejected { id, reason })?;
         let prev = block.header.prev;
-        let Some(parent) = self.index.get(&prev) else {
+        let Some(parent) = self.entry(&prev)? else {
             if self.invalid.contains_key(&prev) {
                 self.remember_invalid(id, Invalidity::Ancestor(prev));
                 return Err(ChainError::InvalidAncestor { id, ancestor: prev });
@@ -475,8 +643,8 @@ impl Chain {
         let parent_work = parent.work;
         let parent_anchor = parent.anchor_ts;
         let ctx = self
-            .child_context(&prev, now_ms)
-            .expect("parent is in the index");
+            .try_child_context(&prev, now_ms)?
+            .ok_or_else(|| StoreError::Corrupt(format!("parent {prev} vanished")))?;
         if let Err(reason) =
             validate_header_in_context(&block.header, &self.params, &ctx).and_then(|()| {
                 // A block uses up the cache's ids: once it connects they are not
@@ -501,7 +669,6 @@ impl Chain {
             parent_anchor
         };
         let seq = self.next_seq;
-        self.next_seq += 1;
         let mut b = self.store.batch();
         b.put::<Headers>(&id, &block.header);
         // Move the transactions into the stored value and back: no copy of the body.
@@ -516,8 +683,13 @@ impl Chain {
                 seq,
             },
         );
+        b.put::<NextSeq>(&NextSeq::KEY, &(seq + 1));
+        if work > self.tip().work {
+            b.put::<Candidates>(&id, &());
+        }
         self.store.write(b)?;
-        self.index.insert(
+        self.next_seq = seq + 1;
+        self.hold(
             id,
             BlockEntry {
                 header: block.header,
@@ -527,7 +699,6 @@ impl Chain {
                 anchor_ts,
             },
         );
-        self.children.entry(prev).or_default().push(id);
         self.fresh = Some(block);
         let hint = if self.interrupted { None } else { Some(id) };
         let result = self.activate_best_chain(hint);
@@ -548,7 +719,8 @@ impl Chain {
     }
 
     /// The valid stored block with the most work (first seen among equals), starting
-    /// from the current tip so that it only moves for strictly more work.
+    /// from the current tip so that it only moves for strictly more work. Only the
+    /// entries in memory are looked at: every candidate is among them.
     fn best_candidate(&self) -> BlockId {
         let tip = self.tip();
         let mut best = (tip.id, tip.work, 0u64);
@@ -571,26 +743,41 @@ impl Chain {
         let mut full_scan = hint.is_none();
         loop {
             let tip = self.tip();
-            let target = match hint {
+            let target = match hint.and_then(|h| Some((h, self.index.get(&h)?))) {
                 _ if full_scan => self.best_candidate(),
-                Some(h)
-                    if self.index[&h].status == BlockStatus::Valid
-                        && self.index[&h].work > tip.work =>
-                {
-                    h
-                }
+                Some((h, n)) if n.status == BlockStatus::Valid && n.work > tip.work => h,
                 _ => tip.id,
             };
             if target == tip.id {
                 self.interrupted = false;
                 return Ok(());
             }
-            // The branch from the fork point (exclusive) up to the target.
+            // The branch from the fork point (exclusive) up to the target, highest
+            // first. A block on it may be known invalid although the target is not
+            // (its descendants are marked only where they are in memory): then the
+            // branch from there up is marked, and the best candidate chosen again.
             let mut branch = Vec::new();
+            let mut invalid_from = None;
             let mut cur = target;
-            while self.block_id_at(self.index[&cur].header.height) != Some(cur) {
+            loop {
+                let n = self
+                    .entry(&cur)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("missing block {cur}")))?;
+                if self.main_id(n.header.height)? == Some(cur) {
+                    break;
+                }
+                if n.status == BlockStatus::Invalid {
+                    invalid_from = Some(branch.len());
+                }
                 branch.push(cur);
-                cur = self.index[&cur].header.prev;
+                cur = n.header.prev;
+            }
+            if let Some(last) = invalid_from {
+                for id in &branch[..last] {
+                    self.mark_invalid(id)?;
+                }
+                full_scan = true;
+                continue;
             }
             let fork = cur;
             branch.reverse();
@@ -614,40 +801,38 @@ impl Chain {
         }
     }
 
-    fn mark_invalid_in_memory(&mut self, id: &BlockId) -> Vec<BlockId> {
+    /// Marks `id` invalid with its descendants held in memory, in one batch (and
+    /// holds their entries, so that the marks are seen without a read).
+    fn mark_invalid(&mut self, id: &BlockId) -> Result<(), ChainError> {
         let mut stack = vec![*id];
-        let mut marked = Vec::new();
         let mut seen = HashSet::new();
+        let mut b = self.store.batch();
+        let mut marked = Vec::new();
         while let Some(x) = stack.pop() {
             if !seen.insert(x) {
                 continue;
             }
-            if let Some(n) = self.index.get_mut(&x) {
+            if let Some(mut n) = self.entry(&x)? {
                 n.status = BlockStatus::Invalid;
-                marked.push(x);
+                b.put::<BlockIndex>(
+                    &x,
+                    &IndexEntry {
+                        cumulative_work: n.work,
+                        status: BlockStatus::Invalid,
+                        seq: n.seq,
+                    },
+                );
+                b.delete::<Candidates>(&x);
+                marked.push((x, n));
             }
             if let Some(c) = self.children.get(&x) {
                 stack.extend(c.iter().copied());
             }
         }
-        marked
-    }
-
-    fn mark_invalid(&mut self, id: &BlockId) -> Result<(), ChainError> {
-        let marked = self.mark_invalid_in_memory(id);
-        let mut b = self.store.batch();
-        for x in marked {
-            let n = &self.index[&x];
-            b.put::<BlockIndex>(
-                &x,
-                &IndexEntry {
-                    cumulative_work: n.work,
-                    status: BlockStatus::Invalid,
-                    seq: n.seq,
-                },
-            );
-        }
         self.store.write(b)?;
+        for (x, n) in marked {
+            self.hold(x, n);
+        }
         Ok(())
     }
 
@@ -685,11 +870,12 @@ impl Chain {
             b.put::<TxIndex>(&tx.id(), &TxLocation { block: *id, index });
         }
         b.put::<Tip>(&Tip::KEY, id);
+        b.delete::<Candidates>(id);
         for hook in &self.hooks {
             hook.connect(&block, &self.reader, &mut b)?;
         }
         self.store.write(b)?;
-        self.main.push(*id);
+        self.push_main(*id);
         self.publish();
         Ok(block)
     }
@@ -704,7 +890,7 @@ impl Chain {
             return Ok(None);
         };
         let id = self
-            .block_id_at(h)
+            .main_id(h)?
             .ok_or_else(|| StoreError::Corrupt(format!("no main-chain block at height {h}")))?;
         let cb = self
             .store
@@ -743,15 +929,44 @@ impl Chain {
             b.delete::<TxIndex>(&tx.id());
         }
         b.put::<Tip>(&Tip::KEY, &block.header.prev);
+        // It has more work than the new tip: if what replaces it fails, it is found
+        // again, even after a restart.
+        b.put::<Candidates>(&tip.id, &());
         for hook in &self.hooks {
             hook.disconnect(&block, &self.reader, &mut b)?;
         }
         self.store.write(b)?;
-        self.main.pop();
+        self.pop_main(&block.header.prev)?;
         self.publish();
         info!(target: "chain", height = tip.height, id = %tip.id, "disconnected block");
         Ok(block)
     }
+}
+
+/// Brings a store written before the `candidates` table and the `next_seq` fact up
+/// to date: one walk of the block index, in one batch (then opening never walks it).
+fn upgrade_store(store: &Store) -> Result<(), StoreError> {
+    let tip = store.tip()?;
+    let tip_work = store
+        .get::<BlockIndex>(&tip)?
+        .ok_or_else(|| StoreError::Corrupt(format!("tip {tip} not in the block index")))?
+        .cumulative_work;
+    let mut next_seq = 0;
+    let mut b = store.batch();
+    let mut candidates = 0usize;
+    for item in store.iter::<BlockIndex>() {
+        let (id, entry) = item?;
+        next_seq = next_seq.max(entry.seq + 1);
+        if entry.status == BlockStatus::Valid && entry.cumulative_work > tip_work {
+            b.put::<Candidates>(&id, &());
+            candidates += 1;
+        }
+    }
+    b.put::<NextSeq>(&NextSeq::KEY, &next_seq);
+    b.put::<SchemaVersion>(&SchemaVersion::KEY, &SCHEMA_VERSION);
+    store.write(b)?;
+    info!(target: "chain", next_seq, candidates, "store upgraded to schema {SCHEMA_VERSION}");
+    Ok(())
 }
 
 #[cfg(test)]

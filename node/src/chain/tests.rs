@@ -155,7 +155,7 @@ fn reorg(depth: usize) {
     assert_ne!(accounts_bytes(&chain), state_a);
     for h in 0..=chain.tip().height {
         assert_eq!(
-            chain.block_id_at(h),
+            chain.block_id_at(h).unwrap(),
             Some(b.blocks[usize::try_from(h).unwrap()].id())
         );
     }
@@ -629,4 +629,229 @@ fn known_transfers_skip_verification_and_others_are_still_checked() {
     assert!(matches!(outcome, SubmitOutcome::NewTip(_)), "{outcome:?}");
     assert_eq!(chain.tip().id, good.id());
     assert!(verified.is_empty());
+}
+
+fn open_windowed(dir: &std::path::Path, params: &ChainParams, window: usize) -> Chain {
+    let store = Arc::new(Store::open(dir, params).unwrap());
+    Chain::open_windowed(params.clone(), store, BlockHooks::new(), window)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn memory_holds_the_window_and_the_rest_is_read_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut chain = open_windowed(&dir.path().join("small"), &params, 8);
+    let mut reference = open_windowed(&dir.path().join("whole"), &params, 1_000);
+    let mut b = ChainBuilder::new(params.clone());
+    let blocks = extend(&mut b, 40, 1_000);
+    submit_all(&mut chain, &blocks);
+    submit_all(&mut reference, &blocks);
+    assert_eq!(chain.index.len(), 9, "the tip and the 8 blocks below it");
+    assert_eq!(reference.index.len(), 41);
+
+    let now = crate::node::now_ms();
+    for (h, block) in b.blocks.iter().enumerate() {
+        let id = block.id();
+        assert_eq!(chain.block_id_at(h as u64).unwrap(), Some(id));
+        assert_eq!(chain.known(&id), reference.known(&id), "height {h}");
+        assert_eq!(chain.header(&id), Some(block.header));
+        assert_eq!(
+            chain.child_context(&id, now),
+            reference.child_context(&id, now),
+            "height {h}"
+        );
+        assert_eq!(chain.block(&id).unwrap(), Some(block.clone()));
+    }
+
+    // The locator: from the tip down to genesis, every entry on the main chain.
+    let loc = chain.locator();
+    assert_eq!(loc[0], b.tip().id());
+    assert_eq!(loc.last(), Some(&params.genesis_id()));
+    let heights: Vec<u64> = loc
+        .iter()
+        .map(|id| match chain.known(id) {
+            Known::Stored { height, .. } => height,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(heights.windows(2).all(|w| w[0] > w[1]), "{heights:?}");
+    for (id, h) in loc.iter().zip(&heights) {
+        assert_eq!(chain.block_id_at(*h).unwrap(), Some(*id));
+    }
+    assert_eq!(chain.locator(), loc, "the same locator from remembered ids");
+
+    // Reopening reads the window only.
+    let store = chain.store.clone();
+    drop(chain);
+    let (chain, change) =
+        Chain::open_windowed(params.clone(), store, BlockHooks::new(), 8).unwrap();
+    assert!(change.connected.is_empty());
+    assert_eq!(chain.tip().id, b.tip().id());
+    assert_eq!(chain.index.len(), 9);
+    assert_eq!(chain.next_seq, 41);
+}
+
+#[test]
+fn a_reorganisation_deeper_than_the_window_and_one_cut_short_by_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut a = ChainBuilder::new(params.clone());
+    let common = extend(&mut a, 3, 1_000);
+    let mut b = a.clone();
+    b.miner = SecretKey::from_seed(&[0x45; 32]).address();
+    let branch_a = extend(&mut a, 12, 1_000);
+    let branch_b = extend(&mut b, 15, 1_000);
+    for k in [0usize, 10, 15] {
+        let path = dir.path().join(format!("k{k}"));
+        let mut chain = open_windowed(&path, &params, 4);
+        submit_all(&mut chain, &common);
+        submit_all(&mut chain, &branch_a);
+        // Branch B is stored while it has less work: not held once it leaves.
+        let store = chain.store.clone();
+        drop(chain);
+        let mut chain = Chain::open_windowed(params.clone(), store, BlockHooks::new(), 4)
+            .unwrap()
+            .0;
+        submit_all(&mut chain, &branch_b);
+        assert_eq!(chain.tip().id, b.tip().id(), "k = {k}");
+        assert_eq!(accounts_bytes(&chain), replay_bytes(&b));
+        // A crash k batches into the way back.
+        for _ in 0..k {
+            chain.disconnect_tip().unwrap();
+        }
+        drop(chain);
+        let chain = open_windowed(&path, &params, 4);
+        assert_eq!(chain.tip().id, b.tip().id(), "k = {k}");
+        assert_eq!(accounts_bytes(&chain), replay_bytes(&b));
+        for (h, block) in b.blocks.iter().enumerate() {
+            assert_eq!(chain.block_id_at(h as u64).unwrap(), Some(block.id()));
+        }
+        // Branch A's blocks are still known, from the store.
+        assert!(matches!(
+            chain.known(&a.tip().id()),
+            Known::Stored { height: 15, .. }
+        ));
+    }
+}
+
+#[test]
+fn a_branch_failing_below_blocks_not_held_is_marked_through_its_ancestors() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut chain = open_windowed(dir.path(), &params, 4);
+    let mut a = ChainBuilder::new(params.clone());
+    submit_all(&mut chain, &extend(&mut a, 2, 1_000));
+    let mut b = a.clone();
+    b.miner = SecretKey::from_seed(&[0x46; 32]).address();
+    submit_all(&mut chain, &extend(&mut a, 8, 1_000));
+    let tip = chain.tip().id;
+    let state = accounts_bytes(&chain);
+
+    // Branch B: a block valid without state but overspending, then blocks on it,
+    // all lighter than the tip: stored, then forgotten by a restart.
+    let poor = SecretKey::from_seed(&[0x78; 32]);
+    let overspend = cairn_core::Transfer::new_signed(
+        &poor,
+        params.network_id(),
+        params.chain_id(),
+        bob(),
+        Amount(5),
+        Amount(1),
+        0,
+    );
+    let bad = b.build(vec![overspend], 1_000);
+    b.blocks.push(bad.clone());
+    let mut side = vec![bad.clone()];
+    for _ in 0..7 {
+        let blk = b.build(vec![], 1_000);
+        b.blocks.push(blk.clone());
+        side.push(blk);
+    }
+    assert!(
+        submit_all(&mut chain, &side)
+            .iter()
+            .all(|o| *o == SubmitOutcome::SideChain)
+    );
+    let store = chain.store.clone();
+    drop(chain);
+    let mut chain = Chain::open_windowed(params.clone(), store, BlockHooks::new(), 4)
+        .unwrap()
+        .0;
+    assert!(chain.index.len() <= 5, "branch B is not held");
+
+    // One more block makes B heavier: the reorganisation fails at `bad`, whose
+    // descendants are not held; the new tip candidate is found invalid through its
+    // ancestors, and the tip stays. The next block on B is refused at once.
+    for _ in 0..2 {
+        let blk = b.build(vec![], 1_000);
+        b.blocks.push(blk.clone());
+        let r = chain.submit_block(blk.clone(), blk.header.timestamp_ms);
+        assert!(
+            matches!(r, Err(ChainError::InvalidAncestor { .. })),
+            "{r:?}"
+        );
+        assert_eq!(chain.tip().id, tip);
+    }
+    let change = chain.take_change();
+    assert!(change.connected.is_empty() && change.disconnected.is_empty());
+    assert_eq!(accounts_bytes(&chain), state);
+    assert_eq!(chain.known(&bad.id()), Known::Invalid);
+    assert_eq!(chain.known(&b.tip().id()), Known::Invalid);
+
+    // After a restart, a block on the invalid branch is refused at once.
+    let store = chain.store.clone();
+    drop(chain);
+    let mut chain = Chain::open_windowed(params.clone(), store, BlockHooks::new(), 4)
+        .unwrap()
+        .0;
+    assert_eq!(chain.tip().id, tip);
+    // (The last block was never stored: its parent was known invalid.)
+    b.blocks.pop();
+    assert_eq!(chain.known(&b.tip().id()), Known::Invalid);
+    let blk = b.build(vec![], 1_000);
+    assert!(matches!(
+        chain.submit_block(blk.clone(), blk.header.timestamp_ms),
+        Err(ChainError::InvalidAncestor { .. })
+    ));
+    assert_eq!(chain.tip().id, tip);
+}
+
+#[test]
+fn a_store_of_schema_2_is_upgraded_by_one_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = easy_params();
+    let mut a = ChainBuilder::new(params.clone());
+    let common = extend(&mut a, 3, 1_000);
+    let mut b = a.clone();
+    b.miner = SecretKey::from_seed(&[0x47; 32]).address();
+    let branch_a = extend(&mut a, 4, 1_000);
+    let branch_b = extend(&mut b, 6, 1_000);
+    let mut chain = open(dir.path(), &params);
+    submit_all(&mut chain, &common);
+    submit_all(&mut chain, &branch_a);
+    submit_all(&mut chain, &branch_b);
+    // A crash part-way into the reorganisation, in a store as version 2 wrote it.
+    for _ in 0..3 {
+        chain.disconnect_tip().unwrap();
+    }
+    let store = chain.store.clone();
+    drop(chain);
+    let mut batch = store.batch();
+    for item in store.iter::<Candidates>() {
+        batch.delete::<Candidates>(&item.unwrap().0);
+    }
+    batch.delete::<NextSeq>(&NextSeq::KEY);
+    batch.put::<SchemaVersion>(&SchemaVersion::KEY, &2);
+    store.write(batch).unwrap();
+
+    let (chain, _) = Chain::open(params.clone(), store.clone()).unwrap();
+    assert_eq!(chain.tip().id, b.tip().id());
+    assert_eq!(accounts_bytes(&chain), replay_bytes(&b));
+    assert_eq!(chain.next_seq, 14, "genesis and 13 blocks");
+    assert_eq!(
+        store.get::<SchemaVersion>(&SchemaVersion::KEY).unwrap(),
+        Some(SCHEMA_VERSION)
+    );
 }

@@ -24,8 +24,8 @@ use rocksdb::{
 
 use self::schema::{
     Accounts, BlockIndex, BlockStatus, Bodies, Body, COLUMN_FAMILIES, GenesisId, Headers, Heights,
-    IndexEntry, Key, NetworkName, SCHEMA_VERSION, SchemaVersion, Table, Tip, TxIndex, TxLocation,
-    Value,
+    IndexEntry, Key, NetworkName, NextSeq, SCHEMA_VERSION, SchemaVersion, Table, Tip, TxIndex,
+    TxLocation, Value,
 };
 
 /// Why the store failed.
@@ -190,6 +190,9 @@ impl Store {
         let cache = Cache::new_lru_cache(config.cache_bytes);
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
+        // Most lookups of a block id that is not stored (every new block, every
+        // header a peer offers) end at the filter, without reading a data block.
+        table.set_bloom_filter(10.0, false);
         let per_cf = (config.write_buffer_bytes / COLUMN_FAMILIES.len()).max(1 << 20);
         let cf_options = || {
             let mut o = Options::default();
@@ -271,6 +274,7 @@ impl Store {
         for (addr, acc) in genesis_writes(params) {
             b.put::<Accounts>(&addr, &acc);
         }
+        b.put::<NextSeq>(&NextSeq::KEY, &1);
         b.put::<SchemaVersion>(&SchemaVersion::KEY, &SCHEMA_VERSION);
         b.put::<NetworkName>(&NetworkName::KEY, &params.name().to_owned());
         b.put::<Tip>(&Tip::KEY, &id);

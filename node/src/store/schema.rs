@@ -14,8 +14,10 @@ use super::StoreError;
 
 /// Version of the on-disk layout. A store written by a newer version is refused.
 /// Version 2 added the `rewards` column family (multi-output coinbases that mature)
-/// and the pool's four (`pool_*`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// and the pool's four (`pool_*`); version 3 the `candidates` column family and the
+/// `next_seq` fact, so that opening the chain never walks the whole block index (a
+/// version-2 store is upgraded by one walk when it is first opened).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A key: encodes so that RocksDB's byte order is the order that matters (heights
 /// big-endian).
@@ -68,6 +70,13 @@ table!(
 table!(
     /// Transactions of every stored block (encoded as `count | txs`).
     Bodies, "bodies", BlockId => Body
+);
+table!(
+    /// Stored valid blocks off the main chain that had more work than the tip when
+    /// they were stored or disconnected: the best valid block is always the tip or
+    /// one of these, so finding it on opening reads only them. Connecting a block
+    /// removes it; stale entries are dropped when the chain opens.
+    Candidates, "candidates", BlockId => ()
 );
 table!(
     /// Main-chain block id by height.
@@ -151,6 +160,11 @@ meta!(
     Tip, b"tip" => BlockId
 );
 meta!(
+    /// `u64` LE: the arrival number the next stored block gets (first seen wins
+    /// between chains of equal work).
+    NextSeq, b"next_seq" => u64
+);
+meta!(
     /// Where the stored pool share log begins once its oldest shares were deleted.
     PoolLogStart, b"pool_log_start" => ShareLogStart
 );
@@ -162,6 +176,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     BlockIndex::NAME,
     Bodies::NAME,
     Heights::NAME,
+    Candidates::NAME,
     TxIndex::NAME,
     Accounts::NAME,
     Undo::NAME,
@@ -234,6 +249,31 @@ impl Value for u32 {
         Ok(u32::from_le_bytes(
             bytes.try_into().map_err(|e| corrupt("u32", e))?,
         ))
+    }
+}
+
+impl Value for u64 {
+    fn to_value(&self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        Ok(u64::from_le_bytes(
+            bytes.try_into().map_err(|e| corrupt("u64", e))?,
+        ))
+    }
+}
+
+/// A table whose keys are the whole entry (a set).
+impl Value for () {
+    fn to_value(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+        if bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(corrupt("empty value", format!("{} bytes", bytes.len())))
+        }
     }
 }
 
