@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: node test lint bench deps test-deps vectors docs fuzz testnet
+.PHONY: node test lint bench deps test-deps vectors docs fuzz testnet longchain
 
 ## Run a node on the built-in dev chain (mining, embedded RocksDB). Uses the same
 ## build profile as the tests (dependencies and the miner fully optimised), so the
@@ -38,6 +38,16 @@ LAB_ARGS ?= --latency-ms 50 --jitter-ms 10 --peers 4 --tx-rate 10 --seconds 150
 testnet: deps test-deps
 	$(CARGO) build -p cairn-node
 	$(CARGO) run -p cairn-tests --bin cairn-lab -- --nodes $(NODES) $(LAB_ARGS)
+
+## A long chain (BENCHMARKS.md, "Long chains"): BLOCKS empty blocks on the lab's
+## network, then a node's restart time, memory per block and a fresh node's sync
+## rate on it. LONG_ARGS adds cairn-longchain flags (e.g. --workdir DIR to keep and
+## reuse the chain).
+BLOCKS ?= 1000000
+LONG_ARGS ?=
+longchain: deps
+	$(CARGO) build -p cairn-node
+	$(CARGO) run -p cairn-tests --bin cairn-longchain -- --blocks $(BLOCKS) $(LONG_ARGS)
 
 ## Regenerate docs/RPC.md from the node's OpenRPC document, and the node's part of
 ## docs/CONFIGURATION.md from its settings' definitions.

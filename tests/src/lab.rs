@@ -100,10 +100,16 @@ pub fn lab_params(block_interval: Duration) -> ChainParams {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    lab_params_at(block_interval, now.saturating_sub(60_000))
+}
+
+/// [`lab_params`] with the genesis block at `timestamp_ms` (a chain of many blocks
+/// at the target interval needs its genesis that far in the past).
+pub fn lab_params_at(block_interval: Duration, timestamp_ms: u64) -> ChainParams {
     let config = GenesisConfig {
         name: "lab".into(),
         chain_id: 4_216,
-        timestamp_ms: now.saturating_sub(60_000),
+        timestamp_ms,
         initial_target: CompactTarget(0x2001_0000),
         pow_limit: CompactTarget(0x2001_0000),
         target_block_time_ms: u64::try_from(block_interval.as_millis()).unwrap_or(10_000),

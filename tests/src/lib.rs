@@ -26,6 +26,7 @@ use cairn_rpc::{Client, ClientError, Method};
 use libp2p::{Multiaddr, PeerId};
 
 pub mod lab;
+pub mod longchain;
 pub mod netlab;
 pub mod stratum;
 pub mod webdriver;
