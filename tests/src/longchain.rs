@@ -113,12 +113,11 @@ impl Progress {
 /// Imports `blocks` empty blocks into the store at `datadir` (on top of what it
 /// holds); the import rate in blocks a second.
 fn build(datadir: &Path, params: &ChainParams, blocks: u64) -> Result<f64, String> {
-    let store = Arc::new(
-        Store::open(&datadir.join("db"), params).map_err(|e| format!("the store: {e}"))?,
-    );
+    let store =
+        Arc::new(Store::open(&datadir.join("db"), params).map_err(|e| format!("the store: {e}"))?);
     let hooks: BlockHooks = vec![Arc::new(cairn_node::pool::ledger::PoolLedger)];
-    let (mut chain, _) = Chain::open_with(params.clone(), store, hooks)
-        .map_err(|e| format!("the chain: {e}"))?;
+    let (mut chain, _) =
+        Chain::open_with(params.clone(), store, hooks).map_err(|e| format!("the chain: {e}"))?;
     let miner = SecretKey::from_seed(&[0x10; 32]).address();
     let interval = params.target_block_time_ms();
     let view = chain.view_reader();
@@ -185,7 +184,8 @@ fn spawn(genesis: &Path, datadir: &Path, bootnode: Option<u16>) -> Result<Proc, 
         .arg("--rpc-listen")
         .arg(rpc.to_string());
     if let Some(port) = bootnode {
-        c.arg("--bootnode").arg(format!("/ip4/127.0.0.1/tcp/{port}"));
+        c.arg("--bootnode")
+            .arg(format!("/ip4/127.0.0.1/tcp/{port}"));
     }
     let started = Instant::now();
     let child = c
@@ -267,7 +267,11 @@ pub async fn run(config: LongChainConfig) -> Result<LongChainReport, String> {
         }
     };
     let source = dir.join("source");
-    eprintln!("building {} empty blocks in {}", config.blocks, source.display());
+    eprintln!(
+        "building {} empty blocks in {}",
+        config.blocks,
+        source.display()
+    );
     let build_rate = build(&source, &params, config.blocks)?;
     let disk = dir_bytes(&source.join("db"));
 
@@ -281,8 +285,7 @@ pub async fn run(config: LongChainConfig) -> Result<LongChainReport, String> {
     let a = spawn(&genesis, &source, None)?;
     let restart = until_height(&a, config.blocks, Duration::from_secs(600), None).await?;
     let restart_rss = settled_rss(&a).await;
-    let per_block =
-        |rss: u64| (rss.saturating_sub(idle_rss)) as f64 / config.blocks.max(1) as f64;
+    let per_block = |rss: u64| (rss.saturating_sub(idle_rss)) as f64 / config.blocks.max(1) as f64;
 
     let mut sync = Value::Null;
     let mut sync_line = String::from("(skipped)");

@@ -2,7 +2,7 @@
 //! claims them, a bounded window ahead of the import; then the import, in order, on a
 //! blocking thread.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use cairn_core::{Block, BlockId, RejectReason};
@@ -42,35 +42,26 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
         if self.cursor.as_ref().is_none_or(|c| c.work <= tip.work) {
             return;
         }
-        let mut runs: Vec<Vec<BlockId>> = Vec::new();
+        // Runs of wanted blocks, each with its last block's height.
+        let mut runs: Vec<(Vec<BlockId>, u64)> = Vec::new();
         let mut run = Vec::new();
-        for h in self.order.iter().take(self.config.window) {
-            let id = h.id();
+        let mut run_height = 0;
+        for &(id, height) in self.order.iter().take(self.config.window) {
             if matches!(self.slots.get(&id), Some(Slot::Wanted)) {
                 run.push(id);
+                run_height = height;
                 if run.len() == self.config.chunk {
-                    runs.push(std::mem::take(&mut run));
+                    runs.push((std::mem::take(&mut run), run_height));
                 }
             } else if !run.is_empty() {
-                runs.push(std::mem::take(&mut run));
+                runs.push((std::mem::take(&mut run), run_height));
             }
         }
         if !run.is_empty() {
-            runs.push(run);
+            runs.push((run, run_height));
         }
-        let heights: HashMap<BlockId, u64> = self
-            .order
-            .iter()
-            .take(self.config.window)
-            .map(|h| (h.id(), h.height))
-            .collect();
         let mut busy: HashSet<PeerId> = HashSet::new();
-        for ids in runs {
-            let last_height = ids
-                .last()
-                .and_then(|id| heights.get(id))
-                .copied()
-                .unwrap_or(0);
+        for (ids, last_height) in runs {
             let Some(peer) = self.pick_body_peer(last_height, &busy) else {
                 break;
             };
@@ -173,8 +164,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             return;
         }
         let mut batch = Vec::new();
-        while let Some(h) = self.order.front() {
-            let id = h.id();
+        while let Some(&(id, _)) = self.order.front() {
             if !matches!(self.slots.get(&id), Some(Slot::Got(_))) || batch.len() >= IMPORT_BATCH {
                 break;
             }

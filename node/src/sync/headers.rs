@@ -178,7 +178,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
                 break;
             }
             let id = h.id();
-            self.order.push_back(*h);
+            self.order.push_back((id, h.height));
             self.slots.insert(id, Slot::Wanted);
             queued += 1;
         }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_core::{BlockHeader, BlockId};
+use cairn_core::BlockId;
 use futures::stream::FuturesUnordered;
 use futures::{Future, StreamExt};
 use libp2p::PeerId;
@@ -50,8 +50,9 @@ pub(super) struct SyncManager<N, C> {
     pub(super) net: N,
     pub(super) config: SyncConfig,
     pub(super) peers: HashMap<PeerId, Peer>,
-    /// Validated headers waiting for their blocks, lowest first.
-    pub(super) order: VecDeque<BlockHeader>,
+    /// Validated headers waiting for their blocks, lowest first: id and height (the
+    /// id kept, not hashed again at every scheduling pass over the window).
+    pub(super) order: VecDeque<(BlockId, u64)>,
     pub(super) slots: HashMap<BlockId, Slot>,
     /// The end of the queued header chain (None when nothing is queued).
     pub(super) cursor: Option<HeaderCursor>,
@@ -212,8 +213,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
     pub(super) fn schedule(&mut self) {
         let tip = self.chain.tip();
         // Drop queued blocks that arrived by other means (gossip, another branch).
-        while let Some(h) = self.order.front() {
-            let id = h.id();
+        while let Some(&(id, _)) = self.order.front() {
             if !self.chain.is_stored(&id) {
                 break;
             }
