@@ -305,17 +305,28 @@ pub async fn run(config: LongChainConfig) -> Result<LongChainReport, String> {
         .await?;
         let rss = settled_rss(&b).await;
         let rate = config.blocks as f64 / took.as_secs_f64();
+        // What of that memory stays: the synced node, restarted.
+        drop(b);
+        let again = spawn(&genesis, &target, None)?;
+        until_height(&again, config.blocks, Duration::from_secs(600), None).await?;
+        let rss_again = settled_rss(&again).await;
+        drop(again);
         sync = json!({
             "seconds": took.as_secs_f64(),
             "blocks_per_second": rate,
             "rss_bytes": rss,
             "rss_bytes_per_block": per_block(rss),
+            "restarted_rss_bytes": rss_again,
+            "restarted_rss_bytes_per_block": per_block(rss_again),
         });
         sync_line = format!(
-            "{:.1} s, {rate:.0} blocks/s; RSS {:.1} MB, {:.1} B/block",
+            "{:.1} s, {rate:.0} blocks/s; RSS {:.1} MB, {:.1} B/block; \
+             restarted: RSS {:.1} MB, {:.1} B/block",
             took.as_secs_f64(),
             rss as f64 / 1e6,
-            per_block(rss)
+            per_block(rss),
+            rss_again as f64 / 1e6,
+            per_block(rss_again)
         );
     }
     let json = json!({

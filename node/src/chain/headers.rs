@@ -163,7 +163,7 @@ impl Chain {
     #[cfg(test)]
     pub(crate) fn headers_after(&self, locator: &[BlockId], max: usize) -> Vec<BlockHeader> {
         let on_main = |id: &BlockId| {
-            let n = self.entry(id).ok()??;
+            let n = self.lookup(id).ok()??;
             (self.main_id(n.header.height).ok()? == Some(*id)).then_some(n.header.height)
         };
         let start = locator.iter().find_map(on_main).unwrap_or(0);
@@ -172,14 +172,14 @@ impl Chain {
             .take(max)
             .map(|h| {
                 let id = self.main_id(h).unwrap().unwrap();
-                self.entry(&id).unwrap().unwrap().header
+                self.lookup(&id).unwrap().unwrap().header
             })
             .collect()
     }
 
     /// The header of a stored block (`None` also if the store could not be read).
     pub fn header(&self, id: &BlockId) -> Option<BlockHeader> {
-        match self.entry(id) {
+        match self.lookup(id) {
             Ok(n) => n.map(|n| n.header),
             Err(e) => {
                 tracing::warn!(target: "chain", %id, "cannot read the block index: {e}");
@@ -190,7 +190,7 @@ impl Chain {
 
     /// What is known about `id` (`Unknown` also if the store could not be read).
     pub fn known(&self, id: &BlockId) -> Known {
-        let entry = self.entry(id).unwrap_or_else(|e| {
+        let entry = self.lookup(id).unwrap_or_else(|e| {
             tracing::warn!(target: "chain", %id, "cannot read the block index: {e}");
             None
         });

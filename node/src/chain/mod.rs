@@ -301,7 +301,18 @@ impl Chain {
         }
     }
 
-    /// The entry of a stored block: from memory, or read from the store.
+    /// The entry of a stored block as far as status, work and header go: from memory,
+    /// or read from the store (then its anchor is left 0: use [`Chain::entry`] where
+    /// the anchor matters).
+    fn lookup(&self, id: &BlockId) -> Result<Option<BlockEntry>, StoreError> {
+        match self.index.get(id) {
+            Some(n) => Ok(Some(*n)),
+            None => self.read_entry(id),
+        }
+    }
+
+    /// The whole entry of a stored block: from memory, or read from the store with its
+    /// anchor found (a walk down its branch if it is off the main chain).
     fn entry(&self, id: &BlockId) -> Result<Option<BlockEntry>, StoreError> {
         if let Some(n) = self.index.get(id) {
             return Ok(Some(*n));
@@ -469,7 +480,7 @@ impl Chain {
 
     /// A stored block.
     pub fn block(&self, id: &BlockId) -> Result<Option<Block>, ChainError> {
-        let Some(node) = self.entry(id)? else {
+        let Some(node) = self.lookup(id)? else {
             return Ok(None);
         };
         let body = self
@@ -603,7 +614,7 @@ impl Chain {
     /// Validates and stores one block, and activates it if it has the most work.
     fn submit_one(&mut self, mut block: Block, now_ms: u64) -> Result<SubmitOutcome, ChainError> {
         let id = block.id();
-        if let Some(n) = self.entry(&id)? {
+        if let Some(n) = self.lookup(&id)? {
             return if n.status == BlockStatus::Invalid {
                 Err(ChainError::KnownInvalid(id))
             } else {
@@ -761,7 +772,7 @@ impl Chain {
             let mut cur = target;
             loop {
                 let n = self
-                    .entry(&cur)?
+                    .lookup(&cur)?
                     .ok_or_else(|| StoreError::Corrupt(format!("missing block {cur}")))?;
                 if self.main_id(n.header.height)? == Some(cur) {
                     break;
@@ -838,6 +849,13 @@ impl Chain {
 
     /// Connects the stored block `id`, whose parent is the tip: one atomic batch.
     fn connect(&mut self, id: &BlockId) -> Result<Block, ChainError> {
+        // Every block of the window is held (a branch stored in an earlier run is not).
+        if !self.index.contains_key(id) {
+            let entry = self
+                .entry(id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("missing block {id}")))?;
+            self.hold(*id, entry);
+        }
         let block = match self.fresh.take_if(|b| b.id() == *id) {
             Some(b) => b,
             None => self
