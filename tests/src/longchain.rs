@@ -172,7 +172,11 @@ fn spawn(genesis: &Path, datadir: &Path, bootnode: Option<u16>) -> Result<Proc, 
     std::fs::create_dir_all(datadir).map_err(|e| e.to_string())?;
     let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()?));
     let p2p = free_port()?;
-    let log = std::fs::File::create(datadir.join("node.log")).map_err(|e| e.to_string())?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(datadir.join("node.log"))
+        .map_err(|e| e.to_string())?;
     let mut c = Command::new(node_binary());
     c.arg("--genesis")
         .arg(genesis)
@@ -189,7 +193,10 @@ fn spawn(genesis: &Path, datadir: &Path, bootnode: Option<u16>) -> Result<Proc, 
     }
     let started = Instant::now();
     let child = c
-        .env("RUST_LOG", "info")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .env("NO_COLOR", "1")
         .stdout(log)
         .stderr(Stdio::null())

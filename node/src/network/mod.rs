@@ -26,6 +26,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::P2pSettings;
 pub use crate::network::codec::{ChainStatus, SyncRequest, SyncResponse};
+
+/// Most sync requests a node serves one peer at once; beyond this it drops them
+/// (the peer sees a failed request). Sync asks no peer for more at once.
+pub const MAX_SERVING_PER_PEER: usize = 4;
 pub use crate::network::event_loop::EventLoop;
 
 /// Capacity of the command channel (client → event loop).

@@ -70,7 +70,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             }
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.inflight += 1;
-                if p.inflight >= self.config.per_peer {
+                if !p.has_body_room(self.config.per_peer) {
                     busy.insert(peer);
                 }
             }
@@ -85,7 +85,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             .iter()
             .filter(|(id, p)| {
                 !busy.contains(id)
-                    && p.inflight < self.config.per_peer
+                    && p.has_body_room(self.config.per_peer)
                     && p.status.is_some_and(|s| s.height >= height)
             })
             .min_by_key(|(id, p)| (p.lacking && Some(**id) != self.header_peer, p.inflight))

@@ -45,7 +45,12 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
                 .max_by_key(|(_, w)| *w)
                 .map(|(id, _)| id),
         };
-        let Some(peer) = peer else {
+        // A peer busy with as many requests as it serves is asked once one returns.
+        let Some(peer) = peer.filter(|p| {
+            self.peers
+                .get(p)
+                .is_some_and(|p| p.has_room(self.config.per_peer))
+        }) else {
             return;
         };
         let mut locator = self.chain.locator();
@@ -70,6 +75,9 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
         r: Result<SyncResponse, NetworkError>,
     ) {
         self.headers_inflight = false;
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.open = p.open.saturating_sub(1);
+        }
         match r {
             // Asked for a queue since dropped: the answer proves nothing.
             Ok(SyncResponse::Headers(_)) if generation != self.generation => {}

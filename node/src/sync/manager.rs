@@ -156,6 +156,11 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
     }
 
     pub(super) fn spawn_request(&mut self, peer: PeerId, request: SyncRequest) {
+        if matches!(request, SyncRequest::Status | SyncRequest::Headers { .. })
+            && let Some(p) = self.peers.get_mut(&peer)
+        {
+            p.open += 1;
+        }
         let net = self.net.clone();
         let task: Task = match request {
             SyncRequest::Status => Box::pin(async move {

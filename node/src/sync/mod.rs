@@ -51,7 +51,8 @@ pub struct SyncConfig {
     pub window: usize,
     /// Blocks per body request.
     pub chunk: usize,
-    /// Body requests in flight per peer.
+    /// Requests of any kind in flight per peer (bodies keep one place free for a
+    /// headers or status request): what a node serves a peer at once.
     pub per_peer: usize,
     /// Most validated headers queued ahead of their bodies.
     pub max_queue: usize,
@@ -66,7 +67,7 @@ impl Default for SyncConfig {
         SyncConfig {
             window: 1_024,
             chunk: 16,
-            per_peer: 4,
+            per_peer: crate::network::MAX_SERVING_PER_PEER,
             max_queue: 50_000,
             status_interval: Duration::from_secs(10),
             progress_interval: Duration::from_secs(5),

@@ -25,7 +25,10 @@ pub(super) struct Peer {
     pub(super) status: Option<ChainStatus>,
     pub(super) status_at: Option<Instant>,
     pub(super) asking: bool,
+    /// Body requests in flight.
     pub(super) inflight: usize,
+    /// Status and headers requests in flight.
+    pub(super) open: usize,
     /// It answered a body request without the blocks: ask others first.
     pub(super) lacking: bool,
     /// The highest block it gossiped that we could not place (unknown parent): its
@@ -34,6 +37,22 @@ pub(super) struct Peer {
     /// Such a block that arrived while a status request was in flight: that answer
     /// may predate the block, so the status after it judges this claim.
     pub(super) late_claim: Option<u64>,
+}
+
+impl Peer {
+    /// Whether one more request of any kind fits in what the peer serves at once.
+    pub(super) fn has_room(&self, per_peer: usize) -> bool {
+        self.inflight + self.open < per_peer
+    }
+
+    /// Whether one more body request fits, keeping a place for a headers or status
+    /// request unless one is already open: a busy node drops requests beyond its
+    /// limit, and a dropped headers request costs the peer its claim (and sync ten
+    /// seconds until its next status).
+    pub(super) fn has_body_room(&self, per_peer: usize) -> bool {
+        let reserve = usize::from(self.open == 0 && per_peer > 1);
+        self.inflight + self.open + reserve < per_peer
+    }
 }
 
 impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
@@ -104,6 +123,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             .iter()
             .filter(|(_, p)| {
                 !p.asking
+                    && p.has_room(self.config.per_peer)
                     && p.status_at
                         .is_none_or(|t| now.duration_since(t) >= self.config.status_interval)
             })
@@ -122,6 +142,7 @@ impl<N: SyncNetwork, C: SyncChain> SyncManager<N, C> {
             return;
         };
         p.asking = false;
+        p.open = p.open.saturating_sub(1);
         p.status_at = Some(Instant::now());
         match r {
             Ok(SyncResponse::Status(s)) if s.network == self.chain.params().network_id() => {

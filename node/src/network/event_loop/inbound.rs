@@ -3,6 +3,7 @@
 //!
 //! [`ChainAccess`]: crate::network::ChainAccess
 
+use crate::network::MAX_SERVING_PER_PEER;
 use cairn_core::compact::CompactBlock;
 use cairn_core::{Block, BlockHeader, Decode, Transaction, TxId};
 use libp2p::PeerId;
@@ -18,10 +19,10 @@ use cairn_core::wire::{MAX_TRANSFERS, MAX_TX_IDS};
 
 /// Most gossip validations being worked on at once; beyond this, gossip is ignored.
 const MAX_VALIDATING: usize = 128;
-/// Most inbound sync requests being served at once, and per peer; beyond this,
-/// requests are dropped (the peer sees a failed request).
+/// Most inbound sync requests being served at once (and per peer:
+/// [`MAX_SERVING_PER_PEER`]); beyond this, requests are dropped (the peer sees a
+/// failed request).
 const MAX_SERVING: usize = 32;
-const MAX_SERVING_PER_PEER: usize = 4;
 /// Capacity of the channel that brings blocking work back to the loop.
 pub(super) const MAX_BLOCKING: usize = MAX_VALIDATING + MAX_SERVING;
 /// Penalty for an invalid (or undecodable) block or transfer.
