@@ -3,7 +3,6 @@
 //!
 //! [`ChainAccess`]: crate::network::ChainAccess
 
-use crate::network::MAX_SERVING_PER_PEER;
 use cairn_core::compact::CompactBlock;
 use cairn_core::{Block, BlockHeader, Decode, Transaction, TxId};
 use libp2p::PeerId;
@@ -13,7 +12,7 @@ use tracing::debug;
 
 use super::EventLoop;
 use crate::network::codec::{MAX_BLOCKS, MAX_HEADERS, SOFT_RESPONSE_BYTES};
-use crate::network::{CompactOutcome, SyncRequest, SyncResponse, Verdict};
+use crate::network::{CompactOutcome, MAX_SERVING_PER_PEER, SyncRequest, SyncResponse, Verdict};
 use crate::node::now_ms;
 use cairn_core::wire::{MAX_TRANSFERS, MAX_TX_IDS};
 
@@ -73,15 +72,53 @@ pub(super) enum Done {
         admitted: u64,
         rejected: Option<String>,
     },
+    /// Serving a request of `peer` panicked: its place is given back, the request
+    /// goes unanswered.
+    Unserved { peer: PeerId },
+}
+
+impl Done {
+    /// What a mempool sync step with `peer` that panicked reports: nothing synced.
+    pub(super) fn lost_sync(peer: PeerId) -> Done {
+        Done::Synced {
+            peer,
+            admitted: 0,
+            rejected: None,
+        }
+    }
+
+    /// What a validation of gossip message `id` that panicked reports: ignored,
+    /// its place given back.
+    pub(super) fn lost_gossip(id: &MessageId, source: PeerId) -> Done {
+        Done::Gossip {
+            id: id.clone(),
+            source,
+            verdict: Verdict::Ignore,
+            header: None,
+        }
+    }
+}
+
+/// Runs `work`; if it panics (no input is known to make it), `lost` instead, so that
+/// the bounded pool's place is always given back.
+fn run_caught(work: impl FnOnce() -> Done, lost: Done) -> Done {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::error!(target: "net", "a blocking task panicked; its place is given back");
+            lost
+        }
+    }
 }
 
 impl EventLoop {
-    /// Runs `work` on a blocking thread, sending its result back to the loop.
-    pub(super) fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static) {
+    /// Runs `work` on a blocking thread, sending its result back to the loop (`lost`
+    /// if it panics).
+    pub(super) fn spawn_blocking(&self, work: impl FnOnce() -> Done + Send + 'static, lost: Done) {
         let tx = self.done_tx.clone();
         tokio::task::spawn_blocking(move || {
             // Capacity equals the number of tasks allowed at once, so this never waits.
-            let _ = tx.blocking_send(work());
+            let _ = tx.blocking_send(run_caught(work, lost));
         });
     }
 
@@ -89,12 +126,13 @@ impl EventLoop {
     pub(super) fn spawn_validation(
         &mut self,
         work: impl FnOnce() -> Done + Send + 'static,
+        lost: Done,
     ) -> bool {
         if self.validating >= MAX_VALIDATING {
             return false;
         }
         self.validating += 1;
-        self.spawn_blocking(work);
+        self.spawn_blocking(work, lost);
         true
     }
 
@@ -118,8 +156,18 @@ impl EventLoop {
             return false;
         }
         *self.serving.entry(peer).or_insert(0) += 1;
-        self.spawn_blocking(work);
+        self.spawn_blocking(work, Done::Unserved { peer });
         true
+    }
+
+    /// Gives back the serving place a request of `peer` held.
+    fn served(&mut self, peer: PeerId) {
+        if let Some(n) = self.serving.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.serving.remove(&peer);
+            }
+        }
     }
 
     pub(super) fn on_done(&mut self, done: Done) {
@@ -169,17 +217,13 @@ impl EventLoop {
                     self.penalize(peer, INVALID_POINTS, &reason);
                 }
             }
+            Done::Unserved { peer } => self.served(peer),
             Done::Served {
                 peer,
                 channel,
                 response,
             } => {
-                if let Some(n) = self.serving.get_mut(&peer) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.serving.remove(&peer);
-                    }
-                }
+                self.served(peer);
                 self.stats.requests_served += 1;
                 if let SyncResponse::Blocks(b) = &response {
                     self.stats.blocks_served += b.len() as u64;
@@ -200,24 +244,28 @@ impl EventLoop {
         if message.topic == self.topics.compact.hash() {
             self.stats.compact_in += 1;
             let mid = id.clone();
-            let spawned = self.spawn_validation(move || {
-                let bytes = message.data.len();
-                match CompactBlock::from_bytes(&message.data) {
-                    Ok(compact) => Done::Compact {
-                        id: mid,
-                        source,
-                        header: compact.header,
-                        bytes,
-                        outcome: chain.on_compact(&compact, source),
-                    },
-                    Err(e) => Done::Gossip {
-                        id: mid,
-                        source,
-                        verdict: Verdict::Reject(format!("undecodable compact block: {e}")),
-                        header: None,
-                    },
-                }
-            });
+            let lost = Done::lost_gossip(&id, source);
+            let spawned = self.spawn_validation(
+                move || {
+                    let bytes = message.data.len();
+                    match CompactBlock::from_bytes(&message.data) {
+                        Ok(compact) => Done::Compact {
+                            id: mid,
+                            source,
+                            header: compact.header,
+                            bytes,
+                            outcome: chain.on_compact(&compact, source),
+                        },
+                        Err(e) => Done::Gossip {
+                            id: mid,
+                            source,
+                            verdict: Verdict::Reject(format!("undecodable compact block: {e}")),
+                            header: None,
+                        },
+                    }
+                },
+                lost,
+            );
             if !spawned {
                 self.swarm
                     .behaviour_mut()
@@ -236,32 +284,36 @@ impl EventLoop {
         }
         // Decoding (up to a whole block) and validation both run off the runtime.
         let mid = id.clone();
-        let spawned = self.spawn_validation(move || {
-            let (verdict, header) = if blocks {
-                match Block::from_bytes(&message.data) {
-                    Ok(block) => {
-                        let header = block.header;
-                        (chain.on_block(block, source), Some(header))
+        let lost = Done::lost_gossip(&id, source);
+        let spawned = self.spawn_validation(
+            move || {
+                let (verdict, header) = if blocks {
+                    match Block::from_bytes(&message.data) {
+                        Ok(block) => {
+                            let header = block.header;
+                            (chain.on_block(block, source), Some(header))
+                        }
+                        Err(e) => (Verdict::Reject(format!("undecodable block: {e}")), None),
                     }
-                    Err(e) => (Verdict::Reject(format!("undecodable block: {e}")), None),
-                }
-            } else {
-                let verdict = match Transaction::from_bytes(&message.data) {
-                    Ok(Transaction::Transfer(t)) => chain.on_transfer(t, source),
-                    Ok(Transaction::Coinbase(_)) => {
-                        Verdict::Reject("coinbase gossiped as a transfer".into())
-                    }
-                    Err(e) => Verdict::Reject(format!("undecodable transfer: {e}")),
+                } else {
+                    let verdict = match Transaction::from_bytes(&message.data) {
+                        Ok(Transaction::Transfer(t)) => chain.on_transfer(t, source),
+                        Ok(Transaction::Coinbase(_)) => {
+                            Verdict::Reject("coinbase gossiped as a transfer".into())
+                        }
+                        Err(e) => Verdict::Reject(format!("undecodable transfer: {e}")),
+                    };
+                    (verdict, None)
                 };
-                (verdict, None)
-            };
-            Done::Gossip {
-                id: mid,
-                source,
-                verdict,
-                header,
-            }
-        });
+                Done::Gossip {
+                    id: mid,
+                    source,
+                    verdict,
+                    header,
+                }
+            },
+            lost,
+        );
         if !spawned {
             self.swarm
                 .behaviour_mut()
@@ -317,5 +369,19 @@ impl EventLoop {
         if !accepted {
             debug!(target: "net", %peer, "busy: sync request dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocking_task_that_panics_still_gives_its_place_back() {
+        let peer = PeerId::random();
+        let done = run_caught(|| panic!("a bug"), Done::Unserved { peer });
+        assert!(matches!(done, Done::Unserved { peer: p } if p == peer));
+        let done = run_caught(|| Done::lost_sync(peer), Done::Unserved { peer });
+        assert!(matches!(done, Done::Synced { admitted: 0, .. }));
     }
 }

@@ -201,27 +201,31 @@ impl EventLoop {
             ) => {
                 let chain = self.chain.clone();
                 let header = *partial.header();
+                let lost = Done::lost_gossip(&id, source);
                 // Hashing, the merkle root and validation run off the runtime; the
                 // message still holds its validation slot.
-                self.spawn_blocking(move || match partial.complete(txs) {
-                    Ok(block) => {
-                        let bytes = block.encoded_len();
-                        Done::Completed {
+                self.spawn_blocking(
+                    move || match partial.complete(txs) {
+                        Ok(block) => {
+                            let bytes = block.encoded_len();
+                            Done::Completed {
+                                id,
+                                source,
+                                header,
+                                verdict: chain.on_block(block, source),
+                                compact_bytes,
+                                block_bytes: bytes,
+                            }
+                        }
+                        Err(e) => Done::Incomplete {
                             id,
                             source,
                             header,
-                            verdict: chain.on_block(block, source),
-                            compact_bytes,
-                            block_bytes: bytes,
-                        }
-                    }
-                    Err(e) => Done::Incomplete {
-                        id,
-                        source,
-                        header,
-                        blame: (e != CompactError::RootMismatch).then(|| e.to_string()),
+                            blame: (e != CompactError::RootMismatch).then(|| e.to_string()),
+                        },
                     },
-                });
+                    lost,
+                );
             }
             (Fetch::Whole { id, source, header }, Ok(SyncResponse::Blocks(mut blocks)))
                 if blocks.len() == 1 && blocks[0].id() == header.id() =>
@@ -229,12 +233,16 @@ impl EventLoop {
                 self.stats.compact_fetched += 1;
                 let chain = self.chain.clone();
                 let block = blocks.remove(0);
-                self.spawn_blocking(move || Done::Gossip {
-                    id,
-                    source,
-                    verdict: chain.on_block(block, source),
-                    header: Some(header),
-                });
+                let lost = Done::lost_gossip(&id, source);
+                self.spawn_blocking(
+                    move || Done::Gossip {
+                        id,
+                        source,
+                        verdict: chain.on_block(block, source),
+                        header: Some(header),
+                    },
+                    lost,
+                );
             }
             (
                 Fetch::Missing {
@@ -255,10 +263,13 @@ impl EventLoop {
             (Fetch::MempoolIds, Ok(SyncResponse::TxIds(ids))) => {
                 let chain = self.chain.clone();
                 // Bounded like gossip validation: mempool sync is best effort.
-                self.spawn_validation(move || Done::WantTransfers {
-                    peer,
-                    ids: chain.unknown_transfers(&ids),
-                });
+                self.spawn_validation(
+                    move || Done::WantTransfers {
+                        peer,
+                        ids: chain.unknown_transfers(&ids),
+                    },
+                    Done::lost_sync(peer),
+                );
             }
             (Fetch::Transfers { ids, rest }, Ok(SyncResponse::Transfers(txs))) => {
                 let asked: HashSet<TxId> = ids.into_iter().collect();
@@ -269,25 +280,28 @@ impl EventLoop {
                 }
                 self.want_transfers(peer, rest);
                 let chain = self.chain.clone();
-                self.spawn_validation(move || {
-                    let mut admitted = 0u64;
-                    let mut rejected = None;
-                    for t in txs {
-                        match chain.on_transfer(t, peer) {
-                            Verdict::Accept => admitted += 1,
-                            Verdict::Reject(reason) => {
-                                rejected = Some(reason);
-                                break;
+                self.spawn_validation(
+                    move || {
+                        let mut admitted = 0u64;
+                        let mut rejected = None;
+                        for t in txs {
+                            match chain.on_transfer(t, peer) {
+                                Verdict::Accept => admitted += 1,
+                                Verdict::Reject(reason) => {
+                                    rejected = Some(reason);
+                                    break;
+                                }
+                                _ => {}
                             }
-                            _ => {}
                         }
-                    }
-                    Done::Synced {
-                        peer,
-                        admitted,
-                        rejected,
-                    }
-                });
+                        Done::Synced {
+                            peer,
+                            admitted,
+                            rejected,
+                        }
+                    },
+                    Done::lost_sync(peer),
+                );
             }
             (Fetch::MempoolIds | Fetch::Transfers { .. }, answer) => {
                 debug!(target: "net", %peer, "mempool sync request failed: {:?}", answer.err());
