@@ -166,13 +166,7 @@ fn proc_usage(pid: u32) -> (u64, u64) {
     };
     // utime and stime are fields 14 and 15 (1-based); here, 12 and 13.
     let cpu = ticks(11) + ticks(12);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .unwrap_or(0);
-    (cpu, rss_kb * 1024)
+    (cpu, crate::rss_of(pid))
 }
 
 /// The lab's results (also written as JSON).

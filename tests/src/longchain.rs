@@ -14,11 +14,11 @@
 //!
 //! Run with `make longchain BLOCKS=1000000` (or the `cairn-longchain` binary).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use cairn_core::header::HEADER_VERSION;
 use cairn_core::testkit::solve_naive;
@@ -26,11 +26,12 @@ use cairn_core::{
     Block, BlockHeader, ChainParams, Coinbase, CoinbaseOutput, Hash, SecretKey, Transaction,
 };
 use cairn_node::chain::{BlockHooks, Chain};
+use cairn_node::node::now_ms;
 use cairn_node::store::Store;
 use serde_json::{Value, json};
 
 use crate::lab::lab_params_at;
-use crate::{ChildGuard, RPC_TOKEN, node_binary, try_rpc};
+use crate::{ChildGuard, RPC_TOKEN, free_port, node_binary, rss_of, try_rpc};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -53,27 +54,6 @@ pub struct LongChainReport {
     pub json: Value,
     /// The same as text.
     pub table: String,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
 }
 
 /// A progress line every few seconds, with the rate and the time left.
@@ -170,8 +150,8 @@ struct Proc {
 
 fn spawn(genesis: &Path, datadir: &Path, bootnode: Option<u16>) -> Result<Proc, String> {
     std::fs::create_dir_all(datadir).map_err(|e| e.to_string())?;
-    let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let p2p = free_port()?;
+    let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let p2p = free_port();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -243,7 +223,7 @@ async fn settled_rss(p: &Proc) -> u64 {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut r = Vec::new();
     for _ in 0..5 {
-        r.push(rss_bytes(p.pid));
+        r.push(rss_of(p.pid));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     r.sort_unstable();
