@@ -270,24 +270,29 @@ impl Chain {
         // The candidates: valid blocks off the main chain with more work than the tip.
         let tip_work = chain.tip().work;
         let mut stale = store.batch();
+        let mut kept = Vec::new();
         for item in store.iter::<Candidates>() {
             let (id, ()) = item?;
-            let entry = match chain.entry(&id)? {
+            match chain.lookup(&id)? {
                 Some(e)
                     if e.status == BlockStatus::Valid
                         && e.work > tip_work
                         && chain.main_id(e.header.height)? != Some(id) =>
                 {
-                    e
+                    kept.push((e.header.height, id));
                 }
-                _ => {
-                    stale.delete::<Candidates>(&id);
-                    continue;
-                }
-            };
-            chain.hold(id, entry);
+                _ => stale.delete::<Candidates>(&id),
+            }
         }
         store.write(stale)?;
+        // Lowest first: each one's anchor is then found at its held parent, and the
+        // children links between them are made.
+        kept.sort_unstable();
+        for (_, id) in kept {
+            if let Some(entry) = chain.entry(&id)? {
+                chain.hold(id, entry);
+            }
+        }
         chain.activate_best_chain(None)?;
         chain.publish();
         let change = chain.take_change();
@@ -393,18 +398,21 @@ impl Chain {
         }
     }
 
-    /// Takes the disconnected tip off the window (its entry stays: it is now off the
-    /// main chain), reading the block below back in if the window ran out.
-    fn pop_main(&mut self, prev: &BlockId) -> Result<(), StoreError> {
+    /// The entry of the block below the tip when the window holds the tip alone
+    /// (read before the disconnect's batch, so that nothing can fail after it).
+    fn below_window(&self, prev: &BlockId) -> Result<Option<BlockEntry>, StoreError> {
+        if self.window.len() > 1 {
+            return Ok(None);
+        }
         // Read while the tip (whose anchor the block below shares) is still held.
-        let below = if self.window.len() == 1 {
-            Some(
-                self.entry(prev)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("parent {prev} not stored")))?,
-            )
-        } else {
-            None
-        };
+        self.entry(prev)?
+            .ok_or_else(|| StoreError::Corrupt(format!("parent {prev} not stored")))
+            .map(Some)
+    }
+
+    /// Takes the disconnected tip off the window (its entry stays: it is now off the
+    /// main chain), putting `below` (from [`Chain::below_window`]) in if it ran out.
+    fn pop_main(&mut self, prev: &BlockId, below: Option<BlockEntry>) {
         self.window.pop_back();
         if let Some(entry) = below {
             self.hold(*prev, entry);
@@ -413,7 +421,6 @@ impl Chain {
             let base = self.base;
             self.deep.retain(|h, _| *h < base);
         }
-        Ok(())
     }
 
     fn tip_entry(&self) -> &BlockEntry {
@@ -450,9 +457,10 @@ impl Chain {
     /// tip, so the published tip's block and state are always readable.
     fn publish(&mut self) {
         let tip = self.tip();
-        let child = self
-            .child_context(&tip.id, 0)
-            .expect("the tip is in the index");
+        // Only a failed read (logged) can leave it out: readers keep the last view.
+        let Some(child) = self.child_context(&tip.id, 0) else {
+            return;
+        };
         let locator = self.locator();
         let view = ChainView::new(&self.params, tip, child, locator, self.orphans.len());
         self.view.send_replace(Arc::new(view));
@@ -953,8 +961,9 @@ impl Chain {
         for hook in &self.hooks {
             hook.disconnect(&block, &self.reader, &mut b)?;
         }
+        let below = self.below_window(&block.header.prev)?;
         self.store.write(b)?;
-        self.pop_main(&block.header.prev)?;
+        self.pop_main(&block.header.prev, below);
         self.publish();
         info!(target: "chain", height = tip.height, id = %tip.id, "disconnected block");
         Ok(block)
