@@ -179,8 +179,8 @@ impl Chain {
 
     /// The header of a stored block (`None` also if the store could not be read).
     pub fn header(&self, id: &BlockId) -> Option<BlockHeader> {
-        match self.lookup(id) {
-            Ok(n) => n.map(|n| n.header),
+        match self.stored_header(id) {
+            Ok(h) => h,
             Err(e) => {
                 tracing::warn!(target: "chain", %id, "cannot read the block index: {e}");
                 None
@@ -251,14 +251,7 @@ mod tests {
         assert_eq!(loc[0], b.tip().id());
         assert_eq!(*loc.last().expect("non-empty"), b.blocks[0].id());
         assert!(loc.len() < 25, "{} entries", loc.len());
-        let heights: Vec<u64> = loc
-            .iter()
-            .map(|id| match chain.known(id) {
-                Known::Stored { height, .. } => height,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert!(heights.windows(2).all(|w| w[0] > w[1]));
+        super::super::tests::locator_heights(&chain, &loc);
     }
 
     #[test]

@@ -329,6 +329,14 @@ impl Chain {
         Ok(Some(entry))
     }
 
+    /// A stored block's header: from memory, or read from the store.
+    fn stored_header(&self, id: &BlockId) -> Result<Option<BlockHeader>, StoreError> {
+        match self.index.get(id) {
+            Some(n) => Ok(Some(n.header)),
+            None => self.store.get::<Headers>(id),
+        }
+    }
+
     /// A stored block's entry as the store has it (its anchor left 0).
     fn read_entry(&self, id: &BlockId) -> Result<Option<BlockEntry>, StoreError> {
         let Some(stored) = self.store.get::<BlockIndex>(id)? else {
@@ -488,7 +496,7 @@ impl Chain {
 
     /// A stored block.
     pub fn block(&self, id: &BlockId) -> Result<Option<Block>, ChainError> {
-        let Some(node) = self.lookup(id)? else {
+        let Some(header) = self.stored_header(id)? else {
             return Ok(None);
         };
         let body = self
@@ -496,7 +504,7 @@ impl Chain {
             .get::<Bodies>(id)?
             .ok_or_else(|| StoreError::Corrupt(format!("no body for {id}")))?;
         Ok(Some(Block {
-            header: node.header,
+            header,
             txs: body.0,
         }))
     }
@@ -533,10 +541,7 @@ impl Chain {
             if recent.len() == MEDIAN_TIME_SPAN || h.height == 0 {
                 break;
             }
-            cur = match self.index.get(&h.prev) {
-                Some(n) => Some(n.header),
-                None => self.store.get::<Headers>(&h.prev)?,
-            };
+            cur = self.stored_header(&h.prev)?;
         }
         recent.reverse();
         Ok(Some(HeaderContext {

@@ -72,6 +72,38 @@ fn extend(b: &mut ChainBuilder, n: usize, dt: u64) -> Vec<Block> {
         .collect()
 }
 
+/// Two branches on `common` shared blocks: A (`a_len` blocks, the builder's miner)
+/// and B (`b_len` blocks, mined by `seed`'s key); the builders and the blocks.
+#[allow(clippy::type_complexity)]
+fn fork(
+    params: &ChainParams,
+    common: usize,
+    (a_len, b_len): (usize, usize),
+    seed: u8,
+) -> (ChainBuilder, ChainBuilder, [Vec<Block>; 3]) {
+    let mut a = ChainBuilder::new(params.clone());
+    let common = extend(&mut a, common, 1_000);
+    let mut b = a.clone();
+    b.miner = SecretKey::from_seed(&[seed; 32]).address();
+    let branch_a = extend(&mut a, a_len, 1_000);
+    let branch_b = extend(&mut b, b_len, 1_000);
+    (a, b, [common, branch_a, branch_b])
+}
+
+/// The heights of a locator's entries, each a stored block, checked to fall from
+/// the first to the last.
+pub(super) fn locator_heights(chain: &Chain, loc: &[BlockId]) -> Vec<u64> {
+    let heights: Vec<u64> = loc
+        .iter()
+        .map(|id| match chain.known(id) {
+            Known::Stored { height, .. } => height,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(heights.windows(2).all(|w| w[0] > w[1]), "{heights:?}");
+    heights
+}
+
 fn submit_all(chain: &mut Chain, blocks: &[Block]) -> Vec<SubmitOutcome> {
     blocks
         .iter()
@@ -400,12 +432,7 @@ fn stores_of_other_networks_or_newer_schemas_are_refused() {
 fn a_reorganisation_cut_short_by_a_crash_is_finished_on_restart() {
     let dir = tempfile::tempdir().unwrap();
     let params = easy_params();
-    let mut a = ChainBuilder::new(params.clone());
-    let common = extend(&mut a, 3, 1_000);
-    let mut b = a.clone();
-    b.miner = SecretKey::from_seed(&[0x44; 32]).address();
-    let branch_a = extend(&mut a, 5, 1_000);
-    let branch_b = extend(&mut b, 7, 1_000);
+    let (_, b, [common, branch_a, branch_b]) = fork(&params, 3, (5, 7), 0x44);
     for k in [1usize, 4, 7] {
         let dir = dir.path().join(format!("k{k}"));
         let mut chain = open(&dir, &params);
@@ -669,14 +696,7 @@ fn memory_holds_the_window_and_the_rest_is_read_from_the_store() {
     let loc = chain.locator();
     assert_eq!(loc[0], b.tip().id());
     assert_eq!(loc.last(), Some(&params.genesis_id()));
-    let heights: Vec<u64> = loc
-        .iter()
-        .map(|id| match chain.known(id) {
-            Known::Stored { height, .. } => height,
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    assert!(heights.windows(2).all(|w| w[0] > w[1]), "{heights:?}");
+    let heights = locator_heights(&chain, &loc);
     for (id, h) in loc.iter().zip(&heights) {
         assert_eq!(chain.block_id_at(*h).unwrap(), Some(*id));
     }
@@ -697,12 +717,7 @@ fn memory_holds_the_window_and_the_rest_is_read_from_the_store() {
 fn a_reorganisation_deeper_than_the_window_and_one_cut_short_by_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let params = easy_params();
-    let mut a = ChainBuilder::new(params.clone());
-    let common = extend(&mut a, 3, 1_000);
-    let mut b = a.clone();
-    b.miner = SecretKey::from_seed(&[0x45; 32]).address();
-    let branch_a = extend(&mut a, 12, 1_000);
-    let branch_b = extend(&mut b, 15, 1_000);
+    let (a, b, [common, branch_a, branch_b]) = fork(&params, 3, (12, 15), 0x45);
     for k in [0usize, 10, 15] {
         let path = dir.path().join(format!("k{k}"));
         let mut chain = open_windowed(&path, &params, 4);
@@ -827,12 +842,7 @@ fn a_branch_failing_below_blocks_not_held_is_marked_through_its_ancestors() {
 fn a_store_of_schema_2_is_upgraded_by_one_walk() {
     let dir = tempfile::tempdir().unwrap();
     let params = easy_params();
-    let mut a = ChainBuilder::new(params.clone());
-    let common = extend(&mut a, 3, 1_000);
-    let mut b = a.clone();
-    b.miner = SecretKey::from_seed(&[0x47; 32]).address();
-    let branch_a = extend(&mut a, 4, 1_000);
-    let branch_b = extend(&mut b, 6, 1_000);
+    let (_, b, [common, branch_a, branch_b]) = fork(&params, 3, (4, 6), 0x47);
     let mut chain = open(dir.path(), &params);
     submit_all(&mut chain, &common);
     submit_all(&mut chain, &branch_a);

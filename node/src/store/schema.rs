@@ -241,27 +241,22 @@ impl Value for BanRecord {
     }
 }
 
-impl Value for u32 {
-    fn to_value(&self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(u32::from_le_bytes(
-            bytes.try_into().map_err(|e| corrupt("u32", e))?,
-        ))
-    }
+/// Integers store their little-endian bytes.
+macro_rules! le_value {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            fn to_value(&self) -> Vec<u8> {
+                self.to_le_bytes().to_vec()
+            }
+            fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
+                Ok(<$t>::from_le_bytes(
+                    bytes.try_into().map_err(|e| corrupt(stringify!($t), e))?,
+                ))
+            }
+        }
+    )*};
 }
-
-impl Value for u64 {
-    fn to_value(&self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-    fn from_value(bytes: &[u8]) -> Result<Self, StoreError> {
-        Ok(u64::from_le_bytes(
-            bytes.try_into().map_err(|e| corrupt("u64", e))?,
-        ))
-    }
-}
+le_value!(u32, u64);
 
 /// A table whose keys are the whole entry (a set).
 impl Value for () {
