@@ -662,3 +662,21 @@ impl Value for PayoutRecord {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_new_facts_refuse_bytes_of_the_wrong_shape() {
+        assert_eq!(u64::from_value(&7u64.to_value()).unwrap(), 7);
+        for bad in [&[][..], &[1, 2, 3], &[0; 9]] {
+            assert!(matches!(u64::from_value(bad), Err(StoreError::Corrupt(_))));
+        }
+        assert!(<()>::from_value(&[]).is_ok());
+        assert!(matches!(
+            <()>::from_value(&[0]),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
