@@ -1,19 +1,25 @@
 //! Generates the AVX2 kernel's inline assembly (`$OUT_DIR/avx2_word7.s` and
-//! `$OUT_DIR/avx2_full.s`, included by `src/kernel/avx2.rs`).
+//! `$OUT_DIR/avx2_full.s`, included by `src/kernel/avx2.rs`, with the stream count in
+//! `$OUT_DIR/avx2_streams.rs`).
 //!
 //! Why assembly: AVX2 has sixteen `ymm` registers and blake3's state is sixteen words,
-//! so one state word must live in memory whenever a 12- or 7-bit rotation (two shifts
-//! and an `or`) needs a temporary. LLVM's allocator spilled far more than that (232
-//! stack references per 8 nonces). Here the schedule is fixed and the spills are
-//! chosen by hand-rolled Belady: when a temporary is needed, the state word whose next
-//! use is farthest away goes to one spill slot, and its next reader takes it straight
-//! from memory as an instruction's memory operand, so a spill costs one store and no
-//! extra load. Dead work (everything that does not reach the requested output words)
-//! is removed first by a liveness pass, which is what trims the last round to the
-//! G functions that produce output word 7.
+//! so some state must live in memory. LLVM's allocator spilled badly (232 stack
+//! references per 8 nonces) and one group of 8 nonces alone leaves the CPU waiting on
+//! the G functions' dependency chains. Here the schedule is fixed:
+//!
+//! * two groups of 8 nonces ("streams") are hashed side by side, their operations
+//!   merged one by one, so the out-of-order core always has independent work;
+//! * the 32 state words share the 16 registers by hand-rolled Belady: when a register
+//!   is needed, the word used farthest in the future leaves (stored to its home in the
+//!   frame only if its register holds a newer value), and a word out of its register
+//!   is read straight from memory as an instruction's operand. Stores and folded loads
+//!   use the load/store units, not the vector ALUs that bound this loop;
+//! * dead work (everything that does not reach the requested output words) is removed
+//!   first by a liveness pass, which is what trims the last round to the G functions
+//!   that produce output word 7.
 //!
 //! The generated text uses the asm! operands `{f}` (the frame pointer) and the
-//! constants `{state}`, `{msg}`, `{rot16}`, `{rot8}`, `{spill}` and `{out}` (byte
+//! constants `{state}`, `{msg}`, `{rot16}`, `{rot8}`, `{work}` and `{out}` (byte
 //! offsets of the frame's fields), so the frame's layout is defined once, in Rust.
 
 use std::fmt::Write as _;
@@ -57,10 +63,6 @@ impl Op {
             }
         }
     }
-
-    fn uses(self, v: usize) -> bool {
-        self.dst() == v || self.src() == Some(v)
-    }
 }
 
 /// G functions `(a, b, c, d, x, y)` run interleaved: G function `j`'s `i`-th operation
@@ -98,9 +100,9 @@ fn g_group(ops: &mut Vec<Op>, gs: &[(usize, usize, usize, usize, usize, usize)])
     ops.extend(slotted.into_iter().map(|(_, _, op)| op));
 }
 
-/// How many operations apart the G functions of a half-round start. Staggers 0 to 3
-/// measured the same (1.21–1.26 × blake3's AVX2 rate, BENCHMARKS.md); 1 needs fewer
-/// spill stores than 0.
+/// How many operations apart the G functions of a half-round start. With one stream,
+/// staggers 0 to 3 measured the same (1.21–1.26 × blake3's AVX2 rate, BENCHMARKS.md);
+/// 1 needed fewer spill stores than 0.
 const STAGGER: usize = 1;
 
 /// The state words `(a, b, c, d)` of the G functions of a round: the column step, then
@@ -111,8 +113,17 @@ const ROUND: [[(usize, usize, usize, usize); 4]; 2] = [
     [(0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14)],
 ];
 
+/// Independent groups of 8 nonces hashed side by side: state word `v` of stream `s`
+/// is word `16 s + v` of the program.
+const STREAMS: usize = 2;
+
+/// How many operations stream `s` runs behind stream `s - 1` in the merged program.
+/// Lags 0, 3, 9 and 18 measured the same within noise (BENCHMARKS.md); 3 needs the
+/// fewest stores of those.
+const LAG: usize = 3;
+
 /// Every operation from the midstate (round 1's column step and three of its diagonal
-/// G functions done) to the end of round 7.
+/// G functions done) to the end of round 7, for one stream.
 fn program() -> Vec<Op> {
     let mut ops = Vec::new();
     let s = &MSG_SCHEDULE[0];
@@ -158,159 +169,280 @@ fn live_only(ops: &[Op], outputs: &[(usize, usize)]) -> Vec<Op> {
     kept
 }
 
+/// `op` of stream `s`: its state words moved to the stream's sixteen, and its nonce
+/// word to the stream's own (message word 8 of stream `s > 0` is frame word `9 + s`).
+fn in_stream(op: Op, s: usize) -> Op {
+    let o = 16 * s;
+    match op {
+        Op::AddMsg { a, w } => Op::AddMsg {
+            a: a + o,
+            w: if w == 8 && s > 0 { 9 + s } else { w },
+        },
+        Op::Add { dst, src } => Op::Add {
+            dst: dst + o,
+            src: src + o,
+        },
+        Op::XorShuffle { dst, src, mask } => Op::XorShuffle {
+            dst: dst + o,
+            src: src + o,
+            mask,
+        },
+        Op::XorShift { dst, src, bits } => Op::XorShift {
+            dst: dst + o,
+            src: src + o,
+            bits,
+        },
+    }
+}
+
+/// The live program of every stream, merged one operation of each in turn (stream `s`
+/// `s · LAG` operations late), and the output pairs in program words.
+fn merged(outputs: &[(usize, usize)]) -> (Vec<Op>, Vec<(usize, usize)>) {
+    let one = live_only(&program(), outputs);
+    let mut slotted: Vec<(usize, usize, Op)> = Vec::new();
+    for s in 0..STREAMS {
+        slotted.extend(
+            one.iter()
+                .enumerate()
+                .map(|(i, &op)| (i + s * LAG, s, in_stream(op, s))),
+        );
+    }
+    slotted.sort_by_key(|&(slot, s, _)| (slot, s));
+    let outs = (0..STREAMS)
+        .flat_map(|s| outputs.iter().map(move |&(x, y)| (x + 16 * s, y + 16 * s)))
+        .collect();
+    (slotted.into_iter().map(|(_, _, op)| op).collect(), outs)
+}
+
+const WORDS: usize = 16 * STREAMS;
+const REGS: usize = 16;
+
+/// Register allocation over a fixed program: every state word has a home in the frame
+/// (the shared midstate until it is first stored, then its own slot in `work`); when a
+/// register is needed the word used farthest in the future leaves (Belady), stored only
+/// if its register holds a newer value than its home. A word not in a register is read
+/// as an instruction's memory operand wherever the instruction allows.
 struct Emitter<'a> {
     ops: &'a [Op],
     outputs: &'a [(usize, usize)],
     text: String,
-    /// The state word whose value is in the spill slot (its register is free).
-    spilled: Option<usize>,
+    /// `next[i][w]`: the first op after op `i` that uses word `w` (output `k` counts as
+    /// op `ops.len() + k`; `usize::MAX` if dead).
+    next: Vec<[usize; WORDS]>,
+    reg_of: [Option<usize>; WORDS],
+    word_in: [Option<usize>; REGS],
+    dirty: [bool; WORDS],
+    stored: [bool; WORDS],
     stores: usize,
+    loads: usize,
 }
 
-fn reg(v: usize) -> String {
-    format!("ymm{v}")
+fn reg(r: usize) -> String {
+    format!("ymm{r}")
 }
 
-impl Emitter<'_> {
+impl<'a> Emitter<'a> {
+    fn new(ops: &'a [Op], outputs: &'a [(usize, usize)]) -> Self {
+        let mut next = vec![[usize::MAX; WORDS]; ops.len()];
+        let mut after = [usize::MAX; WORDS];
+        for (k, &(x, y)) in outputs.iter().enumerate().rev() {
+            after[x] = ops.len() + k;
+            after[y] = ops.len() + k;
+        }
+        for i in (0..ops.len()).rev() {
+            next[i] = after;
+            after[ops[i].dst()] = i;
+            if let Some(s) = ops[i].src() {
+                after[s] = i;
+            }
+        }
+        Emitter {
+            ops,
+            outputs,
+            text: String::new(),
+            next,
+            reg_of: [None; WORDS],
+            word_in: [None; REGS],
+            dirty: [false; WORDS],
+            stored: [false; WORDS],
+            stores: 0,
+            loads: 0,
+        }
+    }
+
     fn line(&mut self, s: &str) {
         self.text.push_str(s);
         self.text.push('\n');
     }
 
-    /// Where `v`'s value is read from: its register, or the spill slot.
-    fn operand(&self, v: usize) -> String {
-        if self.spilled == Some(v) {
-            "ymmword ptr [{f} + {spill}]".to_owned()
+    /// The first use of `w` after op `i` (output `k` counts as op `ops.len() + k`), or
+    /// `usize::MAX` if `w` is dead.
+    fn next_use(&self, i: usize, w: usize) -> usize {
+        if let Some(next) = self.next.get(i) {
+            return next[w];
+        }
+        let n = self.ops.len();
+        (i + 1 - n..self.outputs.len())
+            .find(|&k| self.outputs[k].0 == w || self.outputs[k].1 == w)
+            .map_or(usize::MAX, |k| n + k)
+    }
+
+    /// `w`'s home in the frame.
+    fn home(&self, w: usize) -> String {
+        if self.stored[w] {
+            format!("ymmword ptr [{{f}} + {{work}} + {}]", 32 * w)
         } else {
-            reg(v)
+            format!("ymmword ptr [{{f}} + {{state}} + {}]", 32 * (w % 16))
         }
     }
 
-    /// `v[dst] = v[dst] (op) v[src]` for a commutative `op`, taking a spilled operand
-    /// from memory; afterwards `dst` is in its register.
-    fn commutative(&mut self, insn: &str, dst: usize, src: usize) {
-        let line = if self.spilled == Some(dst) {
-            self.spilled = None;
-            format!(
-                "{insn} {}, {}, ymmword ptr [{{f}} + {{spill}}]",
-                reg(dst),
-                reg(src)
-            )
-        } else {
-            format!("{insn} {}, {}, {}", reg(dst), reg(dst), self.operand(src))
-        };
-        self.line(&line);
+    /// Where `w`'s value is read from: its register, or its home.
+    fn operand(&self, w: usize) -> String {
+        match self.reg_of[w] {
+            Some(r) => reg(r),
+            None => self.home(w),
+        }
     }
 
-    /// The position of the next use of `v` after op `i` (the outputs count as uses at
-    /// the end), or `None` if `v` is dead.
-    fn next_use(&self, i: usize, v: usize) -> Option<usize> {
-        self.ops[i + 1..]
-            .iter()
-            .position(|op| op.uses(v))
-            .map(|p| i + 1 + p)
-            .or_else(|| {
-                self.outputs
-                    .iter()
-                    .any(|&(x, y)| x == v || y == v)
-                    .then_some(self.ops.len())
+    /// A register for a new value while op `i` runs, keeping the words in `keep`: a
+    /// free one, else one whose word is dead after op `i`, else the one whose word is
+    /// used farthest in the future (stored first if its home is stale).
+    fn alloc(&mut self, i: usize, keep: &[usize]) -> usize {
+        if let Some(r) = (0..REGS).find(|&r| self.word_in[r].is_none()) {
+            return r;
+        }
+        let r = (0..REGS)
+            .filter(|&r| !keep.contains(&self.word_in[r].expect("all registers hold words")))
+            .max_by_key(|&r| {
+                let w = self.word_in[r].expect("all registers hold words");
+                (self.next_use(i, w), !self.dirty[w])
             })
+            .expect("a register to give up");
+        let w = self.word_in[r].take().expect("all registers hold words");
+        self.reg_of[w] = None;
+        if self.dirty[w] && self.next_use(i, w) != usize::MAX {
+            self.stored[w] = true;
+            let home = self.home(w);
+            self.line(&format!("vmovdqa {home}, {}", reg(r)));
+            self.stores += 1;
+        }
+        self.dirty[w] = false;
+        r
     }
 
-    /// A register free for a temporary while op `i` runs (`busy` must stay): the spilled
-    /// word's, else the word used farthest in the future, stored to the spill slot.
-    fn temporary(&mut self, i: usize, busy: usize) -> usize {
-        if let Some(s) = self.spilled {
-            return s;
+    fn bind(&mut self, w: usize, r: usize) {
+        self.reg_of[w] = Some(r);
+        self.word_in[r] = Some(w);
+        self.dirty[w] = true;
+    }
+
+    /// Brings `w` into a register (op `i` runs next).
+    fn load(&mut self, i: usize, w: usize, keep: &[usize]) -> usize {
+        if let Some(r) = self.reg_of[w] {
+            return r;
         }
-        let victim = (0..16)
-            .filter(|&v| v != busy)
-            .max_by_key(|&v| self.next_use(i, v).unwrap_or(usize::MAX))
-            .expect("sixteen registers");
-        if self.next_use(i, victim).is_some() {
-            self.line(&format!(
-                "vmovdqa ymmword ptr [{{f}} + {{spill}}], {}",
-                reg(victim)
-            ));
-            self.stores += 1;
-            self.spilled = Some(victim);
+        let r = self.alloc(i, keep);
+        let home = self.home(w);
+        self.line(&format!("vmovdqa {}, {home}", reg(r)));
+        self.loads += 1;
+        self.reg_of[w] = Some(r);
+        self.word_in[r] = Some(w);
+        self.dirty[w] = false;
+        r
+    }
+
+    /// `v[dst] = v[dst] (op) v[src]` for a commutative `op` (op `i`); afterwards `dst`
+    /// is in a register, newer than its home.
+    fn commutative(&mut self, i: usize, insn: &str, dst: usize, src: usize) -> usize {
+        let line;
+        let out;
+        if let Some(rd) = self.reg_of[dst] {
+            line = format!("{insn} {}, {}, {}", reg(rd), reg(rd), self.operand(src));
+            out = rd;
+        } else {
+            let rs = match self.reg_of[src] {
+                Some(rs) => rs,
+                None => self.load(i, src, &[]),
+            };
+            // The result may take `src`'s register if `src` is dead after this op.
+            let src_dead = self.next_use(i, src) == usize::MAX;
+            out = if src_dead {
+                self.word_in[rs] = None;
+                self.reg_of[src] = None;
+                rs
+            } else {
+                self.alloc(i, &[src])
+            };
+            line = format!("{insn} {}, {}, {}", reg(out), reg(rs), self.home(dst));
         }
-        victim
+        self.line(&line);
+        if self.reg_of[dst].is_none() {
+            self.bind(dst, out);
+        }
+        self.dirty[dst] = true;
+        out
     }
 
     fn emit(&mut self) {
-        for v in 0..16 {
-            self.line(&format!(
-                "vmovdqa {}, ymmword ptr [{{f}} + {{state}} + {}]",
-                reg(v),
-                32 * v
-            ));
-        }
         for (i, &op) in self.ops.iter().enumerate() {
             match op {
                 Op::AddMsg { a, w } => {
-                    if self.spilled == Some(a) {
-                        self.line(&format!(
-                            "vmovdqa {}, ymmword ptr [{{f}} + {{spill}}]",
-                            reg(a)
-                        ));
-                        self.spilled = None;
-                    }
+                    let r = self.load(i, a, &[]);
                     self.line(&format!(
                         "vpaddd {}, {}, ymmword ptr [{{f}} + {{msg}} + {}]",
-                        reg(a),
-                        reg(a),
+                        reg(r),
+                        reg(r),
                         32 * w
                     ));
+                    self.dirty[a] = true;
                 }
-                Op::Add { dst, src } => self.commutative("vpaddd", dst, src),
+                Op::Add { dst, src } => {
+                    self.commutative(i, "vpaddd", dst, src);
+                }
                 Op::XorShuffle { dst, src, mask } => {
-                    self.commutative("vpxor", dst, src);
+                    let r = self.commutative(i, "vpxor", dst, src);
                     self.line(&format!(
                         "vpshufb {}, {}, ymmword ptr [{{f}} + {{{mask}}}]",
-                        reg(dst),
-                        reg(dst)
+                        reg(r),
+                        reg(r)
                     ));
                 }
                 Op::XorShift { dst, src, bits } => {
-                    self.commutative("vpxor", dst, src);
-                    let t = self.temporary(i, dst);
-                    self.line(&format!("vpsrld {}, {}, {bits}", reg(t), reg(dst)));
-                    self.line(&format!("vpslld {}, {}, {}", reg(dst), reg(dst), 32 - bits));
-                    self.line(&format!("vpor {}, {}, {}", reg(dst), reg(dst), reg(t)));
+                    let r = self.commutative(i, "vpxor", dst, src);
+                    let t = self.alloc(i, &[dst]);
+                    self.line(&format!("vpsrld {}, {}, {bits}", reg(t), reg(r)));
+                    self.line(&format!("vpslld {}, {}, {}", reg(r), reg(r), 32 - bits));
+                    self.line(&format!("vpor {}, {}, {}", reg(r), reg(r), reg(t)));
                 }
             }
         }
+        let end = self.ops.len();
         for (k, &(x, y)) in self.outputs.iter().enumerate() {
-            self.commutative("vpxor", x, y);
+            let r = self.commutative(end + k, "vpxor", x, y);
             self.line(&format!(
                 "vmovdqa ymmword ptr [{{f}} + {{out}} + {}], {}",
                 32 * k,
-                reg(x)
+                reg(r)
             ));
         }
     }
 }
 
-fn generate(outputs: &[(usize, usize)]) -> (String, usize, usize) {
-    let ops = live_only(&program(), outputs);
-    let mut e = Emitter {
-        ops: &ops,
-        outputs,
-        text: String::new(),
-        spilled: None,
-        stores: 0,
-    };
+fn generate(outputs: &[(usize, usize)]) -> String {
+    let (ops, outs) = merged(outputs);
+    let mut e = Emitter::new(&ops, &outs);
     e.emit();
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "/* generated by miner/build.rs: {} operations, {} spill stores */",
+        "/* generated by miner/build.rs: {} streams, {} operations, {} spill stores, {} loads */",
+        STREAMS,
         ops.len(),
-        e.stores
+        e.stores,
+        e.loads
     );
     text.push_str(&e.text);
-    (text, ops.len(), e.stores)
+    text
 }
 
 fn main() {
@@ -320,7 +452,12 @@ fn main() {
     let word7 = [(7, 15)];
     let full: Vec<(usize, usize)> = (0..8).map(|w| (w, w + 8)).collect();
     for (name, outputs) in [("avx2_word7.s", &word7[..]), ("avx2_full.s", &full[..])] {
-        let (text, _, _) = generate(outputs);
+        let text = generate(outputs);
         std::fs::write(out.join(name), text).expect("write the generated kernel");
     }
+    std::fs::write(
+        out.join("avx2_streams.rs"),
+        format!("/// Groups of 8 nonces one call of the generated assembly hashes.\nconst STREAMS: usize = {STREAMS};\n"),
+    )
+    .expect("write the stream count");
 }

@@ -1,12 +1,13 @@
 //! 8 lanes of AVX2, in generated assembly.
 //!
-//! Sixteen `ymm` registers hold blake3's sixteen state words, so a 12- or 7-bit
-//! rotation (AVX2 has no vector rotate: two shifts and an `or`) needs one word moved to
-//! memory for its temporary. Compiled from intrinsics, LLVM spilled ~10 times more than
-//! that; `build.rs` generates the schedule instead, with one spill slot and at most one
-//! store per spill (its reader takes the word from memory as an operand). Everything
-//! the assembly reads or writes is in a [`Frame`], whose field offsets it gets as
-//! `const` operands.
+//! Sixteen `ymm` registers cannot hold blake3's sixteen state words plus the
+//! temporaries of 12- and 7-bit rotations (AVX2 has no vector rotate: two shifts and an
+//! `or`), and one group of 8 nonces leaves the CPU waiting on dependency chains.
+//! Compiled from intrinsics, LLVM spilled ~10 times more than needed; `build.rs`
+//! generates the schedule instead: two groups of 8 nonces side by side, their 32 state
+//! words sharing the registers, a word out of its register read from the frame as a
+//! memory operand. Everything the assembly reads or writes is in a [`Frame`], whose
+//! field offsets it gets as `const` operands.
 // Nonces are split into their two 32-bit message words by truncating casts, and the
 // batch size (16) is used as an index bound: both truncations are intended.
 #![allow(clippy::cast_possible_truncation)]
@@ -20,6 +21,9 @@ use super::{BATCH, BATCH_LEN, Midstate};
 
 type V = __m256i;
 const LANES: usize = 8;
+include!(concat!(env!("OUT_DIR"), "/avx2_streams.rs"));
+/// Nonces per call of the assembly.
+const STEP: usize = LANES * STREAMS;
 
 /// The assembly's working memory, 32-byte aligned for `vmovdqa`.
 #[repr(C, align(32))]
@@ -27,16 +31,18 @@ struct Frame {
     /// The midstate, each word broadcast to every lane.
     state: [V; 16],
     /// Message words 0..10 (the pre-hash broadcast, then the nonce's low word per lane
-    /// and its high word); words 10..16 are zero and never read.
-    msg: [V; 10],
+    /// of stream 0 and the nonce's high word), then the low nonce words of streams
+    /// 1.. ; words 10..16 are zero and never read.
+    msg: [V; 9 + STREAMS],
     /// `vpshufb` masks rotating every 32-bit lane right by 16 and by 8 bits.
     rot16: V,
     rot8: V,
-    /// Where the one state word that does not fit in registers waits.
-    spill: V,
-    /// Output words: `v[w] ^ v[w + 8]` for `w` in 0..8 (`hash_batch`), or word 7 alone
-    /// in `out[0]` (`scan`).
-    out: [V; 8],
+    /// Where state words wait while they are out of registers (word `v` of stream `s`
+    /// at `16 s + v`).
+    work: [V; 16 * STREAMS],
+    /// Output words of stream `s`: `v[w] ^ v[w + 8]` at `8 s + w` for `w` in 0..8
+    /// (`hash_batch`), or word 7 alone at `s` (`scan`).
+    out: [V; 8 * STREAMS],
 }
 
 impl Frame {
@@ -45,7 +51,7 @@ impl Frame {
         let zero = _mm256_setzero_si256();
         let mut f = Frame {
             state: [zero; 16],
-            msg: [zero; 10],
+            msg: [zero; 9 + STREAMS],
             rot16: _mm256_set_epi8(
                 13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10,
                 5, 4, 7, 6, 1, 0, 3, 2,
@@ -54,8 +60,8 @@ impl Frame {
                 12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1, 12, 15, 14, 13, 8, 11, 10, 9,
                 4, 7, 6, 5, 0, 3, 2, 1,
             ),
-            spill: zero,
-            out: [zero; 8],
+            work: [zero; 16 * STREAMS],
+            out: [zero; 8 * STREAMS],
         };
         for (s, w) in f.state.iter_mut().zip(ms.v) {
             *s = _mm256_set1_epi32(w as i32);
@@ -66,14 +72,18 @@ impl Frame {
         f
     }
 
-    /// Message words 8 and 9 for the `LANES` nonces from `base` (which does not wrap
-    /// its low word: batches start at multiples of `BATCH`).
+    /// The nonce words for the `STEP` nonces from `base` (which does not wrap its low
+    /// word: batches start at multiples of `BATCH`).
     #[target_feature(enable = "avx2")]
     fn set_nonces(&mut self, base: u64) {
-        self.msg[8] = _mm256_add_epi32(
+        let low = _mm256_add_epi32(
             _mm256_set1_epi32(base as u32 as i32),
             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
         );
+        self.msg[8] = low;
+        for s in 1..STREAMS {
+            self.msg[9 + s] = _mm256_add_epi32(low, _mm256_set1_epi32((s * LANES) as i32));
+        }
         self.msg[9] = _mm256_set1_epi32((base >> 32) as u32 as i32);
     }
 }
@@ -93,7 +103,7 @@ macro_rules! run {
                 msg = const offset_of!(Frame, msg),
                 rot16 = const offset_of!(Frame, rot16),
                 rot8 = const offset_of!(Frame, rot8),
-                spill = const offset_of!(Frame, spill),
+                work = const offset_of!(Frame, work),
                 out = const offset_of!(Frame, out),
                 out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
                 out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
@@ -121,10 +131,12 @@ pub(super) fn scan(ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> O
     for b in 0..u64::from(batches) {
         let base = start + b * BATCH;
         let mut mask = 0u32;
-        for chunk in 0..BATCH_LEN / LANES {
-            frame.set_nonces(base + (chunk * LANES) as u64);
+        for chunk in 0..BATCH_LEN / STEP {
+            frame.set_nonces(base + (chunk * STEP) as u64);
             run!(&mut frame, "avx2_word7.s");
-            mask |= le_mask(frame.out[0], target) << (chunk * LANES);
+            for s in 0..STREAMS {
+                mask |= le_mask(frame.out[s], target) << (chunk * STEP + s * LANES);
+            }
         }
         if mask != 0 {
             return Some((base, mask));
@@ -137,15 +149,16 @@ pub(super) fn scan(ms: &Midstate, start: u64, batches: u32, target_hi: u32) -> O
 pub(super) fn hash_batch(ms: &Midstate, start: u64) -> [[u32; 8]; BATCH_LEN] {
     let mut frame = Frame::new(ms);
     let mut out = [[0u32; 8]; BATCH_LEN];
-    for chunk in 0..BATCH_LEN / LANES {
-        frame.set_nonces(start + (chunk * LANES) as u64);
+    for chunk in 0..BATCH_LEN / STEP {
+        frame.set_nonces(start + (chunk * STEP) as u64);
         run!(&mut frame, "avx2_full.s");
-        for (w, word) in frame.out.iter().enumerate() {
+        for (k, word) in frame.out.iter().enumerate() {
+            let (s, w) = (k / 8, k % 8);
             // SAFETY: the vector and `[u32; LANES]` have the same size and every bit
             // pattern is a valid value of both.
             let lanes = unsafe { core::mem::transmute::<V, [u32; LANES]>(*word) };
             for (lane, x) in lanes.into_iter().enumerate() {
-                out[chunk * LANES + lane][w] = x;
+                out[chunk * STEP + s * LANES + lane][w] = x;
             }
         }
     }
