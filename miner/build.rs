@@ -1,14 +1,15 @@
-//! Generates the AVX2 kernel's inline assembly (`$OUT_DIR/avx2_word7.s` and
-//! `$OUT_DIR/avx2_full.s`, included by `src/kernel/avx2.rs`, with the stream count in
-//! `$OUT_DIR/avx2_streams.rs`).
+//! Generates the assembly of the AVX2 and SSE4.1 kernels (`$OUT_DIR/{avx2,sse41}_word7.s`
+//! and `..._full.s`, included by `src/kernel/asm.rs`, with the stream count in
+//! `$OUT_DIR/streams.rs`).
 //!
-//! Why assembly: AVX2 has sixteen `ymm` registers and blake3's state is sixteen words,
-//! so some state must live in memory. LLVM's allocator spilled badly (232 stack
-//! references per 8 nonces) and one group of 8 nonces alone leaves the CPU waiting on
-//! the G functions' dependency chains. Here the schedule is fixed:
+//! Why assembly: both instruction sets have sixteen vector registers and blake3's state
+//! is sixteen words, so some state must live in memory. LLVM's allocator spilled badly
+//! (232 stack references per 8 nonces on AVX2) and one group of nonces alone leaves the
+//! CPU waiting on the G functions' dependency chains. Here the schedule is fixed:
 //!
-//! * two groups of 8 nonces ("streams") are hashed side by side, their operations
-//!   merged one by one, so the out-of-order core always has independent work;
+//! * two groups of nonces ("streams", one nonce per lane) are hashed side by side,
+//!   their operations merged one by one, so the out-of-order core always has
+//!   independent work;
 //! * the 32 state words share the 16 registers by hand-rolled Belady: when a register
 //!   is needed, the word used farthest in the future leaves (stored to its home in the
 //!   frame only if its register holds a newer value), and a word out of its register
@@ -18,6 +19,8 @@
 //!   first by a liveness pass, which is what trims the last round to the G functions
 //!   that produce output word 7.
 //!
+//! The two instruction sets differ only in spelling: AVX2 has three-operand forms, SSE's
+//! destination is also its first source (a register copy is emitted where they differ).
 //! The generated text uses the asm! operands `{f}` (the frame pointer) and the
 //! constants `{state}`, `{msg}`, `{rot16}`, `{rot8}`, `{work}` and `{out}` (byte
 //! offsets of the frame's fields), so the frame's layout is defined once, in Rust.
@@ -217,12 +220,58 @@ fn merged(outputs: &[(usize, usize)]) -> (Vec<Op>, Vec<(usize, usize)>) {
 const WORDS: usize = 16 * STREAMS;
 const REGS: usize = 16;
 
+/// The instruction set a kernel is generated for: AVX2 (`ymm`, three-operand VEX
+/// forms) or SSE4.1 (`xmm`, two-operand forms whose destination is also a source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Avx2,
+    Sse41,
+}
+
+impl Isa {
+    /// Bytes per vector, the stride of the frame's arrays.
+    fn width(self) -> usize {
+        match self {
+            Isa::Avx2 => 32,
+            Isa::Sse41 => 16,
+        }
+    }
+
+    fn reg(self, r: usize) -> String {
+        match self {
+            Isa::Avx2 => format!("ymm{r}"),
+            Isa::Sse41 => format!("xmm{r}"),
+        }
+    }
+
+    /// Vector `index` of the frame field `field`.
+    fn mem(self, field: &str, index: usize) -> String {
+        let size = match self {
+            Isa::Avx2 => "ymmword",
+            Isa::Sse41 => "xmmword",
+        };
+        format!(
+            "{size} ptr [{{f}} + {{{field}}} + {}]",
+            self.width() * index
+        )
+    }
+
+    /// The mnemonic of `insn` (SSE's name, such as `paddd`).
+    fn insn(self, insn: &str) -> String {
+        match self {
+            Isa::Avx2 => format!("v{insn}"),
+            Isa::Sse41 => insn.to_owned(),
+        }
+    }
+}
+
 /// Register allocation over a fixed program: every state word has a home in the frame
 /// (the shared midstate until it is first stored, then its own slot in `work`); when a
 /// register is needed the word used farthest in the future leaves (Belady), stored only
 /// if its register holds a newer value than its home. A word not in a register is read
 /// as an instruction's memory operand wherever the instruction allows.
 struct Emitter<'a> {
+    isa: Isa,
     ops: &'a [Op],
     outputs: &'a [(usize, usize)],
     text: String,
@@ -237,12 +286,8 @@ struct Emitter<'a> {
     loads: usize,
 }
 
-fn reg(r: usize) -> String {
-    format!("ymm{r}")
-}
-
 impl<'a> Emitter<'a> {
-    fn new(ops: &'a [Op], outputs: &'a [(usize, usize)]) -> Self {
+    fn new(isa: Isa, ops: &'a [Op], outputs: &'a [(usize, usize)]) -> Self {
         let mut next = vec![[usize::MAX; WORDS]; ops.len()];
         let mut after = [usize::MAX; WORDS];
         for (k, &(x, y)) in outputs.iter().enumerate().rev() {
@@ -257,6 +302,7 @@ impl<'a> Emitter<'a> {
             }
         }
         Emitter {
+            isa,
             ops,
             outputs,
             text: String::new(),
@@ -275,6 +321,31 @@ impl<'a> Emitter<'a> {
         self.text.push('\n');
     }
 
+    fn reg(&self, r: usize) -> String {
+        self.isa.reg(r)
+    }
+
+    /// `out = a (insn) b` for register `a` and `b` a register, memory or immediate
+    /// operand; in SSE's two-operand form `a` is copied to `out` first if they differ.
+    fn op3(&mut self, insn: &str, out: usize, a: usize, b: &str) {
+        let (out, a, name) = (self.reg(out), self.reg(a), self.isa.insn(insn));
+        match self.isa {
+            Isa::Avx2 => self.line(&format!("{name} {out}, {a}, {b}")),
+            Isa::Sse41 => {
+                if out != a {
+                    self.line(&format!("movdqa {out}, {a}"));
+                }
+                self.line(&format!("{name} {out}, {b}"));
+            }
+        }
+    }
+
+    /// A whole-vector move (a load or a store).
+    fn mov(&mut self, to: &str, from: &str) {
+        let name = self.isa.insn("movdqa");
+        self.line(&format!("{name} {to}, {from}"));
+    }
+
     /// The first use of `w` after op `i` (output `k` counts as op `ops.len() + k`), or
     /// `usize::MAX` if `w` is dead.
     fn next_use(&self, i: usize, w: usize) -> usize {
@@ -290,16 +361,16 @@ impl<'a> Emitter<'a> {
     /// `w`'s home in the frame.
     fn home(&self, w: usize) -> String {
         if self.stored[w] {
-            format!("ymmword ptr [{{f}} + {{work}} + {}]", 32 * w)
+            self.isa.mem("work", w)
         } else {
-            format!("ymmword ptr [{{f}} + {{state}} + {}]", 32 * (w % 16))
+            self.isa.mem("state", w % 16)
         }
     }
 
     /// Where `w`'s value is read from: its register, or its home.
     fn operand(&self, w: usize) -> String {
         match self.reg_of[w] {
-            Some(r) => reg(r),
+            Some(r) => self.reg(r),
             None => self.home(w),
         }
     }
@@ -322,8 +393,8 @@ impl<'a> Emitter<'a> {
         self.reg_of[w] = None;
         if self.dirty[w] && self.next_use(i, w) != usize::MAX {
             self.stored[w] = true;
-            let home = self.home(w);
-            self.line(&format!("vmovdqa {home}, {}", reg(r)));
+            let (home, from) = (self.home(w), self.reg(r));
+            self.mov(&home, &from);
             self.stores += 1;
         }
         self.dirty[w] = false;
@@ -342,8 +413,8 @@ impl<'a> Emitter<'a> {
             return r;
         }
         let r = self.alloc(i, keep);
-        let home = self.home(w);
-        self.line(&format!("vmovdqa {}, {home}", reg(r)));
+        let (to, home) = (self.reg(r), self.home(w));
+        self.mov(&to, &home);
         self.loads += 1;
         self.reg_of[w] = Some(r);
         self.word_in[r] = Some(w);
@@ -354,10 +425,10 @@ impl<'a> Emitter<'a> {
     /// `v[dst] = v[dst] (op) v[src]` for a commutative `op` (op `i`); afterwards `dst`
     /// is in a register, newer than its home.
     fn commutative(&mut self, i: usize, insn: &str, dst: usize, src: usize) -> usize {
-        let line;
         let out;
         if let Some(rd) = self.reg_of[dst] {
-            line = format!("{insn} {}, {}, {}", reg(rd), reg(rd), self.operand(src));
+            let b = self.operand(src);
+            self.op3(insn, rd, rd, &b);
             out = rd;
         } else {
             let rs = match self.reg_of[src] {
@@ -373,9 +444,9 @@ impl<'a> Emitter<'a> {
             } else {
                 self.alloc(i, &[src])
             };
-            line = format!("{insn} {}, {}, {}", reg(out), reg(rs), self.home(dst));
+            let b = self.home(dst);
+            self.op3(insn, out, rs, &b);
         }
-        self.line(&line);
         if self.reg_of[dst].is_none() {
             self.bind(dst, out);
         }
@@ -388,54 +459,45 @@ impl<'a> Emitter<'a> {
             match op {
                 Op::AddMsg { a, w } => {
                     let r = self.load(i, a, &[]);
-                    self.line(&format!(
-                        "vpaddd {}, {}, ymmword ptr [{{f}} + {{msg}} + {}]",
-                        reg(r),
-                        reg(r),
-                        32 * w
-                    ));
+                    let m = self.isa.mem("msg", w);
+                    self.op3("paddd", r, r, &m);
                     self.dirty[a] = true;
                 }
                 Op::Add { dst, src } => {
-                    self.commutative(i, "vpaddd", dst, src);
+                    self.commutative(i, "paddd", dst, src);
                 }
                 Op::XorShuffle { dst, src, mask } => {
-                    let r = self.commutative(i, "vpxor", dst, src);
-                    self.line(&format!(
-                        "vpshufb {}, {}, ymmword ptr [{{f}} + {{{mask}}}]",
-                        reg(r),
-                        reg(r)
-                    ));
+                    let r = self.commutative(i, "pxor", dst, src);
+                    let m = self.isa.mem(mask, 0);
+                    self.op3("pshufb", r, r, &m);
                 }
                 Op::XorShift { dst, src, bits } => {
-                    let r = self.commutative(i, "vpxor", dst, src);
+                    let r = self.commutative(i, "pxor", dst, src);
                     let t = self.alloc(i, &[dst]);
-                    self.line(&format!("vpsrld {}, {}, {bits}", reg(t), reg(r)));
-                    self.line(&format!("vpslld {}, {}, {}", reg(r), reg(r), 32 - bits));
-                    self.line(&format!("vpor {}, {}, {}", reg(r), reg(r), reg(t)));
+                    self.op3("psrld", t, r, &bits.to_string());
+                    self.op3("pslld", r, r, &(32 - bits).to_string());
+                    let t = self.reg(t);
+                    self.op3("por", r, r, &t);
                 }
             }
         }
         let end = self.ops.len();
         for (k, &(x, y)) in self.outputs.iter().enumerate() {
-            let r = self.commutative(end + k, "vpxor", x, y);
-            self.line(&format!(
-                "vmovdqa ymmword ptr [{{f}} + {{out}} + {}], {}",
-                32 * k,
-                reg(r)
-            ));
+            let r = self.commutative(end + k, "pxor", x, y);
+            let (to, from) = (self.isa.mem("out", k), self.reg(r));
+            self.mov(&to, &from);
         }
     }
 }
 
-fn generate(outputs: &[(usize, usize)]) -> String {
+fn generate(isa: Isa, outputs: &[(usize, usize)]) -> String {
     let (ops, outs) = merged(outputs);
-    let mut e = Emitter::new(&ops, &outs);
+    let mut e = Emitter::new(isa, &ops, &outs);
     e.emit();
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "/* generated by miner/build.rs: {} streams, {} operations, {} spill stores, {} loads */",
+        "/* generated by miner/build.rs: {isa:?}, {} streams, {} operations, {} spill stores, {} loads */",
         STREAMS,
         ops.len(),
         e.stores,
@@ -451,13 +513,16 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let word7 = [(7, 15)];
     let full: Vec<(usize, usize)> = (0..8).map(|w| (w, w + 8)).collect();
-    for (name, outputs) in [("avx2_word7.s", &word7[..]), ("avx2_full.s", &full[..])] {
-        let text = generate(outputs);
-        std::fs::write(out.join(name), text).expect("write the generated kernel");
+    for (isa, prefix) in [(Isa::Avx2, "avx2"), (Isa::Sse41, "sse41")] {
+        for (kind, outputs) in [("word7", &word7[..]), ("full", &full[..])] {
+            let text = generate(isa, outputs);
+            std::fs::write(out.join(format!("{prefix}_{kind}.s")), text)
+                .expect("write the generated kernel");
+        }
     }
     std::fs::write(
-        out.join("avx2_streams.rs"),
-        format!("/// Groups of 8 nonces one call of the generated assembly hashes.\nconst STREAMS: usize = {STREAMS};\n"),
+        out.join("streams.rs"),
+        format!("/// Groups of nonces (one per lane) a call of the generated assembly hashes.\nconst STREAMS: usize = {STREAMS};\n"),
     )
     .expect("write the stream count");
 }

@@ -26,6 +26,8 @@ use std::str::FromStr;
 use cairn_core::Hash;
 
 #[cfg(target_arch = "x86_64")]
+mod asm;
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
