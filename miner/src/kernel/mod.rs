@@ -16,9 +16,10 @@
 //!   output word 7 = `v[7] ^ v[15]`, and a nonce whose word 7 is above the target's
 //!   high word cannot win. Candidates are re-checked in full by the caller.
 //!
-//! Backends: AVX-512 (16 lanes), AVX2 (8), SSE4.1 (4), portable (1), chosen at run
-//! time ([`Backend::detect`]). All compute the same function; a differential test checks
-//! every lane of every backend against the `blake3` crate.
+//! Backends: AVX-512 (16 lanes, intrinsics), AVX2 (8) and SSE4.1 (4), both generated
+//! assembly hashing two groups of lanes per call (see `asm`), and portable (1), chosen
+//! at run time ([`Backend::detect`]). All compute the same function; a differential
+//! test checks every lane of every backend against the `blake3` crate.
 
 use std::fmt;
 use std::str::FromStr;
