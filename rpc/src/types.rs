@@ -548,6 +548,9 @@ pub struct NetCounters {
     pub gossip_rejected: Dec,
     /// Sync requests answered.
     pub requests_served: Dec,
+    /// Sync requests dropped because this node was already serving that peer, or every
+    /// peer, as many as it serves at once.
+    pub requests_dropped: Dec,
     /// Blocks sent in those answers.
     pub blocks_served: Dec,
     /// Penalties given to peers.

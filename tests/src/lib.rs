@@ -276,6 +276,16 @@ impl TestNode {
         client.stats().await
     }
 
+    /// Sends `peer` a sync request through this node's network, as sync does.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        request: cairn_node::network::SyncRequest,
+    ) -> Result<cairn_node::network::SyncResponse, cairn_node::network::NetworkError> {
+        let client = self.service().network().expect("networked");
+        client.request(peer, request).await
+    }
+
     /// Connects to another node.
     pub async fn dial(&self, addr: &Multiaddr) {
         let client = self.service().network().expect("networked");

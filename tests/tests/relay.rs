@@ -1,7 +1,8 @@
 //! Compact block relay and mempool sync between real nodes on loopback: blocks are
 //! rebuilt from the receivers' mempools (with no round trip when they hold every
 //! transfer or the announcer prefilled what they lacked, with one when it did not),
-//! and a node that joins late fetches the transfers still pending.
+//! and a node that joins late fetches the transfers still pending. Also: a node asks
+//! no peer for more at once than that peer serves it.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use cairn_core::TxId;
 use cairn_core::genesis::dev_keys;
 use cairn_node::TxSource;
-use cairn_node::network::NetworkStats;
+use cairn_node::network::{MAX_SERVING_PER_PEER, NetworkStats, SyncRequest, SyncResponse};
 use cairn_tests::{NodeOptions, TestNode, dev_transfer, eventually, test_params};
 
 const T: Duration = Duration::from_secs(20);
@@ -166,4 +167,49 @@ async fn a_node_that_joins_late_fetches_the_pending_transfers() {
     let s = a.stats().await;
     assert_eq!(s.compact_rebuilt, 1, "{s:?}");
     assert_eq!((s.penalties, late.stats().await.penalties), (0, 0));
+}
+
+/// A node has no more requests open at a peer than the peer serves one peer at once
+/// (`network::MAX_SERVING_PER_PEER`), whoever asks (sync, the relay, or here a caller
+/// of the network client): the rest wait their turn at the sender instead of being
+/// dropped by the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_what_a_peer_serves_at_once_wait_their_turn() {
+    let params = test_params();
+    let a = TestNode::start(&params, NodeOptions::default()).await;
+    let blocks: Vec<cairn_core::Block> = (0..30)
+        .map(|_| a.mine_block(dev_keys()[8].address()))
+        .collect();
+    let b = TestNode::start(&params, NodeOptions::boot(&a.addr)).await;
+    assert!(
+        eventually(T, || b.tip().id == a.tip().id).await,
+        "b did not sync"
+    );
+    let peer = b.peers().await[0];
+    let ids: Vec<_> = blocks.iter().map(cairn_core::Block::id).collect();
+    let genesis = blocks[0].header.prev;
+
+    let burst = 4 * MAX_SERVING_PER_PEER;
+    let answers = futures::future::join_all((0..burst).map(|i| {
+        let request = if i % 2 == 0 {
+            SyncRequest::Blocks { ids: ids.clone() }
+        } else {
+            SyncRequest::Headers {
+                locator: vec![genesis],
+                max: 1_000,
+            }
+        };
+        b.request(peer, request)
+    }))
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        match answer {
+            Ok(SyncResponse::Blocks(got)) => assert_eq!(got.len(), ids.len(), "request {i}"),
+            Ok(SyncResponse::Headers(got)) => assert_eq!(got.len(), ids.len(), "request {i}"),
+            other => panic!("request {i}: {other:?}"),
+        }
+    }
+    let s = a.stats().await;
+    assert_eq!(s.requests_dropped, 0, "{s:?}");
+    assert_eq!((s.penalties, b.stats().await.penalties), (0, 0));
 }

@@ -6,9 +6,10 @@
 
 mod discovery;
 mod inbound;
+mod outbound;
 mod relay;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,10 +60,14 @@ pub struct EventLoop {
     done_rx: mpsc::Receiver<Done>,
     validating: usize,
     serving: HashMap<PeerId, usize>,
-    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetworkError>>>,
+    /// Requests sent for the clients (sync): to whom, and who waits for the answer.
+    pending:
+        HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<SyncResponse, NetworkError>>)>,
     /// The loop's own requests (completing compact blocks, mempool sync): to whom,
     /// and what for.
     fetches: HashMap<OutboundRequestId, (PeerId, relay::Fetch)>,
+    /// Requests waiting for a place at their peer (see `outbound`).
+    waiting: HashMap<PeerId, VecDeque<outbound::Waiting>>,
     /// What each peer asked of our mempool lately.
     quota: HashMap<PeerId, relay::Quota>,
     peers: HashMap<PeerId, Connected>,
@@ -142,6 +147,7 @@ impl EventLoop {
             serving: HashMap::new(),
             pending: HashMap::new(),
             fetches: HashMap::new(),
+            waiting: HashMap::new(),
             quota: HashMap::new(),
             peers: HashMap::new(),
             book,
@@ -268,10 +274,7 @@ impl EventLoop {
                 peer,
                 request,
                 reply,
-            } => {
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                self.pending.insert(id, reply);
-            }
+            } => self.request(peer, request, outbound::Purpose::Reply(reply), false),
             Command::Penalize {
                 peer,
                 points,
@@ -409,6 +412,7 @@ impl EventLoop {
                 ..
             } => {
                 if num_established == 0 {
+                    self.fail_waiting(peer_id);
                     if self.peers.remove(&peer_id).is_some() {
                         debug!(target: "net", peer = %peer_id, "peer disconnected");
                         self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
@@ -443,9 +447,10 @@ impl EventLoop {
                     } => {
                         if let Some((peer, fetch)) = self.fetches.remove(&request_id) {
                             self.on_fetched(peer, fetch, Ok(response));
-                        } else if let Some(reply) = self.pending.remove(&request_id) {
+                        } else if let Some((_, reply)) = self.pending.remove(&request_id) {
                             let _ = reply.send(Ok(response));
                         }
+                        self.send_waiting(peer);
                     }
                 }
             }
@@ -469,11 +474,10 @@ impl EventLoop {
                         self.penalize(peer, WRONG_NETWORK_POINTS, &format!("bad response: {e}"));
                     }
                     self.on_fetched(peer, fetch, Err(reason.to_string()));
-                    return;
-                }
-                if let Some(reply) = self.pending.remove(&request_id) {
+                } else if let Some((_, reply)) = self.pending.remove(&request_id) {
                     let _ = reply.send(Err(NetworkError::Request { peer, reason }));
                 }
+                self.send_waiting(peer);
             }
             BehaviourEvent::Sync(request_response::Event::InboundFailure {
                 peer, error, ..

@@ -250,6 +250,9 @@ pub struct NetworkStats {
     pub gossip_published: u64,
     /// Sync requests answered.
     pub requests_served: u64,
+    /// Sync requests dropped because this node was already serving that peer, or
+    /// every peer, as many as it serves at once.
+    pub requests_dropped: u64,
     /// Blocks sent in answers to sync requests.
     pub blocks_served: u64,
     /// Penalties given to peers (each strike, including those that ban).

@@ -244,6 +244,12 @@ pub async fn render(ctx: &RpcContext) -> String {
         );
         counter(
             &mut r,
+            "sync_requests_dropped",
+            "Sync requests dropped: this node was serving the peer (or all peers) its limit",
+            stats.requests_dropped,
+        );
+        counter(
+            &mut r,
             "peer_penalties",
             "Penalties given to peers",
             stats.penalties,

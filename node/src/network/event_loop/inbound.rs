@@ -331,6 +331,7 @@ impl EventLoop {
         // Room first: a request dropped for want of room must not use up the quota.
         if !self.has_serving_room(peer) {
             debug!(target: "net", %peer, "busy: sync request dropped");
+            self.stats.requests_dropped += 1;
             return;
         }
         if !self.within_quota(peer, &request, now_ms()) {
@@ -368,6 +369,7 @@ impl EventLoop {
         });
         if !accepted {
             debug!(target: "net", %peer, "busy: sync request dropped");
+            self.stats.requests_dropped += 1;
         }
     }
 }

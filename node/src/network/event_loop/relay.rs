@@ -14,6 +14,7 @@ use tracing::debug;
 
 use super::EventLoop;
 use super::inbound::Done;
+use super::outbound::Purpose;
 use crate::network::{CompactOutcome, NetworkEvent, SyncRequest, SyncResponse, Verdict};
 
 /// The window of the mempool-request quotas.
@@ -101,36 +102,32 @@ impl EventLoop {
                     block: header.id(),
                     indexes,
                 };
-                let rid = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_request(&source, request);
-                self.fetches.insert(
-                    rid,
-                    (
-                        source,
-                        Fetch::Missing {
-                            id,
-                            source,
-                            partial,
-                            compact_bytes,
-                        },
-                    ),
-                );
+                let fetch = Fetch::Missing {
+                    id,
+                    source,
+                    partial,
+                    compact_bytes,
+                };
+                self.request(source, request, Purpose::Fetch(fetch), true);
             }
             CompactOutcome::Fetch => self.fetch_whole(id, source, header),
         }
     }
 
-    /// Compact blocks from `source` being completed.
+    /// Compact blocks from `source` being completed (asked for, or waiting to be).
     fn compact_fetches(&self, source: PeerId) -> usize {
-        self.fetches
+        let completing = |f: &Fetch| matches!(f, Fetch::Missing { .. } | Fetch::Whole { .. });
+        let sent = self
+            .fetches
             .values()
-            .filter(|(p, f)| {
-                *p == source && matches!(f, Fetch::Missing { .. } | Fetch::Whole { .. })
-            })
-            .count()
+            .filter(|(p, f)| *p == source && completing(f))
+            .count();
+        let waiting = self.waiting.get(&source).map_or(0, |q| {
+            q.iter()
+                .filter(|w| w.fetch().is_some_and(completing))
+                .count()
+        });
+        sent + waiting
     }
 
     fn fetch_whole(&mut self, id: MessageId, source: PeerId, header: BlockHeader) {
@@ -138,13 +135,8 @@ impl EventLoop {
         let request = SyncRequest::Blocks {
             ids: vec![header.id()],
         };
-        let rid = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&source, request);
-        self.fetches
-            .insert(rid, (source, Fetch::Whole { id, source, header }));
+        let fetch = Fetch::Whole { id, source, header };
+        self.request(source, request, Purpose::Fetch(fetch), true);
     }
 
     /// Reports a gossip message's verdict: forwarding, penalties, and syncing from
@@ -354,12 +346,8 @@ impl EventLoop {
     /// Asks a newly connected peer for its pending transfers.
     pub(super) fn ask_mempool(&mut self, peer: PeerId) {
         let max = u32::try_from(MAX_TX_IDS).unwrap_or(u32::MAX);
-        let rid = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, SyncRequest::MempoolIds { max });
-        self.fetches.insert(rid, (peer, Fetch::MempoolIds));
+        let request = SyncRequest::MempoolIds { max };
+        self.request(peer, request, Purpose::Fetch(Fetch::MempoolIds), false);
     }
 
     /// Asks `peer` for the pending transfers `ids` we lack, [`MAX_TRANSFERS`] at a
@@ -369,13 +357,9 @@ impl EventLoop {
             return;
         }
         let rest = ids.split_off(ids.len().min(MAX_TRANSFERS));
-        let rid = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, SyncRequest::Transfers { ids: ids.clone() });
-        self.fetches
-            .insert(rid, (peer, Fetch::Transfers { ids, rest }));
+        let request = SyncRequest::Transfers { ids: ids.clone() };
+        let fetch = Fetch::Transfers { ids, rest };
+        self.request(peer, request, Purpose::Fetch(fetch), false);
     }
 
     /// Whether `peer` may be served `request` now, counting it; a request over the

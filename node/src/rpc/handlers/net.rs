@@ -43,6 +43,7 @@ impl HandleAsync for NetGetInfo {
                 gossip_published: stats.gossip_published.into(),
                 gossip_rejected: stats.gossip_rejected.into(),
                 requests_served: stats.requests_served.into(),
+                requests_dropped: stats.requests_dropped.into(),
                 blocks_served: stats.blocks_served.into(),
                 penalties: stats.penalties.into(),
                 inbound_refused: stats.inbound_refused.into(),
