@@ -697,6 +697,7 @@ pub async fn run(config: LabConfig) -> Result<Report, String> {
     // Let the last block settle, then read every node's view.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut strikes = 0u64;
+    let mut dropped = 0u64;
     let mut compact = [0u64; 6];
     for i in 0..n {
         if let Ok(info) = net.call(i, "net_getInfo", json!([])).await {
@@ -707,6 +708,7 @@ pub async fn run(config: LabConfig) -> Result<Report, String> {
                     .unwrap_or(0)
             };
             strikes += c("penalties") + c("bans");
+            dropped += c("requestsDropped");
             for (slot, key) in [
                 "compactIn",
                 "compactRebuilt",
@@ -810,6 +812,7 @@ pub async fn run(config: LabConfig) -> Result<Report, String> {
             None => json!({"to_tip_s": f64::NAN}),
         },
         "strikes": strikes,
+        "requests_dropped": dropped,
     });
     let mut table = String::new();
     let _ = writeln!(
@@ -865,7 +868,7 @@ pub async fn run(config: LabConfig) -> Result<Report, String> {
     );
     let _ = writeln!(
         table,
-        "late joiner: {}; strikes among honest nodes: {strikes}; transfers sent {} ({} failed)",
+        "late joiner: {}; strikes among honest nodes: {strikes}; requests dropped by busy peers: {dropped}; transfers sent {} ({} failed)",
         match late_result {
             Some((s, pool)) =>
                 format!("at the tip in {s:.2} s, {pool} pending transfers a second later"),
