@@ -9,7 +9,7 @@
 //! side, their 32 state words sharing the registers, a word out of its register read
 //! from the frame as a memory operand.
 
-/// The entry points of a generated-assembly backend, written once: a [`Frame`] (all
+/// The entry points of a generated-assembly backend, written once: a `Frame` (all
 /// the memory the assembly touches, its field offsets passed as `const` operands),
 /// `scan` and `hash_batch`, compiled with the target features `$feat`. The expanding
 /// module provides `V`, `LANES`, `splat`, `add`, `offsets` (the lane indices
