@@ -9,13 +9,26 @@
 //! side, their 32 state words sharing the registers, a word out of its register read
 //! from the frame as a memory operand.
 
+/// `pshufb` control bytes that rotate each 32-bit word of 16 bytes right by 16 bits.
+pub(super) const ROT16: [u8; 16] = [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13];
+/// The same, right by 8 bits.
+pub(super) const ROT8: [u8; 16] = [1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12];
+
+/// 16 bytes as the low and high 64-bit halves of a vector lane (little-endian, as
+/// `_mm_set_epi64x` takes them).
+pub(super) fn halves(b: [u8; 16]) -> (i64, i64) {
+    let lo = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    let hi = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+    (lo, hi)
+}
+
 /// The entry points of a generated-assembly backend, written once: a `Frame` (all
 /// the memory the assembly touches, its field offsets passed as `const` operands),
 /// `scan` and `hash_batch`, compiled with the target features `$feat`. The expanding
 /// module provides `V`, `LANES`, `splat`, `add`, `offsets` (the lane indices
-/// 0..LANES), `rot16_mask`, `rot8_mask` (`pshufb` masks rotating each 32-bit lane right
-/// by 16 and 8 bits) and `le_mask` (bit `i` set when lane `i` of the first vector is at
-/// most the same lane of the second); `$word7` and `$full` name the generated files,
+/// 0..LANES), `bytes16` (16 bytes repeated over the vector, for the rotation masks
+/// [`ROT16`] and [`ROT8`]) and `le_mask` (bit `i` set when lane `i` of the first vector
+/// is at most the same lane of the second); `$word7` and `$full` name the generated files,
 /// and `$reg` the vector registers they clobber.
 macro_rules! asm_backend {
     (
@@ -55,8 +68,8 @@ macro_rules! asm_backend {
                 let mut f = Frame {
                     state: [zero; 16],
                     msg: [zero; 9 + STREAMS],
-                    rot16: rot16_mask(),
-                    rot8: rot8_mask(),
+                    rot16: bytes16($crate::kernel::asm::ROT16),
+                    rot8: bytes16($crate::kernel::asm::ROT8),
                     work: [zero; 16 * STREAMS],
                     out: [zero; 8 * STREAMS],
                 };

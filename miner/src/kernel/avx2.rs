@@ -29,22 +29,12 @@ fn offsets() -> V {
     _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
 }
 
+/// `b` in each 128-bit half.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn rot16_mask() -> V {
-    _mm256_set_epi8(
-        13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
-        7, 6, 1, 0, 3, 2,
-    )
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn rot8_mask() -> V {
-    _mm256_set_epi8(
-        12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1, 12, 15, 14, 13, 8, 11, 10, 9, 4, 7,
-        6, 5, 0, 3, 2, 1,
-    )
+fn bytes16(b: [u8; 16]) -> V {
+    let (lo, hi) = super::asm::halves(b);
+    _mm256_set_epi64x(hi, lo, hi, lo)
 }
 
 /// Lanes whose word is at most the target (no unsigned compare in AVX2: `w ≤ t` iff

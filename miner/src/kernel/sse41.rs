@@ -32,14 +32,9 @@ fn offsets() -> V {
 
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
-fn rot16_mask() -> V {
-    _mm_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2)
-}
-
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-fn rot8_mask() -> V {
-    _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1)
+fn bytes16(b: [u8; 16]) -> V {
+    let (lo, hi) = super::asm::halves(b);
+    _mm_set_epi64x(hi, lo)
 }
 
 /// Lanes whose word is at most the target (no unsigned compare in SSE4.1: `w ≤ t` iff
