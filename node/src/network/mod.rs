@@ -28,7 +28,8 @@ use crate::config::P2pSettings;
 pub use crate::network::codec::{ChainStatus, SyncRequest, SyncResponse};
 
 /// Most sync requests a node serves one peer at once; beyond this it drops them
-/// (the peer sees a failed request). Sync asks no peer for more at once.
+/// (the peer sees a failed request). A node has no more than this many requests open at
+/// one peer: the network loop holds every request, sync's and its own, to it.
 pub const MAX_SERVING_PER_PEER: usize = 4;
 pub use crate::network::event_loop::EventLoop;
 
@@ -385,7 +386,9 @@ impl Client {
         }
     }
 
-    /// Sends a sync request and waits for the answer (or the request timeout).
+    /// Sends a sync request and waits for the answer (or the request timeout, counted
+    /// from when it is sent: a request waits first while [`MAX_SERVING_PER_PEER`] of
+    /// this node's requests are open at `peer`).
     pub async fn request(
         &self,
         peer: PeerId,
